@@ -1,0 +1,37 @@
+# Two set-up commands: `make demo` and `make test`. Each works alone on a fresh
+# Debian 12 / Raspberry Pi OS machine: system packages are installed when missing
+# (as root) or the exact command to run is printed.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+DEMO_HOME ?= demo-data
+SYSTEM_PACKAGES := libzbar0
+TEST_SYSTEM_PACKAGES := libzbar0 chromium fonts-noto-cjk
+
+.PHONY: demo test bench venv system-packages test-system-packages clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+system-packages:
+	@PACKAGES="$(SYSTEM_PACKAGES)" sh scripts/ensure-system-packages.sh
+
+test-system-packages:
+	@PACKAGES="$(TEST_SYSTEM_PACKAGES)" sh scripts/ensure-system-packages.sh
+
+demo: system-packages venv
+	$(PY) -m kiosk demo --home $(DEMO_HOME)
+
+test: test-system-packages venv
+	$(PY) -m pytest -W error -p no:cacheprovider
+
+bench: system-packages venv
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache build *.egg-info
