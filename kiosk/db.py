@@ -1,0 +1,188 @@
+"""SQLite storage: one file per role, WAL, synchronous=FULL, numbered migrations.
+
+Every connection is opened through :func:`open_db`, which sets the durability
+pragmas and applies pending migrations at start-up, so a freshly copied or older
+database is brought up to date before anything reads it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import sqlite_utils
+
+BUSY_TIMEOUT_MS = 10_000
+
+# Registry tables: the office edits them; the gate holds a replica from a bundle.
+REGISTRY_SQL = """
+CREATE TABLE households (
+    id TEXT PRIMARY KEY, site_id TEXT NOT NULL,
+    building TEXT NOT NULL, unit TEXT NOT NULL, room TEXT NOT NULL
+);
+CREATE TABLE persons (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, household_id TEXT REFERENCES households(id),
+    phone TEXT
+);
+CREATE TABLE vehicles (
+    plate TEXT PRIMARY KEY, household_id TEXT REFERENCES households(id), note TEXT
+);
+CREATE TABLE passes (
+    id TEXT PRIMARY KEY, subject_kind TEXT NOT NULL, subject_id TEXT NOT NULL,
+    site_id TEXT NOT NULL, valid_from TEXT NOT NULL, valid_until TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked', 'blocked')),
+    reason TEXT
+);
+CREATE INDEX passes_subject ON passes(subject_kind, subject_id);
+CREATE TABLE health (
+    person_id TEXT PRIMARY KEY REFERENCES persons(id),
+    status TEXT NOT NULL CHECK (status IN
+        ('normal', 'health_monitoring', 'home_isolation', 'central_quarantine')),
+    since TEXT, until TEXT, cadre_name TEXT, cadre_phone TEXT
+);
+CREATE TABLE risk_areas (
+    code TEXT PRIMARY KEY, name TEXT NOT NULL,
+    level TEXT NOT NULL CHECK (level IN ('low', 'medium', 'high'))
+);
+CREATE TABLE registry_meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+GATE_V1 = REGISTRY_SQL + """
+CREATE TABLE trusted_keys (key_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, added_at TEXT NOT NULL);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    gate_id TEXT NOT NULL, site_id TEXT NOT NULL,
+    lane TEXT, direction TEXT, kind TEXT NOT NULL, outcome TEXT, codes TEXT NOT NULL,
+    pass_id TEXT, subject_kind TEXT, subject_id TEXT, household_id TEXT, plate TEXT,
+    temperature REAL, guard_id TEXT, shift_id TEXT,
+    ts_utc TEXT NOT NULL, ts_local TEXT NOT NULL, tz TEXT NOT NULL, clock_synced INTEGER NOT NULL,
+    nonce TEXT UNIQUE, data TEXT NOT NULL,
+    prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+);
+CREATE INDEX events_pass ON events(pass_id, seq);
+CREATE INDEX events_household ON events(household_id, direction, seq);
+CREATE INDEX events_shift ON events(shift_id);
+-- Where the chain starts after pruning: the last pruned event's seq and hash.
+CREATE TABLE chain_anchor (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);
+-- The office's acknowledgements: only acknowledged events may ever be pruned.
+CREATE TABLE sync_acks (id INTEGER PRIMARY KEY CHECK (id = 1), acked_seq INTEGER NOT NULL, acked_at TEXT NOT NULL);
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+WHEN OLD.seq > COALESCE((SELECT acked_seq FROM sync_acks WHERE id = 1), 0)
+BEGIN SELECT RAISE(ABORT, 'events are append-only: only acknowledged events may be pruned'); END;
+CREATE TABLE guards (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, organisation TEXT,
+    role TEXT NOT NULL CHECK (role IN ('guard', 'supervisor')),
+    pin_hash TEXT NOT NULL, failed_attempts INTEGER NOT NULL DEFAULT 0, locked_until TEXT,
+    active INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE duty (
+    id INTEGER PRIMARY KEY, guard_id TEXT NOT NULL REFERENCES guards(id), lane TEXT NOT NULL,
+    on_utc TEXT NOT NULL, off_utc TEXT, handover_note TEXT
+);
+CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY, role TEXT NOT NULL, name TEXT, token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL, revoked_at TEXT, last_used_at TEXT
+);
+CREATE TABLE alert_acks (
+    event_id TEXT PRIMARY KEY, acked_by TEXT NOT NULL, note TEXT, acked_at TEXT NOT NULL
+);
+"""
+
+OFFICE_V1 = REGISTRY_SQL + """
+CREATE TABLE gates (
+    name TEXT PRIMARY KEY, url TEXT NOT NULL, token TEXT NOT NULL, site_id TEXT,
+    last_seq INTEGER NOT NULL DEFAULT 0, last_hash TEXT, last_contact_utc TEXT,
+    clock_offset_s REAL, chain_broken TEXT
+);
+CREATE TABLE gate_events (
+    gate TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL UNIQUE,
+    gate_id TEXT NOT NULL, site_id TEXT NOT NULL,
+    lane TEXT, direction TEXT, kind TEXT NOT NULL, outcome TEXT, codes TEXT NOT NULL,
+    pass_id TEXT, subject_kind TEXT, subject_id TEXT, household_id TEXT, plate TEXT,
+    temperature REAL, guard_id TEXT, shift_id TEXT,
+    ts_utc TEXT NOT NULL, ts_local TEXT NOT NULL, tz TEXT NOT NULL, clock_synced INTEGER NOT NULL,
+    nonce TEXT, data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
+    clock_offset_s REAL,
+    PRIMARY KEY (gate, seq)
+);
+CREATE TABLE clock_offsets (gate TEXT NOT NULL, measured_utc TEXT NOT NULL, offset_s REAL NOT NULL);
+CREATE TABLE registry_versions (version INTEGER PRIMARY KEY, site_id TEXT, issued_utc TEXT NOT NULL);
+"""
+
+MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1], "office": [OFFICE_V1]}
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A raw connection with the kiosk's durability settings (used by benchmarks too)."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                           check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def open_db(path: str | Path, role: str) -> sqlite_utils.Database:
+    """Open (creating if needed) the role's database and apply pending migrations."""
+    if role not in MIGRATIONS:
+        raise ValueError(f"unknown database role {role!r}")
+    path = Path(path)
+    created = not path.exists()
+    db = sqlite_utils.Database(connect(path))
+    if created:
+        path.chmod(0o600)
+    migrate(db, role)
+    return db
+
+
+def migrate(db: sqlite_utils.Database, role: str) -> int:
+    """Apply the migrations not yet recorded; returns the schema version."""
+    conn = db.conn
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+    done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    for number, script in enumerate(MIGRATIONS[role], start=1):
+        if number in done:
+            continue
+        with transaction(db):
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (number,))
+    return len(MIGRATIONS[role])
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements, keeping trigger bodies whole."""
+    statements, current = [], []
+    for line in script.splitlines():
+        if line.strip().startswith("--") or not line.strip():
+            continue
+        current.append(line)
+        joined = "\n".join(current)
+        if sqlite3.complete_statement(joined):
+            statements.append(joined)
+            current = []
+    return statements
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database, immediate: bool = True) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def integrity_ok(db: sqlite_utils.Database) -> tuple[bool, str]:
+    result = db.conn.execute("PRAGMA integrity_check").fetchone()[0]
+    return result == "ok", result

@@ -1,0 +1,101 @@
+"""Guards on duty: PINs stored with salted scrypt, lockout after repeated failures."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlite_utils
+
+from kiosk.clock import parse_utc, utc_text
+
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=5)
+ROLES = ("guard", "supervisor")
+
+
+class GuardError(Exception):
+    """A guard action was refused; ``code`` is stable (e.g. ``wrong_pin``, ``locked``)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def hash_pin(pin: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    return "scrypt${}${}${}${}${}".format(SCRYPT_N, SCRYPT_R, SCRYPT_P,
+                                         base64.b64encode(salt).decode(), base64.b64encode(digest).decode())
+
+
+def pin_matches(pin: str, stored: str) -> bool:
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        candidate = hashlib.scrypt(pin.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r),
+                                   p=int(p), dklen=32)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(candidate, base64.b64decode(digest))
+
+
+def validate_pin(pin: str) -> None:
+    if not (pin.isdigit() and 4 <= len(pin) <= 12):
+        raise GuardError("bad_pin_format", "a PIN is 4 to 12 digits")
+
+
+def add_guard(db: sqlite_utils.Database, guard_id: str, name: str, pin: str,
+              organisation: str = "", role: str = "guard") -> None:
+    if role not in ROLES:
+        raise GuardError("bad_role", f"role must be one of {ROLES}")
+    validate_pin(pin)
+    if db["guards"].count_where("id = ?", [guard_id]):
+        raise GuardError("exists", f"guard {guard_id} exists already")
+    db["guards"].insert({"id": guard_id, "name": name, "organisation": organisation, "role": role,
+                         "pin_hash": hash_pin(pin), "failed_attempts": 0, "locked_until": None,
+                         "active": 1})
+
+
+@dataclass(frozen=True)
+class Guard:
+    id: str
+    name: str
+    organisation: str
+    role: str
+
+
+def authenticate(db: sqlite_utils.Database, guard_id: str, pin: str, now: datetime) -> Guard:
+    """Check a guard's PIN; count failures and lock the guard out after too many."""
+    rows = list(db.query("SELECT * FROM guards WHERE id = ? AND active = 1", [guard_id]))
+    if not rows:
+        hash_pin(pin)  # spend the same time as a real check: don't reveal which ids exist
+        raise GuardError("wrong_pin", "unknown guard or wrong PIN")
+    row = rows[0]
+    if row["locked_until"] and parse_utc(row["locked_until"]) > now:
+        raise GuardError("locked", f"too many wrong PINs: locked until {row['locked_until']}")
+    if not pin_matches(pin, row["pin_hash"]):
+        failures = row["failed_attempts"] + 1
+        locked = utc_text(now + LOCKOUT) if failures >= MAX_FAILURES else None
+        db.conn.execute("UPDATE guards SET failed_attempts = ?, locked_until = ? WHERE id = ?",
+                        [0 if locked else failures, locked, guard_id])
+        raise GuardError("locked" if locked else "wrong_pin",
+                         "too many wrong PINs: locked for 5 minutes" if locked else "unknown guard or wrong PIN")
+    db.conn.execute("UPDATE guards SET failed_attempts = 0, locked_until = NULL WHERE id = ?", [guard_id])
+    return Guard(row["id"], row["name"], row["organisation"] or "", row["role"])
+
+
+def on_duty(db: sqlite_utils.Database, lane: str | None) -> str | None:
+    """The guard signed on at this lane (or, failing that, at any lane), if any."""
+    row = db.conn.execute(
+        "SELECT guard_id FROM duty WHERE off_utc IS NULL ORDER BY (lane = ?) DESC, on_utc DESC LIMIT 1",
+        [lane or ""]).fetchone()
+    return row[0] if row else None
+
+
+def open_duty(db: sqlite_utils.Database) -> list[dict]:
+    return list(db.query("SELECT * FROM duty WHERE off_utc IS NULL ORDER BY on_utc"))

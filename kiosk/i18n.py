@@ -1,0 +1,36 @@
+"""One message catalogue for every screen and message: Simplified Chinese by default.
+
+Texts live in ``kiosk/locale/<lang>.json`` keyed by stable identifiers (decision
+codes stay English underneath: ``code.fever`` is shown as 体温异常). A missing key
+falls back to English, then to the key itself, so a gap is visible, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from pathlib import Path
+
+LANGUAGES = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+_LOCALE_DIR = Path(__file__).with_name("locale")
+
+
+@cache
+def catalogue(language: str) -> dict[str, str]:
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {LANGUAGES}, not {language!r}")
+    return json.loads((_LOCALE_DIR / f"{language}.json").read_text(encoding="utf-8"))
+
+
+def default_language() -> str:
+    language = os.environ.get("KIOSK_LANG", DEFAULT_LANGUAGE)
+    return language if language in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def t(key: str, language: str | None = None, **params: object) -> str:
+    """The text for ``key`` in ``language`` with ``{name}`` placeholders filled."""
+    language = language or default_language()
+    text = catalogue(language).get(key) or catalogue("en").get(key) or key
+    return text.format(**params) if params else text

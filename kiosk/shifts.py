@@ -1,0 +1,141 @@
+"""Three rotating shifts a day (早班/中班/夜班) and the shift log.
+
+Shifts are defined in local time in the configuration. A shift's date is the local
+date on which it starts, so a 22:00-06:00 shift at 03:00 belongs to the day before.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+DAY_MINUTES = 24 * 60
+
+
+class ShiftConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ShiftDef:
+    no: int
+    key: str
+    name_zh: str
+    name_en: str
+    start: int  # minutes after local midnight
+    end: int    # minutes after local midnight; 1440 means midnight at the end
+
+    def contains(self, minute: int) -> bool:
+        if self.start < self.end:
+            return self.start <= minute < self.end
+        return minute >= self.start or minute < self.end  # crosses midnight
+
+
+@dataclass(frozen=True)
+class ShiftRef:
+    id: str
+    date: date
+    shift: ShiftDef
+    start: datetime  # local, aware
+    end: datetime
+
+    @property
+    def name_zh(self) -> str:
+        return self.shift.name_zh
+
+    @property
+    def name_en(self) -> str:
+        return self.shift.name_en
+
+
+def _minutes(text: str) -> int:
+    try:
+        hours, minutes = (int(part) for part in text.split(":"))
+    except ValueError as exc:
+        raise ShiftConfigError(f"shift time {text!r} must read HH:MM") from exc
+    value = hours * 60 + minutes
+    if not (0 <= minutes < 60 and 0 <= value <= DAY_MINUTES):
+        raise ShiftConfigError(f"shift time {text!r} is out of range")
+    return value
+
+
+def shift_defs(config_shifts: list[dict]) -> list[ShiftDef]:
+    """Parse and check the configured shifts: every minute of the day in exactly one."""
+    defs = [ShiftDef(no=i, key=s["key"], name_zh=s["name_zh"], name_en=s["name_en"],
+                     start=_minutes(s["start"]) % DAY_MINUTES, end=_minutes(s["end"]))
+            for i, s in enumerate(config_shifts, start=1)]
+    for minute in range(0, DAY_MINUTES, 5):
+        owners = [d.key for d in defs if d.contains(minute)]
+        if len(owners) != 1:
+            raise ShiftConfigError(f"at {minute // 60:02d}:{minute % 60:02d} the shifts {owners or 'none'} "
+                                   "apply; every moment must belong to exactly one shift")
+    return defs
+
+
+def shift_at(moment: datetime, defs: list[ShiftDef], tz_name: str) -> ShiftRef:
+    """The shift a moment falls in."""
+    local = moment.astimezone(ZoneInfo(tz_name))
+    minute = local.hour * 60 + local.minute
+    shift = next(d for d in defs if d.contains(minute))
+    day = local.date()
+    if shift.start > shift.end and minute < shift.end:
+        day -= timedelta(days=1)  # the early-morning part of a shift that began yesterday
+    return make_ref(day, shift, tz_name)
+
+
+def make_ref(day: date, shift: ShiftDef, tz_name: str) -> ShiftRef:
+    zone = ZoneInfo(tz_name)
+    start = datetime(day.year, day.month, day.day, tzinfo=zone) + timedelta(minutes=shift.start)
+    length = (shift.end - shift.start) % DAY_MINUTES or DAY_MINUTES
+    return ShiftRef(id=f"{day.isoformat()}/{shift.key}", date=day, shift=shift,
+                    start=start, end=start + timedelta(minutes=length))
+
+
+def shifts_of_day(day: date, defs: list[ShiftDef], tz_name: str) -> list[ShiftRef]:
+    return sorted((make_ref(day, d, tz_name) for d in defs), key=lambda ref: ref.start)
+
+
+PASSAGE_KINDS = ("scan", "manual", "override", "manual_open", "vehicle")
+
+
+def summarise(events: list[dict]) -> dict:
+    """A shift log from the shift's events (works on gate and office rows alike)."""
+    moves = {"in": Counter(), "out": Counter()}
+    refusals: Counter = Counter()
+    guards: dict[str, dict] = {}
+    notes, fevers, overrides, returnees, referrals = [], 0, 0, 0, 0
+    for event in events:
+        codes = json.loads(event["codes"])
+        data = json.loads(event["data"])
+        if event["kind"] in PASSAGE_KINDS and event["outcome"] == "allow" and event["direction"] in moves:
+            moves[event["direction"]]["vehicles" if event["subject_kind"] == "vehicle" else "persons"] += 1
+        if event["outcome"] == "deny":
+            refusals.update(codes)
+        referrals += event["outcome"] == "refer"
+        fevers += "fever" in codes
+        overrides += event["kind"] == "override"
+        returnees += event["kind"] == "returnee"
+        if event["kind"] in ("sign_on", "sign_off") and event["guard_id"]:
+            entry = guards.setdefault(event["guard_id"], {"guard_id": event["guard_id"], "on": None, "off": None})
+            entry["on" if event["kind"] == "sign_on" else "off"] = event["ts_local"]
+            if event["kind"] == "sign_off" and data.get("handover_note"):
+                notes.append({"guard_id": event["guard_id"], "note": data["handover_note"]})
+    return {
+        "entries": {"persons": moves["in"]["persons"], "vehicles": moves["in"]["vehicles"]},
+        "exits": {"persons": moves["out"]["persons"], "vehicles": moves["out"]["vehicles"]},
+        "refusals_by_code": dict(sorted(refusals.items())),
+        "referrals": referrals, "fevers": fevers, "overrides": overrides, "returnees": returnees,
+        "guards": list(guards.values()), "handover_notes": notes, "events": len(events),
+    }
+
+
+def shift_log(db: sqlite_utils.Database, ref: ShiftRef, table: str = "events") -> dict:
+    events = list(db.query(f"SELECT * FROM {table} WHERE shift_id = ? ORDER BY ts_utc, seq", [ref.id]))
+    return {"shift_id": ref.id, "date": ref.date.isoformat(), "key": ref.shift.key,
+            "name_zh": ref.name_zh, "name_en": ref.name_en,
+            "start": ref.start.isoformat(), "end": ref.end.isoformat(), **summarise(events)}
