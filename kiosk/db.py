@@ -114,7 +114,28 @@ CREATE TABLE clock_offsets (gate TEXT NOT NULL, measured_utc TEXT NOT NULL, offs
 CREATE TABLE registry_versions (version INTEGER PRIMARY KEY, site_id TEXT, issued_utc TEXT NOT NULL);
 """
 
-MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1], "office": [OFFICE_V1]}
+GATE_V2 = """
+-- Device health of each lane, published by the scan loop for the guard screen.
+CREATE TABLE lane_status (
+    lane TEXT PRIMARY KEY, camera TEXT, thermometer TEXT, scanner TEXT, detail TEXT,
+    updated_utc TEXT NOT NULL
+);
+-- Temperatures typed by a guard on the web page, taken by the lane's scan loop.
+CREATE TABLE manual_readings (
+    id INTEGER PRIMARY KEY, lane TEXT NOT NULL, value REAL NOT NULL, guard_id TEXT,
+    entered_utc TEXT NOT NULL, consumed_utc TEXT
+);
+-- Office logins for the web page (role office), passwords as salted scrypt hashes.
+CREATE TABLE web_users (
+    name TEXT PRIMARY KEY, role TEXT NOT NULL CHECK (role IN ('office', 'supervisor')),
+    password_hash TEXT NOT NULL, failed_attempts INTEGER NOT NULL DEFAULT 0, locked_until TEXT
+);
+-- Small facts shared between processes: last office contact, clock offset, etc.
+CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT, updated_utc TEXT NOT NULL);
+"""
+
+# Migrations 3, 4 and 5 are reserved for the web page, sync and the scan loop.
+MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, "", "", ""], "office": [OFFICE_V1, "", ""]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

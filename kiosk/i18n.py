@@ -1,6 +1,7 @@
 """One message catalogue for every screen and message: Simplified Chinese by default.
 
-Texts live in ``kiosk/locale/<lang>.json`` keyed by stable identifiers (decision
+Texts live in ``kiosk/locale/<area>.<lang>.json`` (one file per area: core, web,
+...; together they form one catalogue per language), keyed by stable identifiers (decision
 codes stay English underneath: ``code.fever`` is shown as 体温异常). A missing key
 falls back to English, then to the key itself, so a gap is visible, never a crash.
 """
@@ -21,7 +22,10 @@ _LOCALE_DIR = Path(__file__).with_name("locale")
 def catalogue(language: str) -> dict[str, str]:
     if language not in LANGUAGES:
         raise ValueError(f"language must be one of {LANGUAGES}, not {language!r}")
-    return json.loads((_LOCALE_DIR / f"{language}.json").read_text(encoding="utf-8"))
+    merged: dict[str, str] = {}
+    for path in sorted(_LOCALE_DIR.glob(f"*.{language}.json")):
+        merged.update(json.loads(path.read_text(encoding="utf-8")))
+    return merged
 
 
 def default_language() -> str:
