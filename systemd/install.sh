@@ -73,6 +73,7 @@ DESKTOP_USER=""
 HOST_STEPS=1
 PYTHON="${KIOSK_INSTALL_PYTHON:-python3}"
 UNITS_CHANGED=0
+PLANNED_DIRS=""
 DISPLAY_UNIT=0
 CODE_CHANGED=0
 
@@ -184,10 +185,17 @@ step_packages() {
         say ok "system packages installed"
         return
     fi
-    # Only refresh the lists when something is missing; a dry run reads the
-    # lists as they are.
-    act apt-get update -qq
-    local install=()
+    # An optional package missing from the apt lists (python3-lgpio on plain
+    # Debian) is skipped without an `apt-get update`, so a second run stays
+    # quiet; lists are refreshed only before installing something.
+    local install=() updated=0 need_update="$want_browser"
+    for pkg in "${missing[@]}"; do
+        if [[ " ${required[*]} " == *" $pkg "* ]]; then need_update=1; fi
+    done
+    if ((need_update)); then
+        act apt-get update -qq
+        updated=1
+    fi
     for pkg in "${missing[@]}"; do
         if is_available "$pkg"; then
             install+=("$pkg")
@@ -203,7 +211,10 @@ step_packages() {
         install+=("$browser")
     fi
     if ((${#install[@]})); then
+        ((updated)) || act apt-get update -qq
         act env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${install[@]}"
+    else
+        say ok "system packages installed"
     fi
 }
 
@@ -506,6 +517,15 @@ wanted_by() {
     sed -n 's/^WantedBy=//p' "$1"
 }
 
+# ensure_dir DIR: create DIR once (also only printed once in a dry run).
+ensure_dir() {
+    if [[ -d "$1" || " $PLANNED_DIRS " == *" $1 "* ]]; then
+        return
+    fi
+    act install -d -m 0755 "$1"
+    PLANNED_DIRS+=" $1"
+}
+
 # enable_unit SCOPE NAME: SCOPE is system or user (global user unit).
 enable_unit() {
     local scope="$1" name="$2" dir target link
@@ -517,7 +537,7 @@ enable_unit() {
             if [[ "$(readlink "$link" 2>/dev/null)" == "/etc/systemd/$scope/$name" ]]; then
                 say ok "$link"
             else
-                [[ -d "$dir/$target.wants" ]] || act install -d -m 0755 "$dir/$target.wants"
+                ensure_dir "$dir/$target.wants"
                 act ln -sfn "/etc/systemd/$scope/$name" "$link"
             fi
         done
