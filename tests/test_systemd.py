@@ -23,6 +23,7 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -346,7 +347,7 @@ class Machine:
             STUB_LOG=str(self.log),
             STUB_STATE=str(self.state),
             KIOSK_INSTALL_HOST_STEPS="1",
-            KIOSK_INSTALL_PYTHON="/usr/bin/python3",
+            KIOSK_INSTALL_PYTHON=sys.executable,
             LC_ALL="C",
         )
 
@@ -404,7 +405,7 @@ def gate_dry_run_lines(r: str, pip: bool = True) -> list[str]:
         " --shell /usr/sbin/nologin --comment gate-kiosk kiosk",
         *[f"would: usermod --append --groups {g} kiosk" for g in ("gpio", "i2c", "video", "input", "dialout")],
         f"would: install -d -m 0755 {r}/opt/kiosk",
-        f"would: /usr/bin/python3 -m venv --system-site-packages {r}/opt/kiosk/venv",
+        f"would: {sys.executable} -m venv --system-site-packages {r}/opt/kiosk/venv",
         f"would: {r}/opt/kiosk/venv/bin/pip install --upgrade {REPO}" if pip else f"skip: pip install {REPO} (--no-pip)",
         f"would: install -D -m 0755 {s}/kiosk-display-launch {r}/opt/kiosk/bin/kiosk-display-launch",
         f"would: install -d -m 0700 {r}/var/lib/kiosk",
@@ -448,7 +449,7 @@ def test_dry_run_office_on_plain_debian_without_root(tmp_path):
         f"would: useradd --system --user-group --home-dir {data} --no-create-home"
         " --shell /usr/sbin/nologin --comment gate-kiosk kiosk",
         f"would: install -d -m 0755 {prefix}",
-        f"would: /usr/bin/python3 -m venv --system-site-packages {prefix}/venv",
+        f"would: {sys.executable} -m venv --system-site-packages {prefix}/venv",
         f"would: {prefix}/venv/bin/pip install --upgrade {REPO}",
         f"would: install -d -m 0700 {data}",
         f"would: chown kiosk:kiosk {data}",
