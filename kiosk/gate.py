@@ -21,6 +21,18 @@ from kiosk.rules import Decision, History, Registry, RuleSettings, Scan, decide,
 from kiosk.shifts import ShiftRef, shift_at, shift_defs
 
 
+class NotRecorded(Exception):
+    """A decision was made but could not be recorded; the caller must say so loudly.
+
+    The lane still shows the decision; the relay opens for an unrecorded event only
+    when the configuration says so (``[gate] open_unrecorded``).
+    """
+
+    def __init__(self, decision: Decision, reason: str) -> None:
+        super().__init__(reason)
+        self.decision = decision
+
+
 @dataclass(frozen=True)
 class CheckResult:
     decision: Decision
@@ -105,14 +117,20 @@ class Gate:
         decision = self.decide(scan, now)
         if decision.duplicate_of is not None or not record:
             return CheckResult(decision, decision.duplicate_of)
-        event = self.record(
+        try:
+            event = self._record_decision(scan, decision, now)
+        except events.RecordingError as exc:
+            raise NotRecorded(decision, str(exc)) from exc
+        return CheckResult(decision, event)
+
+    def _record_decision(self, scan: Scan, decision: Decision, now: datetime) -> dict:
+        return self.record(
             "manual" if scan.source == "manual" else "scan", now, lane=scan.lane,
             direction=scan.direction, outcome=decision.outcome, codes=list(decision.codes),
             pass_id=decision.pass_id, subject_kind=decision.subject_kind,
             subject_id=decision.subject_id, household_id=decision.household_id,
             plate=decision.plate, temperature=decision.temperature, nonce=scan.nonce,
             data={"source": scan.source})
-        return CheckResult(decision, event)
 
     def record(self, kind: str, now: datetime, *, codes: list[str] | None = None,
                data: dict | None = None, guard_id: str | None = None, **fields) -> dict:
