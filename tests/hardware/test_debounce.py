@@ -16,11 +16,11 @@ def test_reported_again_after_absent_for_gone_s():
     d = Debouncer(gone_s=1.0, repeat_s=5.0)
     assert d.update(["P"], 0.0) == ["P"]
     assert d.update([], 0.5) == []
-    assert d.update(["P"], 0.75) == []     # away < 1 s: same presentation
-    assert d.update([], 1.5) == []
-    assert d.update(["P"], 1.75) == []     # last seen 0.75 s ago
+    assert d.update(["P"], 0.75) == []     # away 0.75 s: same presentation
+    assert d.update([], 1.25) == []
+    assert d.update(["P"], 1.5) == []      # away 0.75 s again
     assert d.update([], 2.0) == []
-    assert d.update(["P"], 2.75) == ["P"]  # away 1.0 s since last seen at 1.75
+    assert d.update(["P"], 2.5) == ["P"]   # away 1.0 s: a new presentation
 
 
 def test_reported_again_after_repeat_s_while_held():
