@@ -29,6 +29,10 @@
 #   --data DIR           data folder, KIOSK_HOME (default /var/lib/kiosk)
 #   --source DIR         project checkout to install (default: this script's
 #                        parent folder)
+#   --site ID            compound (site) id for the first `kiosk init`, e.g. jinan
+#                        (required on the first install; an office may list
+#                        several, comma-separated)
+#   --gate-id ID         gate: this gate's id for the first `kiosk init`
 #   --desktop-user NAME  gate: user whose desktop session shows the touchscreen
 #                        page (default: LightDM autologin user, else $SUDO_USER,
 #                        else the user with UID 1000)
@@ -70,6 +74,8 @@ SOURCE="$(dirname "$SCRIPT_DIR")"
 ROOT=""
 NO_PIP=0
 DESKTOP_USER=""
+SITE=""
+GATE_ID=""
 HOST_STEPS=1
 PYTHON="${KIOSK_INSTALL_PYTHON:-python3}"
 UNITS_CHANGED=0
@@ -119,6 +125,10 @@ parse_args() {
             --root=*) ROOT="${1#*=}"; shift ;;
             --desktop-user) DESKTOP_USER="${2:-}"; shift 2 ;;
             --desktop-user=*) DESKTOP_USER="${1#*=}"; shift ;;
+            --site) SITE="${2:-}"; shift 2 ;;
+            --site=*) SITE="${1#*=}"; shift ;;
+            --gate-id) GATE_ID="${2:-}"; shift 2 ;;
+            --gate-id=*) GATE_ID="${1#*=}"; shift ;;
             --no-pip) NO_PIP=1; shift ;;
             -h|--help) usage; exit 0 ;;
             *) die "unknown option: $1 (see --help)" ;;
@@ -416,11 +426,27 @@ step_init() {
         say skip "kiosk init (no $kiosk; --no-pip)"
         return
     fi
+    local -a init_args
+    mapfile -t init_args < <(init_arguments)
     if [[ -n "$ROOT" ]]; then
         # No kiosk user inside a --root tree: run as the caller.
-        act env "KIOSK_HOME=$ROOT$DATA" "$kiosk" --home "$ROOT$DATA" init
+        act env "KIOSK_HOME=$ROOT$DATA" "$kiosk" --home "$ROOT$DATA" "${init_args[@]}"
     else
-        act runuser -u "$KIOSK_USER" -- env "KIOSK_HOME=$DATA" "$kiosk" --home "$DATA" init
+        act runuser -u "$KIOSK_USER" -- env "KIOSK_HOME=$DATA" "$kiosk" --home "$DATA" "${init_args[@]}"
+    fi
+}
+
+# init_arguments: the `kiosk` arguments that create the data folder, one a line.
+init_arguments() {
+    [[ -n "$SITE" ]] || die "the first install needs --site (and --gate-id for a gate)"
+    if [[ "$ROLE" == gate ]]; then
+        [[ -n "$GATE_ID" ]] || die "the first install of a gate needs --gate-id"
+        printf '%s\n' init --site "$SITE" --gate-id "$GATE_ID"
+    else
+        printf '%s\n' office init
+        local site
+        IFS=, read -ra sites <<<"$SITE"
+        for site in "${sites[@]}"; do printf '%s\n' --site "$site"; done
     fi
 }
 

@@ -302,8 +302,12 @@ esac
 FAKE_KIOSK = r"""#!/bin/sh
 # Stand-in for the project's console script in the venv.
 echo "kiosk $*" >>"$STUB_LOG"
-[ "$1" = --home ] && [ "$3" = init ] && echo '# kiosk.toml' >"$2/kiosk.toml"
+[ "$1" = --home ] && { [ "$3" = init ] || [ "$4" = init ]; } && echo '# kiosk.toml' >"$2/kiosk.toml"
 """
+
+SITE_ARGS = ["--site", "jinan", "--gate-id", "jinan-gate"]
+GATE_INIT = "init --site jinan --gate-id jinan-gate"
+OFFICE_INIT = "office init --site jinan"
 
 STUB_COMMANDS = [
     "dpkg-query", "apt-cache", "apt-get", "getent", "groupadd", "useradd",
@@ -352,7 +356,7 @@ class Machine:
         )
 
     def install(self, *args: str, root: bool = True) -> list[str]:
-        cmd = [str(INSTALL), *args] + (["--root", str(self.root)] if root else [])
+        cmd = [str(INSTALL), *args, *SITE_ARGS] + (["--root", str(self.root)] if root else [])
         proc = subprocess.run(cmd, env=self.env(), capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, f"{cmd}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
         assert proc.stderr == ""
@@ -410,7 +414,7 @@ def gate_dry_run_lines(r: str, pip: bool = True) -> list[str]:
         f"would: install -D -m 0755 {s}/kiosk-display-launch {r}/opt/kiosk/bin/kiosk-display-launch",
         f"would: install -d -m 0700 {r}/var/lib/kiosk",
         f"skip: chown kiosk:kiosk {r}/var/lib/kiosk (--root)",
-        f"would: env KIOSK_HOME={r}/var/lib/kiosk {r}/opt/kiosk/venv/bin/kiosk --home {r}/var/lib/kiosk init"
+        f"would: env KIOSK_HOME={r}/var/lib/kiosk {r}/opt/kiosk/venv/bin/kiosk --home {r}/var/lib/kiosk {GATE_INIT}"
         if pip else f"skip: kiosk init (no {r}/opt/kiosk/venv/bin/kiosk; --no-pip)",
         f"would: install -D -m 0644 {s}/kiosk-gate.service {sysd}/kiosk-gate.service",
         f"would: install -D -m 0644 {s}/kiosk-web.service {sysd}/kiosk-web.service",
@@ -453,7 +457,7 @@ def test_dry_run_office_on_plain_debian_without_root(tmp_path):
         f"would: {prefix}/venv/bin/pip install --upgrade {REPO}",
         f"would: install -d -m 0700 {data}",
         f"would: chown kiosk:kiosk {data}",
-        f"would: runuser -u kiosk -- env KIOSK_HOME={data} {prefix}/venv/bin/kiosk --home {data} init",
+        f"would: runuser -u kiosk -- env KIOSK_HOME={data} {prefix}/venv/bin/kiosk --home {data} {OFFICE_INIT}",
         f"would: install -D -m 0644 {s}/kiosk-office-pull.service /etc/systemd/system/kiosk-office-pull.service",
         f"would: install -D -m 0644 {s}/kiosk-office-pull.timer /etc/systemd/system/kiosk-office-pull.timer",
         "would: systemctl daemon-reload",
@@ -478,7 +482,7 @@ def test_gate_install_into_root_twice_changes_nothing_the_second_time(tmp_path):
         "useradd --system --user-group --home-dir /var/lib/kiosk --no-create-home"
         " --shell /usr/sbin/nologin --comment gate-kiosk kiosk",
         *[f"usermod --append --groups {g} kiosk" for g in ("gpio", "i2c", "video", "input", "dialout")],
-        f"kiosk --home {r}/var/lib/kiosk init",
+        f"kiosk --home {r}/var/lib/kiosk {GATE_INIT}",
     ]
 
     # Result: units in place (rendered), enabled by symlink, data folder 0700.
