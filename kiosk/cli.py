@@ -450,5 +450,11 @@ def demo(ctx):
     run_demo(ctx.obj)
 
 
+from kiosk.web_cli import serve_cmd, web_user_group  # noqa: E402  (web commands)
+
+cli.add_command(serve_cmd)
+cli.add_command(web_user_group)
+
+
 def main() -> None:
     cli(prog_name="kiosk")
