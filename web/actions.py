@@ -19,8 +19,14 @@ bp = Blueprint("actions", __name__, url_prefix="/actions")
 
 
 def _lane() -> str:
-    """The lane chosen on the form, else the guard's own lane."""
-    return request.form.get("lane") or request.args.get("lane") or session.get("lane") or "in"
+    """The lane chosen on the form, else the guard's own lane; 400 for a lane that does not exist."""
+    lane = request.form.get("lane") or request.args.get("lane") or session.get("lane")
+    lanes = [lane["id"] for lane in get_gate().config["lanes"]]
+    if lane is None:
+        return lanes[0]
+    if lane not in lanes:
+        abort(400)
+    return lane
 
 
 def _result(result):

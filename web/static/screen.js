@@ -3,7 +3,8 @@
 (function () {
   "use strict";
   var body = document.body;
-  var after = body.dataset.after || "0";
+  var live = document.getElementById("live").dataset;
+  var after = live.after || "0";
   var audio = null;
 
   function beep() {
@@ -25,7 +26,7 @@
   }
 
   function refreshStatus() {
-    fetch(body.dataset.status, { credentials: "same-origin", cache: "no-store" })
+    fetch(live.status, { credentials: "same-origin", cache: "no-store" })
       .then(function (response) {
         if (response.redirected) { window.location.href = response.url; return null; }
         if (!response.ok) { throw new Error(response.status); }
@@ -50,7 +51,7 @@
   }
 
   function connect() {
-    var source = new EventSource(body.dataset.stream + "?after=" + encodeURIComponent(after));
+    var source = new EventSource(live.stream + "?after=" + encodeURIComponent(after));
     source.addEventListener("decision", onDecision);
     source.onopen = function () { body.classList.remove("offline"); };
     source.onerror = function () {
