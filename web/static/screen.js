@@ -53,8 +53,9 @@
   function connect() {
     var source = new EventSource(live.stream + "?after=" + encodeURIComponent(after));
     source.addEventListener("decision", onDecision);
-    source.onopen = function () { body.classList.remove("offline"); };
+    source.onopen = function () { body.classList.remove("offline"); body.classList.add("live"); };
     source.onerror = function () {
+      body.classList.remove("live");
       body.classList.add("offline");
       if (source.readyState === EventSource.CLOSED) {  // the browser gave up: we don't
         source.close();
