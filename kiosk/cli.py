@@ -451,8 +451,11 @@ def demo(ctx):
 
 
 from hardware.cli import decode  # noqa: E402  (device commands live with the devices)
+from kiosk.web_cli import serve_cmd, web_user_group  # noqa: E402  (web commands)
 
 cli.add_command(decode)
+cli.add_command(serve_cmd)
+cli.add_command(web_user_group)
 
 
 def main() -> None:

@@ -32,6 +32,9 @@ RESIDENTS = [
     ("R007", "周敏", "13800000007", "4", "1", "102", "", "", ""),
     ("R008", "吴刚", "13800000008", "4", "1", "103", "", "", ""),
 ]
+# The office's risk-area list (returnee registration chooses from it): code, name, level.
+RISK_AREAS = [("610113", "西安市雁塔区", "high"), ("610112", "西安市未央区", "medium"),
+              ("610102", "西安市新城区", "low")]
 ROLES = {"resident": "R001", "household_member": "R002", "isolated": "R003", "quarantined": "R004",
          "monitored": "R005", "second_resident": "R007", "revoked": "R008"}
 
@@ -69,6 +72,8 @@ def create_demo(root: Path, now: datetime, gate_settings: dict | None = None) ->
         public = office_mod.init_keys(office)
         office_mod.import_ledger(office, write_ledger(root / "ledger.csv"), SITE, now, strict=True)
         tokens, pass_ids = _issue_demo_passes(office, root / "passes", now)
+        office.db["risk_areas"].insert_all(
+            [{"code": code, "name": name, "level": level} for code, name, level in RISK_AREAS])
         _, bundle = office_mod.write_bundle(office, SITE, now, root / "registry.bundle")
     with Gate(gate_cfg) as gate:
         registry.trust_key(gate.db, public, now)
