@@ -128,9 +128,12 @@ def lane_frames(steps: list[Step], tokens: dict[str, str], thermometer: FakeTher
 
 def build_simulation(community: DemoCommunity, *, realtime: bool = False, loop: bool = False,
                      steps=STEPS, clock: Any = None, measure_sleep: Callable | None = None,
-                     signals_sleep: Callable | None = None,
+                     signals_for: Callable[[str], Any] | None = None,
                      on_result: Callable[[LaneResult], Any] | None = None) -> list[Lane]:
-    """The gate's configured lanes, fed with the scenario's frames and fake sensors."""
+    """The gate's configured lanes, fed with the scenario's frames and fake sensors.
+
+    *signals_for(lane_id)* may supply each lane's Signals (tests watch the pins).
+    """
     config = load_config(community.gate_home)
     lanes = []
     for spec in lane_specs(config):
@@ -138,11 +141,7 @@ def build_simulation(community: DemoCommunity, *, realtime: bool = False, loop: 
         thermometer = FakeThermometer(None) if spec.require_temperature else None
         frames, actions = lane_frames(own, community.tokens, thermometer)
         camera = SimCamera(frames, actions, realtime=realtime, loop=loop)
-        options: dict[str, Any] = {}
-        if signals_sleep is not None:
-            from kiosk.lanes import open_signals
-
-            options["signals"] = open_signals(spec.signals or {}, "mock", sleep=signals_sleep)
+        options = {"signals": signals_for(spec.id)} if signals_for is not None else {}
         lane = build_lane(spec, config, simulate=True, clock=clock, camera=camera,
                           thermometer=thermometer, mono=camera.frame_time,
                           sleep=measure_sleep or (lambda s: None), remeasure_pause_s=0.0,
