@@ -115,6 +115,9 @@ class Runner:
                 closed.add(id(lane.signals))
                 lane.signals.close()
             lane.close()
+        sock = getattr(self.notifier, "socket", None)  # sdnotify keeps a datagram socket open
+        if sock is not None:
+            sock.close()
 
 
 def install_stop_handlers(stop: threading.Event) -> None:
