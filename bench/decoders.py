@@ -139,14 +139,14 @@ def report(args, corpus, all_results, seconds: float) -> str:
     return "\n".join(parts)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace (or append) the "## QR decoding" section, keeping other sections."""
+def write_section(path: Path, section: str, heading: str = HEADING) -> None:
+    """Replace (or append) the *heading* section (## QR decoding), keeping other sections."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    start = text.find(HEADING + "\n")
+    start = text.find(heading + "\n")
     if start == -1:
         text = text.rstrip("\n") + "\n\n" + section
     else:
-        end = text.find("\n## ", start + len(HEADING))
+        end = text.find("\n## ", start + len(heading))
         tail = text[end + 1:] if end != -1 else ""
         text = text[:start] + section + ("\n" + tail if tail else "")
     path.parent.mkdir(parents=True, exist_ok=True)

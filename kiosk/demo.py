@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from kiosk import guards, office as office_mod, registry
+from kiosk import guards, office as office_mod, registry, web_users
 from kiosk.config import create_home
 from kiosk.gate import Gate
 from kiosk.office import Office
@@ -21,6 +21,7 @@ SITE = "jinan"
 GATE_ID = "jinan-gate"
 GUARD = ("G001", "王建国", "1234")
 SUPERVISOR = ("S001", "李秀英", "9999")
+OFFICE_LOGIN = ("office", "demo-office-2026")  # the office pages' demo login
 # id, name, phone, building, unit, room, plate, health, cadre
 RESIDENTS = [
     ("R001", "张晓明", "13800000001", "1", "1", "101", "陕H12345", "", ""),
@@ -80,6 +81,7 @@ def create_demo(root: Path, now: datetime, gate_settings: dict | None = None) ->
         registry.load_bundle_file(gate.db, bundle, SITE, now)
         guards.add_guard(gate.db, GUARD[0], GUARD[1], GUARD[2], "南秦社区", "guard")
         guards.add_guard(gate.db, SUPERVISOR[0], SUPERVISOR[1], SUPERVISOR[2], "南秦社区", "supervisor")
+        web_users.add_user(gate.db, OFFICE_LOGIN[0], "office", OFFICE_LOGIN[1])
     info_file.write_text(json.dumps({"tokens": tokens, "pass_ids": pass_ids}, ensure_ascii=False, indent=1))
     return DemoCommunity(root, root / "office", root / "gate", tokens, pass_ids)
 
