@@ -266,6 +266,7 @@ class Lane:
                                                 value=measurement.value)
             if self.signals is not None:
                 self.signals.refer()
+                self.signals.wait(self.remeasure_pause_s + 2)  # the person must see "measure again"
             self.sleep(self.remeasure_pause_s)
         self.status.alerts.pop("remeasure", None)
         return measurement
