@@ -450,5 +450,9 @@ def demo(ctx):
     run_demo(ctx.obj)
 
 
+from kiosk.sync_cli import register as register_sync  # noqa: E402 (needs the groups above)
+register_sync(cli)
+
+
 def main() -> None:
     cli(prog_name="kiosk")

@@ -24,6 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["kiosk_config"] = config
     app.teardown_appcontext(_close_gate)
     # Blueprints are registered below, one line per module.
+    from web import api; api.init_app(app)  # noqa: E702 (lazy: web.api imports get_gate from here)
     return app
 
 
