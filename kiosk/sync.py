@@ -229,7 +229,8 @@ class EventSink:
 
     def add(self, row: dict) -> None:
         check_link(row, self.seq, self.hash, self.gate_id)
-        self.conn.execute(INSERT_EVENT, [self.name, *(row[c] for c in EVENT_COLUMNS), self.offset])
+        if not self.conn.execute(INSERT_EVENT, [self.name, *(row[c] for c in EVENT_COLUMNS), self.offset]).rowcount:
+            raise SyncError("duplicate", f"event {row['id']} is already stored for another gate name")
         self.seq, self.hash, self.stored = row["seq"], row["hash"], self.stored + 1
 
     def save_cursor(self) -> None:
@@ -282,8 +283,13 @@ def _error_of(response: requests.Response) -> SyncError:
     code = body.get("error") or f"http_{response.status_code}"
     message = body.get("message") or response.reason
     if response.status_code == 401:
-        message = "the gate refused the token (wrong or revoked): create one with `kiosk token create` on the gate"
+        return token_refused()
     return SyncError(code, f"HTTP {response.status_code}: {message}")
+
+
+def token_refused() -> SyncError:
+    return SyncError("unauthorized", "the gate refused the token (wrong or revoked): create one with "
+                                     "`kiosk token create` on the gate and `kiosk office gate add` it here")
 
 
 def measure_offset(client: GateClient, clock: Callable[[], float] = time.time) -> tuple[dict, float]:
@@ -291,6 +297,8 @@ def measure_offset(client: GateClient, clock: Callable[[], float] = time.time) -
     start = clock()
     health = client.request("GET", "/health").json()
     end = clock()
+    if "clock_utc" not in health:  # the public, minimal answer: the token was not accepted
+        raise token_refused()
     gate_time = parse_utc(health["clock_utc"]).timestamp()
     return health, round(gate_time - (start + end) / 2, 3)
 
@@ -347,6 +355,10 @@ def _record_health(office: Office, client: GateClient, gate: dict, now: datetime
     if gate["gate_id"] and health["gate_id"] != gate["gate_id"]:
         raise SyncError("wrong_gate", f"{gate['url']} answers as gate {health['gate_id']!r}, "
                                       f"not {gate['gate_id']!r}")
+    twin = office.db.conn.execute("SELECT name FROM gates WHERE gate_id = ? AND name != ?",
+                                  [health["gate_id"], gate["name"]]).fetchone()
+    if twin:
+        raise SyncError("wrong_gate", f"gate {health['gate_id']!r} is already pulled as {twin[0]!r}")
     with transaction(office.db) as conn:
         conn.execute("UPDATE gates SET gate_id = ?, site_id = ?, clock_offset_s = ?, last_contact_utc = ? "
                      "WHERE name = ?", [health["gate_id"], health["site_id"], offset, utc_text(now), gate["name"]])
@@ -413,7 +425,7 @@ def push_registry(office: Office, names: list[str], now: datetime) -> list[tuple
         for gate in chosen_gates(office, names):
             client = GateClient(gate)
             try:
-                site = gate["site_id"] or client.request("GET", "/health").json()["site_id"]
+                site = gate["site_id"] or measure_offset(client)[0]["site_id"]
                 if site not in bundles:
                     bundles[site] = office_mod.write_bundle(office, site, now, Path(folder) / f"{site}.bundle")
                 version, path = bundles[site]
