@@ -32,6 +32,7 @@ from kiosk.shifts import shift_defs, shift_log, shifts_of_day, summarise
 API = "/api/v1"
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 50_000
+MAX_SEQ = 2**63 - 1  # SQLite's INTEGER
 MAX_SHIFT_DAYS = 400
 FLUSH_LINES = 256  # lines per chunk handed to the WSGI server
 EVENT_COLUMNS = HASHED_FIELDS[:-1] + ("prev_hash", "hash")

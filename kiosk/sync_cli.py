@@ -225,7 +225,7 @@ def office_push(ctx, names):
 
 @click.command("report")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), required=True)
-@click.option("--shift", "shift_no", type=int, help="Shift number in the day's order of the configuration (1, 2, 3).")
+@click.option("--shift", "shift_no", type=int, help="Shift number as configured: 1 早班, 2 中班, 3 夜班 by default.")
 @click.option("--gate", help="Only this gate.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "html"]), default="csv", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File (required for xlsx).")

@@ -17,6 +17,7 @@ from web import get_gate
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC = {"api.health", "api.openapi"}
+QUERY = {"api.events": {"since", "limit"}, "api.shifts": {"since"}}  # any other parameter is a mistake
 BUNDLE_STATUS = {"malformed": 400, "not_newer": 409}  # other refusals: 422
 
 
@@ -42,17 +43,20 @@ def require_token():
         response, status = error(401, "unauthorized", "a valid bearer token is required")
         response.headers["WWW-Authenticate"] = 'Bearer realm="kiosk"'
         return response, status
+    unknown = set(request.args) - QUERY.get(request.endpoint, set())
+    if unknown:
+        return error(400, "bad_request", f"unknown query parameters: {', '.join(sorted(unknown))}")
     return None
 
 
-def int_arg(name: str, default: int, low: int, high: int | None = None) -> int:
+def int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     try:
         value = default if raw is None else int(raw)
     except ValueError:
         raise sync.SyncError("bad_request", f"{name} must be an integer") from None
-    if value < low or (high is not None and value > high):
-        raise sync.SyncError("bad_request", f"{name} must be between {low} and {high or 'any'}")
+    if not low <= value <= high:
+        raise sync.SyncError("bad_request", f"{name} must be between {low} and {high}")
     return value
 
 
@@ -72,7 +76,7 @@ def health():
 
 @bp.get("/events")
 def events():
-    since = int_arg("since", 0, 0)
+    since = int_arg("since", 0, 0, sync.MAX_SEQ)
     limit = int_arg("limit", sync.DEFAULT_LIMIT, 1, sync.MAX_LIMIT)
     try:
         feed = sync.event_feed(get_gate().config.db_path, since, limit)
@@ -86,7 +90,7 @@ def shifts():
     gate = get_gate()
     now = gate.clock.now()
     try:
-        since = date.fromisoformat(request.args.get("since") or gate.shift(now).date.isoformat())
+        since = date.fromisoformat(request.args.get("since", gate.shift(now).date.isoformat()))
     except ValueError:
         return error(400, "bad_request", "since must be a date YYYY-MM-DD")
     return jsonify(gate_id=gate.gate_id, shifts=sync.gate_shift_logs(gate, since, now))
@@ -146,7 +150,8 @@ OPENAPI = {
         "/events": {"get": {
             "summary": "Events after `since` as NDJSON, ending with {next, count, done}",
             "parameters": [
-                {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0,
+                                                            "maximum": sync.MAX_SEQ}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
                                                             "maximum": sync.MAX_LIMIT}}],
             "responses": {"200": {"description": "one event per line, then the cursor line",
