@@ -186,6 +186,11 @@ def chosen_gates(office: Office, names: tuple[str, ...] | list[str]) -> list[dic
     return list(office.db.query("SELECT * FROM gates ORDER BY name"))
 
 
+def networked_gates(office: Office, names: tuple[str, ...] | list[str]) -> list[dict]:
+    """The named gates, or every gate with a URL (gates without one are reached by USB only)."""
+    return chosen_gates(office, names) if names else [g for g in chosen_gates(office, []) if g["url"]]
+
+
 def reset_chain(office: Office, name: str) -> None:
     """Accept pulls again after an operator has looked into a chain break."""
     get_gate(office, name)
@@ -423,7 +428,7 @@ def push_registry(office: Office, names: list[str], now: datetime) -> list[tuple
     """Send each gate the next bundle of its site: (gate, problem or None, detail)."""
     results, bundles = [], {}
     with tempfile.TemporaryDirectory() as folder:
-        for gate in chosen_gates(office, names):
+        for gate in networked_gates(office, names):
             client = GateClient(gate)
             try:
                 site = gate["site_id"] or measure_offset(client)[0]["site_id"]

@@ -192,7 +192,7 @@ def office_pull(ctx, names, batch, verbose):
     office = _office(ctx)
     tty = sys.stderr.isatty()
     failed = False
-    for gate in sync.chosen_gates(office, names):
+    for gate in sync.networked_gates(office, names):
         progress = _Progress(gate["name"]) if tty else None
         result = sync.pull_gate(office, gate["name"], _now, batch, progress)
         if progress:

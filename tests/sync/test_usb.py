@@ -40,6 +40,8 @@ def test_export_import_is_exactly_once_and_trusts_the_key_on_first_use(community
     assert result.returncode == 0, result.stderr
     assert "export key recorded (trust on first use)" in result.stderr
     assert result.stdout == "jinan-gate: 300 new events, 0 already held, holding up to seq 300\n"
+    pull = kiosk(community.office_home, "office", "pull")  # a gate without a URL is left out
+    assert (pull.returncode, pull.stderr) == (0, "")
     again = import_events(community, first)
     assert again.stdout == "jinan-gate: 0 new events, 300 already held, holding up to seq 300\n"
     assert again.stderr == ""
