@@ -466,5 +466,9 @@ cli.add_command(run)
 cli.add_command(doctor)
 
 
+from kiosk.sync_cli import register as register_sync  # noqa: E402 (needs the groups above)
+register_sync(cli)
+
+
 def main() -> None:
     cli(prog_name="kiosk")

@@ -134,8 +134,20 @@ CREATE TABLE web_users (
 CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT, updated_utc TEXT NOT NULL);
 """
 
+# Sync (office side): which gate answers at a URL, its USB export key, pulled shift logs.
+OFFICE_SYNC = """
+ALTER TABLE gates ADD COLUMN gate_id TEXT;
+ALTER TABLE gates ADD COLUMN export_key TEXT;
+ALTER TABLE gates ADD COLUMN shifts_since TEXT;
+CREATE INDEX gate_events_shift ON gate_events(gate, shift_id);
+CREATE TABLE gate_shift_logs (
+    gate TEXT NOT NULL, shift_id TEXT NOT NULL, log TEXT NOT NULL, pulled_utc TEXT NOT NULL,
+    PRIMARY KEY (gate, shift_id)
+);
+"""
+
 # Migrations 3, 4 and 5 are reserved for the web page, sync and the scan loop.
-MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, "", "", ""], "office": [OFFICE_V1, "", ""]}
+MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, "", "", ""], "office": [OFFICE_V1, OFFICE_SYNC, ""]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

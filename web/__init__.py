@@ -38,11 +38,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals.update(t=_t, languages=i18n.LANGUAGES)
     app.jinja_env.filters["fromjson"] = json.loads
     # Blueprints are registered below, one line per module.
-    from web import actions, auth, office_pages, screen
+    from web import actions, api, auth, office_pages, screen
     app.register_blueprint(auth.bp)
     app.register_blueprint(screen.bp)
     app.register_blueprint(actions.bp)
     app.register_blueprint(office_pages.bp)
+    api.init_app(app)  # after CSRF set-up: the bearer-token API is exempt from it
     return app
 
 

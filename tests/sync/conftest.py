@@ -1,0 +1,36 @@
+"""Fixtures for sync tests: a demo office and gate, a real gate server process."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiosk import sync, tokens
+from kiosk.demo import create_demo
+from kiosk.gate import Gate
+from kiosk.office import Office
+from sync_helpers import NOW, GateServer
+
+
+@pytest.fixture
+def community(tmp_path):
+    return create_demo(tmp_path / "demo", NOW)
+
+
+@pytest.fixture
+def gate_token(community) -> str:
+    with Gate.open(community.gate_home) as gate:
+        return tokens.create_token(gate.db, "office", "office", NOW)[1]
+
+
+@pytest.fixture
+def server(community, tmp_path):
+    gate_server = GateServer(community.gate_home, tmp_path / "gate-server.log").start()
+    yield gate_server
+    gate_server.stop()
+
+
+@pytest.fixture
+def office_with_gate(community, server, gate_token):
+    with Office.open(community.office_home) as office:
+        sync.add_gate(office, "jinan-gate", server.url, gate_token)
+    return community.office_home

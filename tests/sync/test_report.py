@@ -1,0 +1,86 @@
+"""`kiosk office report`: shift logs and daily totals across gates from the office's copy."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import openpyxl
+
+from kiosk.clock import FixedClock
+from kiosk.gate import Gate
+from kiosk.rules import Scan
+from kiosk.sync import add_gate
+from kiosk.office import Office
+from sync_helpers import NOW, kiosk
+
+NOTE = '=HYPERLINK("http://x")<script>'
+
+
+def record_a_morning(community):
+    clock = FixedClock(NOW)
+    with Gate.open(community.gate_home, clock=clock) as gate:
+        gate.sign_on("G001", "1234", "in", clock.now())
+        for role, direction, temperature in [("resident", "in", 36.5), ("household_member", "in", 37.9),
+                                             ("revoked", "in", 36.4), ("second_resident", "out", None)]:
+            clock.advance(minutes=5)
+            gate.check(Scan(direction=direction, token=community.tokens[role], temperature=temperature,
+                            lane=direction, source="camera"))
+        clock.advance(minutes=5)
+        gate.sign_off("G001", "1234", clock.now(), NOTE)
+        clock.advance(hours=8)  # afternoon shift: one more entry
+        gate.check(Scan(direction="in", token=community.tokens["resident"], temperature=36.6, lane="in",
+                        source="camera"))
+
+
+def import_to_office(community, tmp_path):
+    with Office.open(community.office_home) as office:
+        add_gate(office, "jinan-gate", "", "")
+    out = tmp_path / "x.events"
+    assert kiosk(community.gate_home, "export", "--out", str(out)).returncode == 0
+    assert kiosk(community.office_home, "office", "import-events", str(out)).returncode == 0
+
+
+def test_csv_report_has_shifts_totals_and_neutralised_formulas(community, tmp_path):
+    record_a_morning(community)
+    import_to_office(community, tmp_path)
+    result = kiosk(community.office_home, "office", "report", "--date", "2026-11-29", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["shift"], r["entries_persons"], r["exits_persons"], r["refusals"], r["fevers"]) for r in rows] == [
+        ("night", "0", "0", "0", "0"), ("morning", "1", "1", "2", "1"), ("afternoon", "1", "0", "0", "0"),
+        ("total", "2", "1", "2", "1")]
+    assert rows[1]["guards"] == "G001"
+    assert rows[1]["handover_notes"] == "G001: " + NOTE  # starts with the guard id: harmless
+    only = kiosk(community.office_home, "office", "report", "--date", "2026-11-29", "--shift", "1",
+                 "--gate", "jinan-gate")
+    assert [r["shift"] for r in csv.DictReader(io.StringIO(only.stdout))] == ["morning", "total"]
+
+
+def test_xlsx_and_html_reports_escape_and_neutralise(community, tmp_path):
+    record_a_morning(community)
+    import_to_office(community, tmp_path)
+    with Office.open(community.office_home) as office:  # a guard id that looks like a formula
+        office.db.conn.execute("UPDATE gate_events SET guard_id = '=1+1' WHERE guard_id = 'G001'")
+    out = tmp_path / "r.xlsx"
+    assert kiosk(community.office_home, "office", "report", "--date", "2026-11-29", "--format", "xlsx",
+                 "--out", str(out)).returncode == 0
+    sheet = openpyxl.load_workbook(out).active
+    header = [c.value for c in sheet[1]]
+    morning = [c.value for c in sheet[3]]
+    assert morning[header.index("guards")] == "'=1+1"
+    assert morning[header.index("entries_persons")] == 1
+    html = kiosk(community.office_home, "office", "report", "--date", "2026-11-29", "--format", "html").stdout
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert kiosk(community.office_home, "office", "report", "--date", "2026-11-29",
+                 "--format", "xlsx").returncode == 2  # needs --out
+
+
+def test_report_of_a_day_without_events_has_zero_rows_per_shift(community, tmp_path):
+    record_a_morning(community)
+    import_to_office(community, tmp_path)
+    day = (NOW - timedelta(days=3)).date().isoformat()
+    rows = list(csv.DictReader(io.StringIO(kiosk(community.office_home, "office", "report", "--date", day).stdout)))
+    assert [(r["shift"], r["events"]) for r in rows] == [("night", "0"), ("morning", "0"), ("afternoon", "0"),
+                                                         ("total", "0")]
