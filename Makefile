@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DEMO_HOME ?= demo-data
 SYSTEM_PACKAGES := libzbar0
-TEST_SYSTEM_PACKAGES := libzbar0 chromium fonts-noto-cjk
+TEST_SYSTEM_PACKAGES := libzbar0 chromium fonts-noto-cjk systemd shellcheck
 
 .PHONY: demo test bench venv system-packages test-system-packages clean
 

@@ -462,5 +462,10 @@ def demo(ctx):
     run_demo(ctx.obj)
 
 
+from hardware.cli import decode  # noqa: E402  (device commands live with the devices)
+
+cli.add_command(decode)
+
+
 def main() -> None:
     cli(prog_name="kiosk")

@@ -199,7 +199,8 @@ def transaction(db: sqlite_utils.Database, immediate: bool = True) -> Iterator[s
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 

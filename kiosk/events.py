@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -28,6 +29,10 @@ HASHED_FIELDS = (
 )
 OPTIONAL_FIELDS = ("lane", "direction", "outcome", "pass_id", "subject_kind", "subject_id",
                    "household_id", "plate", "temperature", "guard_id", "shift_id", "nonce")
+
+
+class RecordingError(Exception):
+    """An event could not be stored durably (disk full, I/O error, database locked)."""
 
 
 def event_hash(event: dict[str, Any]) -> str:
@@ -61,12 +66,25 @@ def append(db: sqlite_utils.Database, *, gate_id: str, site_id: str, kind: str, 
     unknown = set(fields) - set(OPTIONAL_FIELDS)
     if unknown:
         raise ValueError(f"unknown event fields: {sorted(unknown)}")
+    try:
+        return _append(db, gate_id, site_id, kind, stamp, codes, data, fields)
+    except sqlite3.OperationalError as exc:
+        raise RecordingError(f"event not recorded: {exc}") from exc
+
+
+def _append(db: sqlite_utils.Database, gate_id: str, site_id: str, kind: str, stamp: Stamp,
+            codes: list[str] | None, data: dict | None, fields: dict[str, Any]) -> dict:
     with transaction(db):
         if fields.get("nonce"):
             earlier = find_by_nonce(db, fields["nonce"])
             if earlier:
                 return earlier
         seq, prev_hash = chain_head(db)
+        previous = db.conn.execute("SELECT ts_utc FROM events WHERE seq = ?", [seq]).fetchone()
+        if previous and stamp.utc < previous[0]:
+            # The clock went back (a Pi without network after a power cut): keep seq order,
+            # flag the event so the office places it using the measured clock offset.
+            data = {**(data or {}), "clock_behind_previous": previous[0]}
         event = {name: fields.get(name) for name in OPTIONAL_FIELDS}
         if event["temperature"] is not None:  # stored as REAL: hash what will be read back
             event["temperature"] = float(event["temperature"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from pathlib import Path
 
 import sqlite_utils
 
@@ -19,6 +19,19 @@ from kiosk.config import Config, ConfigError, load_config
 from kiosk.db import open_db, transaction
 from kiosk.rules import Decision, History, Registry, RuleSettings, Scan, decide, decision_from_event
 from kiosk.shifts import ShiftRef, shift_at, shift_defs
+from kiosk.signing import KeyError_, key_id, load_signing_key
+
+
+class NotRecorded(Exception):
+    """A decision was made but could not be recorded; the caller must say so loudly.
+
+    The lane still shows the decision; the relay opens for an unrecorded event only
+    when the configuration says so (``[gate] open_unrecorded``).
+    """
+
+    def __init__(self, decision: Decision, reason: str) -> None:
+        super().__init__(reason)
+        self.decision = decision
 
 
 @dataclass(frozen=True)
@@ -41,7 +54,14 @@ class Gate:
 
     @classmethod
     def open(cls, home=None, clock=None) -> "Gate":
-        return cls(load_config(home), clock=clock)
+        """Open a gate folder; refuses one that holds the office's pass-signing key."""
+        gate = cls(load_config(home), clock=clock)
+        held = held_signing_keys(gate)
+        if held:
+            gate.close()
+            raise ConfigError(f"{held[0]} is the office's signing key: a gate must never hold it. "
+                              "Move it back to the office machine.")
+        return gate
 
     def close(self) -> None:
         if self.db is not None:
@@ -105,14 +125,20 @@ class Gate:
         decision = self.decide(scan, now)
         if decision.duplicate_of is not None or not record:
             return CheckResult(decision, decision.duplicate_of)
-        event = self.record(
+        try:
+            event = self._record_decision(scan, decision, now)
+        except events.RecordingError as exc:
+            raise NotRecorded(decision, str(exc)) from exc
+        return CheckResult(decision, event)
+
+    def _record_decision(self, scan: Scan, decision: Decision, now: datetime) -> dict:
+        return self.record(
             "manual" if scan.source == "manual" else "scan", now, lane=scan.lane,
             direction=scan.direction, outcome=decision.outcome, codes=list(decision.codes),
             pass_id=decision.pass_id, subject_kind=decision.subject_kind,
             subject_id=decision.subject_id, household_id=decision.household_id,
             plate=decision.plate, temperature=decision.temperature, nonce=scan.nonce,
             data={"source": scan.source})
-        return CheckResult(decision, event)
 
     def record(self, kind: str, now: datetime, *, codes: list[str] | None = None,
                data: dict | None = None, guard_id: str | None = None, **fields) -> dict:
@@ -161,3 +187,19 @@ class Gate:
                              [stamp.utc, handover_note, guard.id])
         return self.record("sign_off", now, guard_id=guard.id, lane=open_rows[0]["lane"],
                            data={"handover_note": handover_note})
+
+
+def held_signing_keys(gate: Gate) -> list[Path]:
+    """Private key files in the gate folder whose public key the gate trusts as an office key."""
+    trusted = registry.trusted_keys(gate.db)
+    found = []
+    for path in sorted(gate.config.home.glob("**/*")):
+        if not path.is_file() or path.stat().st_size > 4096 or b"PRIVATE KEY" not in path.read_bytes():
+            continue
+        try:
+            key = load_signing_key(path)
+        except KeyError_:
+            continue
+        if key_id(key.public_key()) in trusted:
+            found.append(path)
+    return found

@@ -1,0 +1,1 @@
+"""Benchmarks (speed measurements live here, never in unit tests)."""

@@ -1,0 +1,36 @@
+"""The gate never holds the office's pass-signing key."""
+
+import shutil
+from datetime import datetime, timezone
+
+import pytest
+
+from kiosk.config import ConfigError
+from kiosk.demo import create_demo
+from kiosk.gate import Gate
+
+
+@pytest.fixture()
+def community(tmp_path):
+    return create_demo(tmp_path / "demo", datetime(2026, 11, 29, 2, 0, tzinfo=timezone.utc))
+
+
+def test_gate_opens_without_the_signing_key(community):
+    with Gate.open(community.gate_home) as gate:
+        assert gate.gate_id == "jinan-gate"
+
+
+def test_gate_refuses_to_open_with_the_office_signing_key_in_its_folder(community):
+    stolen = community.gate_home / "keys" / "office.key"
+    stolen.parent.mkdir(mode=0o700)
+    shutil.copy(community.office_home / "keys" / "signing.key", stolen)
+    with pytest.raises(ConfigError, match="must never hold it"):
+        Gate.open(community.gate_home)
+
+
+def test_an_unrelated_private_key_is_not_mistaken_for_the_signing_key(community):
+    from kiosk.signing import generate_signing_key
+
+    generate_signing_key(community.gate_home / "keys" / "gate-export.key")
+    with Gate.open(community.gate_home) as gate:
+        assert gate.site_id == "jinan"
