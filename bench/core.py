@@ -142,7 +142,9 @@ def run(args: argparse.Namespace) -> str:
         f"Ratio: a recorded decision costs {raw / recorded:.2f}× a raw durable insert "
         f"(Gate.check reaches {100 * recorded / raw:.0f}% of the raw insert rate). Each commits with its own "
         "fsync; the difference is the decision itself (decide() above), the hash chain and the event "
-        "table's indexes. A lane needs at most a few decisions per second.",
+        "table's indexes. A lane needs at most a few decisions per second. The fsync time of a shared "
+        "virtual disk drifts by several times within minutes; alternating the two in rounds keeps the "
+        "ratio fair, while the absolute rates are only comparable within one run.",
         "",
     ]
     return "\n".join(lines)

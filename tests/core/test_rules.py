@@ -7,6 +7,7 @@ from datetime import timedelta
 import base45
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from kiosk import office as office_mod, passes
 from kiosk.codes import CODES, severity_map
@@ -308,3 +309,18 @@ def test_credential_codes_cannot_be_changed(name, value):
 def test_bad_severity_settings_are_refused(overrides, problem):
     with pytest.raises(ValueError, match=problem):
         severity_map(overrides)
+
+
+# --- nothing scanned or typed makes a decision raise ----------------------------------
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=300), typed=st.text(max_size=40),
+       temperature=st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)))
+def test_decisions_never_raise_on_anything_scanned_or_typed(gate, text, typed, temperature):
+    scans = [Scan(direction="in", token=text, temperature=temperature, temperature_required=True),
+             Scan(direction="out", token="GP1:" + text.upper()),
+             Scan(direction="in", pass_id=typed, source="manual", temperature=temperature),
+             Scan(direction="out", plate=typed, source="manual")]
+    for scan in scans:
+        decision = gate.check(scan, NOW, record=False).decision
+        assert decision.outcome in ("allow", "deny", "refer") and set(decision.codes) <= set(CODES)
