@@ -141,9 +141,9 @@ def report(args, corpus, all_results, seconds: float) -> str:
     return "\n".join(parts)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace (or append) the "## QR decoding" section, keeping other sections."""
-    bench.write_section(path, HEADING, section)
+def write_section(path: Path, section: str, heading: str = HEADING) -> None:
+    """Replace (or append) the *heading* section (## QR decoding), keeping other sections."""
+    bench.write_section(path, heading, section)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -451,20 +451,31 @@ def office_public_key(ctx):
 # --- demo ------------------------------------------------------------------------------
 
 @cli.command()
+@click.option("--once", is_flag=True, help="Play the scenario once, fast, then stop.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.pass_context
-def demo(ctx):
-    """Create a demo office and gate with a demo registry, then run the gate.
+def demo(ctx, once, lang):
+    """Create a demo office and gate with a demo registry, then run the simulated gate.
+
+    Runs until Ctrl-C, printing each decision (with --once: one round, then stop).
 
     Example: kiosk --home demo-data demo
     """
     from kiosk.demo_run import run_demo
 
-    run_demo(ctx.obj)
+    run_demo(ctx.obj, once=once, language=lang)
 
 
 from hardware.cli import decode  # noqa: E402  (device commands live with the devices)
+from kiosk.web_cli import serve_cmd, web_user_group  # noqa: E402  (web commands)
 
 cli.add_command(decode)
+cli.add_command(serve_cmd)
+cli.add_command(web_user_group)
+from kiosk.loop_cli import doctor, run  # noqa: E402  (scan loop commands)
+
+cli.add_command(run)
+cli.add_command(doctor)
 
 
 def main() -> None:

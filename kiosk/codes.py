@@ -42,6 +42,9 @@ _CODES = [
     Code("passback", "warn"),
     Code("household_quota", "off"),
     Code("duplicate_scan", "warn"),
+    # Returnee registration (kiosk.returnees): the origin area's risk level.
+    Code("returnee_high_risk", "refer"),
+    Code("returnee_low_risk", "warn"),
 ]
 
 CODES: dict[str, Code] = {code.name: code for code in _CODES}

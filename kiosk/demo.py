@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from kiosk import guards, office as office_mod, registry
+from kiosk import guards, office as office_mod, registry, web_users
 from kiosk.config import create_home
 from kiosk.gate import Gate
 from kiosk.office import Office
@@ -21,6 +21,7 @@ SITE = "jinan"
 GATE_ID = "jinan-gate"
 GUARD = ("G001", "王建国", "1234")
 SUPERVISOR = ("S001", "李秀英", "9999")
+OFFICE_LOGIN = ("office", "demo-office-2026")  # the office pages' demo login
 # id, name, phone, building, unit, room, plate, health, cadre
 RESIDENTS = [
     ("R001", "张晓明", "13800000001", "1", "1", "101", "陕H12345", "", ""),
@@ -32,6 +33,9 @@ RESIDENTS = [
     ("R007", "周敏", "13800000007", "4", "1", "102", "", "", ""),
     ("R008", "吴刚", "13800000008", "4", "1", "103", "", "", ""),
 ]
+# The office's risk-area list (returnee registration chooses from it): code, name, level.
+RISK_AREAS = [("610113", "西安市雁塔区", "high"), ("610112", "西安市未央区", "medium"),
+              ("610102", "西安市新城区", "low")]
 ROLES = {"resident": "R001", "household_member": "R002", "isolated": "R003", "quarantined": "R004",
          "monitored": "R005", "second_resident": "R007", "revoked": "R008"}
 
@@ -69,12 +73,15 @@ def create_demo(root: Path, now: datetime, gate_settings: dict | None = None) ->
         public = office_mod.init_keys(office)
         office_mod.import_ledger(office, write_ledger(root / "ledger.csv"), SITE, now, strict=True)
         tokens, pass_ids = _issue_demo_passes(office, root / "passes", now)
+        office.db["risk_areas"].insert_all(
+            [{"code": code, "name": name, "level": level} for code, name, level in RISK_AREAS])
         _, bundle = office_mod.write_bundle(office, SITE, now, root / "registry.bundle")
     with Gate(gate_cfg) as gate:
         registry.trust_key(gate.db, public, now)
         registry.load_bundle_file(gate.db, bundle, SITE, now)
         guards.add_guard(gate.db, GUARD[0], GUARD[1], GUARD[2], "南秦社区", "guard")
         guards.add_guard(gate.db, SUPERVISOR[0], SUPERVISOR[1], SUPERVISOR[2], "南秦社区", "supervisor")
+        web_users.add_user(gate.db, OFFICE_LOGIN[0], "office", OFFICE_LOGIN[1])
     info_file.write_text(json.dumps({"tokens": tokens, "pass_ids": pass_ids}, ensure_ascii=False, indent=1))
     return DemoCommunity(root, root / "office", root / "gate", tokens, pass_ids)
 

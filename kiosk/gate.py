@@ -117,8 +117,12 @@ class Gate:
         reg = Registry(self.db, self.site_id, registry.trusted_keys(self.db))
         return decide(scan, reg, History(self.db), now, self.rules())
 
-    def check(self, scan: Scan, now: datetime | None = None, record: bool = True) -> CheckResult:
-        """Decide on a scan and (by default) record it durably before returning."""
+    def check(self, scan: Scan, now: datetime | None = None, record: bool = True,
+              data: dict | None = None) -> CheckResult:
+        """Decide on a scan and (by default) record it durably before returning.
+
+        ``data`` adds facts to the recorded event (e.g. a vehicle's disinfection).
+        """
         now = now or self.now()
         if scan.nonce and (earlier := events.find_by_nonce(self.db, scan.nonce)):
             return CheckResult(decision_from_event(earlier), earlier)  # resubmitted: changes nothing
@@ -126,19 +130,19 @@ class Gate:
         if decision.duplicate_of is not None or not record:
             return CheckResult(decision, decision.duplicate_of)
         try:
-            event = self._record_decision(scan, decision, now)
+            event = self._record_decision(scan, decision, now, data)
         except events.RecordingError as exc:
             raise NotRecorded(decision, str(exc)) from exc
         return CheckResult(decision, event)
 
-    def _record_decision(self, scan: Scan, decision: Decision, now: datetime) -> dict:
+    def _record_decision(self, scan: Scan, decision: Decision, now: datetime, data: dict | None) -> dict:
         return self.record(
             "manual" if scan.source == "manual" else "scan", now, lane=scan.lane,
             direction=scan.direction, outcome=decision.outcome, codes=list(decision.codes),
             pass_id=decision.pass_id, subject_kind=decision.subject_kind,
             subject_id=decision.subject_id, household_id=decision.household_id,
             plate=decision.plate, temperature=decision.temperature, nonce=scan.nonce,
-            data={"source": scan.source})
+            data={**(data or {}), "source": scan.source})
 
     def record(self, kind: str, now: datetime, *, codes: list[str] | None = None,
                data: dict | None = None, guard_id: str | None = None, **fields) -> dict:

@@ -71,22 +71,36 @@ class Guard:
 
 def authenticate(db: sqlite_utils.Database, guard_id: str, pin: str, now: datetime) -> Guard:
     """Check a guard's PIN; count failures and lock the guard out after too many."""
-    rows = list(db.query("SELECT * FROM guards WHERE id = ? AND active = 1", [guard_id]))
+    row = check_secret(db, "guards", "id", guard_id, pin, "pin_hash", now, active_only=True)
+    return Guard(row["id"], row["name"], row["organisation"] or "", row["role"])
+
+
+def check_secret(db: sqlite_utils.Database, table: str, key_column: str, key: str, secret: str,
+                 hash_column: str, now: datetime, who: str = "guard", what: str = "PIN",
+                 active_only: bool = False) -> dict:
+    """The row whose salted hash matches ``secret``; failures are counted and lock it out.
+
+    Shared by guards (PIN) and web logins (password): tables with ``failed_attempts`` and
+    ``locked_until`` columns. GuardError codes: ``wrong_pin``/``wrong_password``, ``locked``.
+    """
+    wrong = f"wrong_{what.lower()}"
+    active = " AND active = 1" if active_only else ""
+    rows = list(db.query(f"SELECT * FROM {table} WHERE {key_column} = ?{active}", [key]))
     if not rows:
-        hash_pin(pin)  # spend the same time as a real check: don't reveal which ids exist
-        raise GuardError("wrong_pin", "unknown guard or wrong PIN")
+        hash_pin(secret)  # spend the same time as a real check: don't reveal which ids exist
+        raise GuardError(wrong, f"unknown {who} or wrong {what}")
     row = rows[0]
     if row["locked_until"] and parse_utc(row["locked_until"]) > now:
-        raise GuardError("locked", f"too many wrong PINs: locked until {row['locked_until']}")
-    if not pin_matches(pin, row["pin_hash"]):
+        raise GuardError("locked", f"too many wrong {what}s: locked until {row['locked_until']}")
+    if not pin_matches(secret, row[hash_column]):
         failures = row["failed_attempts"] + 1
         locked = utc_text(now + LOCKOUT) if failures >= MAX_FAILURES else None
-        db.conn.execute("UPDATE guards SET failed_attempts = ?, locked_until = ? WHERE id = ?",
-                        [0 if locked else failures, locked, guard_id])
-        raise GuardError("locked" if locked else "wrong_pin",
-                         "too many wrong PINs: locked for 5 minutes" if locked else "unknown guard or wrong PIN")
-    db.conn.execute("UPDATE guards SET failed_attempts = 0, locked_until = NULL WHERE id = ?", [guard_id])
-    return Guard(row["id"], row["name"], row["organisation"] or "", row["role"])
+        db.conn.execute(f"UPDATE {table} SET failed_attempts = ?, locked_until = ? WHERE {key_column} = ?",
+                        [0 if locked else failures, locked, key])
+        raise GuardError("locked" if locked else wrong,
+                         f"too many wrong {what}s: locked for 5 minutes" if locked else f"unknown {who} or wrong {what}")
+    db.conn.execute(f"UPDATE {table} SET failed_attempts = 0, locked_until = NULL WHERE {key_column} = ?", [key])
+    return row
 
 
 def on_duty(db: sqlite_utils.Database, lane: str | None) -> str | None:

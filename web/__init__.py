@@ -7,23 +7,42 @@ module. Served in production by waitress (``kiosk serve``).
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+import json
 
+from flask import Flask, current_app, g, request, session
+from flask_wtf import CSRFProtect
+
+from kiosk import i18n
 from kiosk.config import load_config
 from kiosk.gate import Gate
+
+# Every form POST needs the session's CSRF token; the bearer-token API blueprint is exempted.
+csrf = CSRFProtect()
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
-    app.config.from_mapping(KIOSK_HOME=None, CLOCK=None)
+    app.config.from_mapping(KIOSK_HOME=None, CLOCK=None, SSE_LIFETIME=120.0, SSE_POLL=0.25,
+                            SIGNON_LIMIT=(10, 600), SESSION_COOKIE_SAMESITE="Lax",
+                            SESSION_COOKIE_HTTPONLY=True, WTF_CSRF_TIME_LIMIT=None)
     if test_config:
         app.config.update(test_config)
     config = load_config(app.config["KIOSK_HOME"])
     app.config["KIOSK_HOME"] = str(config.home)
-    app.config.setdefault("SECRET_KEY", config.secret_key())
+    if not app.config.get("SECRET_KEY"):  # Flask's default is None, so setdefault would keep it
+        app.config["SECRET_KEY"] = config.secret_key()
     app.extensions["kiosk_config"] = config
     app.teardown_appcontext(_close_gate)
+    csrf.init_app(app)
+    app.before_request(_choose_language)
+    app.jinja_env.globals.update(t=_t, languages=i18n.LANGUAGES)
+    app.jinja_env.filters["fromjson"] = json.loads
     # Blueprints are registered below, one line per module.
+    from web import actions, auth, office_pages, screen
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(screen.bp)
+    app.register_blueprint(actions.bp)
+    app.register_blueprint(office_pages.bp)
     return app
 
 
@@ -32,6 +51,18 @@ def get_gate() -> Gate:
     if "gate" not in g:
         g.gate = Gate(current_app.extensions["kiosk_config"], clock=current_app.config["CLOCK"])
     return g.gate
+
+
+def _choose_language() -> None:
+    """``?lang=en`` switches the session's language; Simplified Chinese by default."""
+    wanted = request.args.get("lang")
+    if wanted in i18n.LANGUAGES:
+        session["lang"] = wanted
+    g.lang = session.get("lang", i18n.DEFAULT_LANGUAGE)
+
+
+def _t(key: str, **params: object) -> str:
+    return i18n.t(key, g.get("lang", i18n.DEFAULT_LANGUAGE), **params)
 
 
 def _close_gate(_exc: BaseException | None) -> None:

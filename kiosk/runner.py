@@ -1,0 +1,130 @@
+"""Run the lanes: one thread each, the guard buttons, the systemd watchdog, clean stop.
+
+``kiosk run`` is a systemd ``Type=notify`` service with ``WatchdogSec=30``:
+READY=1 is sent once every lane thread is running; WATCHDOG=1 is sent only
+while every lane keeps completing loop turns (a frame read or a decision that
+hangs stops the heartbeat, and systemd restarts the service). A camera that is
+unplugged does NOT stop the heartbeat: its lane keeps turning, reports the
+camera in lane_status and reopens it with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from kiosk.lane import Lane
+
+__all__ = ["Runner", "install_stop_handlers"]
+
+log = logging.getLogger(__name__)
+
+
+def _systemd_notifier() -> Any:
+    import sdnotify
+
+    return sdnotify.SystemdNotifier()
+
+
+def watchdog_interval(default: float = 5.0) -> float:
+    """Half of systemd's WatchdogSec (from $WATCHDOG_USEC), as sd_watchdog_enabled advises."""
+    usec = os.environ.get("WATCHDOG_USEC", "")
+    return int(usec) / 2e6 if usec.isdigit() and int(usec) > 0 else default
+
+
+class Runner:
+    """Starts every lane on its own thread and keeps the watchdog fed while they turn.
+
+    *notifier* has ``notify(text)`` (sdnotify's ``SystemdNotifier`` by default;
+    harmless without systemd). *stale_after_s*: a lane whose last loop turn is
+    older than this stops the heartbeat.
+    """
+
+    def __init__(self, lanes: Iterable[Lane], notifier: Any = None,
+                 stale_after_s: float = 10.0, interval_s: float | None = None) -> None:
+        self.lanes = list(lanes)
+        self.notifier = notifier if notifier is not None else _systemd_notifier()
+        self.stale_after_s = stale_after_s
+        self.interval_s = interval_s if interval_s is not None else watchdog_interval()
+        self.stop_event = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def healthy(self) -> bool:
+        """Every lane completed a loop turn recently (and its thread is alive)."""
+        now = time.monotonic()
+        return all(thread.is_alive() for thread in self._threads) and \
+            all(now - lane.beat < self.stale_after_s for lane in self.lanes)
+
+    def status_line(self) -> str:
+        parts = []
+        for lane in self.lanes:
+            parts.append(f"{lane.id}: {lane.status.camera or 'no camera'}, {lane.frames} frames, "
+                         f"{len(lane.results)} scans; {lane.status.detail()}")
+        return " | ".join(parts) or "no lanes configured"
+
+    def start(self) -> None:
+        """Start the lanes and the button handlers, then tell systemd we are ready."""
+        buttons = set()
+        for lane in self.lanes:
+            button_owner = lane.signals
+            if button_owner is not None and getattr(button_owner, "button", None) is not None \
+                    and id(button_owner) not in buttons:  # a shared button belongs to the first lane
+                buttons.add(id(button_owner))
+                button_owner.on_button(lane.manual_open)
+            thread = threading.Thread(target=lane.run, args=(self.stop_event,),
+                                      name=f"lane-{lane.id}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self.notifier.notify(f"READY=1\nSTATUS={len(self.lanes)} lanes running")
+
+    def feed_watchdog(self) -> bool:
+        """Send WATCHDOG=1 (with a STATUS line) if the lanes are turning; True if sent."""
+        if not self.healthy():
+            log.error("watchdog not fed: a lane stopped turning (%s)", self.status_line())
+            self.notifier.notify(f"STATUS=stalled: {self.status_line()}")
+            return False
+        self.notifier.notify(f"WATCHDOG=1\nSTATUS={self.status_line()}")
+        return True
+
+    def run(self, until: Callable[[], bool] | None = None) -> None:
+        """Start, feed the watchdog until stopped (or *until()* is true), then stop."""
+        self.start()
+        try:
+            while not self.stop_event.is_set():
+                self.feed_watchdog()
+                if until is not None and until():
+                    break
+                self.stop_event.wait(min(self.interval_s, 0.2 if until else self.interval_s))
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop the lanes, wait for their threads, release every device once."""
+        self.stop_event.set()
+        self.notifier.notify("STOPPING=1")
+        for thread in self._threads:
+            thread.join(timeout=10)
+        closed = set()
+        for lane in self.lanes:
+            if lane.signals is not None and id(lane.signals) not in closed:
+                closed.add(id(lane.signals))
+                lane.signals.close()
+            lane.close()
+        sock = getattr(self.notifier, "socket", None)  # sdnotify keeps a datagram socket open
+        if sock is not None:
+            sock.close()
+
+
+def install_stop_handlers(stop: threading.Event) -> None:
+    """SIGTERM (systemctl stop) and SIGINT (Ctrl-C) end the loop cleanly."""
+    def handler(signum: int, frame: Any) -> None:
+        log.info("signal %s: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

@@ -1,0 +1,120 @@
+"""Fixtures for the scan loop: a real demo community, real frames, mock GPIO pins."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+
+import pytest
+from gpiozero.pins.mock import MockFactory, MockPin
+
+from hardware.camera import FrameListCamera
+from hardware.decoder import make_decoder
+from hardware.frames import compose_frame
+from hardware.signals import Signals, make_signals
+from hardware.thermometer import FakeThermometer
+from kiosk.demo import GUARD, create_demo
+from kiosk.gate import Gate
+from kiosk.lane import Lane
+
+PINS = {"green": 17, "red": 27, "buzzer": 22, "relay": 23, "button": 24}
+NOW = datetime.now(timezone.utc)  # the gate uses the real clock
+
+
+class AuditPin(MockPin):
+    """A mock pin that notes, each time it goes high, how many events the database holds."""
+
+    db_path = None  # set per pin by the test
+
+    def _change_state(self, value):
+        changed = super()._change_state(value)
+        if changed and value and getattr(self, "db_path", None):
+            with sqlite3.connect(self.db_path) as conn:
+                count = conn.execute("SELECT count(*) FROM events WHERE kind != 'sign_on'").fetchone()[0]
+            self.__dict__.setdefault("highs", []).append(count)
+        return changed
+
+
+class VirtualSleep:
+    """Signal patterns run instantly; holds are noted (no timed tests)."""
+
+    def __init__(self):
+        self.holds = []
+
+    def __call__(self, seconds):
+        self.holds.append(seconds)
+
+
+def rig_signals(db_path=None) -> tuple[Signals, MockFactory]:
+    factory = MockFactory(pin_class=AuditPin)
+    signals = make_signals(PINS, pin_factory=factory, sleep=VirtualSleep())
+    for pin in PINS.values():
+        factory.pin(pin).db_path = db_path
+    return signals, factory
+
+
+def highs(factory, pin) -> int:
+    """How many times the pin went high."""
+    return sum(1 for s in factory.pin(pin).states if s.state)
+
+
+@pytest.fixture(scope="session")
+def decoder():
+    return make_decoder("zxing")
+
+
+@pytest.fixture
+def community(tmp_path):
+    return create_demo(tmp_path / "demo", NOW)
+
+
+_FRAMES: dict = {}
+
+
+def code_frame(token: str, decoder, degradation="plain", seed=1):
+    """A 640x480 frame of *token* that zxing reads (first readable seed from *seed*)."""
+    key = (token, degradation, seed)
+    if key not in _FRAMES:
+        for s in range(seed, seed + 100):
+            frame = compose_frame(token, (640, 480), degradation, s)
+            if decoder.decode(frame) == [token]:
+                _FRAMES[key] = frame
+                break
+    return _FRAMES[key]
+
+
+def empty_frame(seed=3):
+    return compose_frame(None, (640, 480), "plain", seed)
+
+
+class Ticker:
+    """The lane's frame clock: 0.1 s per call."""
+
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        self.t += 0.1
+        return self.t
+
+
+def make_lane(community, *, lane_id="in", direction="in", frames=(), thermometer=None,
+              require_temperature=True, decoder=None, signals=None, **options) -> Lane:
+    gate = Gate.open(community.gate_home)
+    if not gate.db["duty"].count_where("off_utc IS NULL"):
+        gate.sign_on(GUARD[0], GUARD[2], lane_id, gate.now())
+    return Lane(lane_id, direction, gate, camera=FrameListCamera(list(frames)),
+                decoder=decoder or make_decoder("zxing"), thermometer=thermometer,
+                signals=signals, require_temperature=require_temperature,
+                sleep=lambda s: None, mono=Ticker(), remeasure_pause_s=0, **options)
+
+
+def events(gate_home, kind="scan"):
+    with sqlite3.connect(gate_home / "gate.db") as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(r) for r in conn.execute("SELECT * FROM events WHERE kind = ? ORDER BY seq", [kind])]
+
+
+@pytest.fixture
+def fake_thermometer():
+    return FakeThermometer(None)

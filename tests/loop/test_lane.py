@@ -1,0 +1,250 @@
+"""The lane: decode -> temperature -> decide -> record -> signal, on real frames and a real DB."""
+
+import sqlite3
+import threading
+import time
+from datetime import timedelta
+
+import numpy as np
+
+from hardware.thermometer import FakeThermometer, ThermometerError
+from kiosk.clock import utc_text
+from tests.loop.conftest import (
+    PINS, code_frame, empty_frame, events, highs, make_lane, rig_signals,
+)
+
+
+def _present(lane, token, decoder, n_empty=12):
+    """Hold the code for three frames, then take it away (debounce sees it leave)."""
+    lane.camera.extend([code_frame(token, decoder)] * 3 + [empty_frame()] * n_empty)
+
+
+def _drain(lane):
+    stop = threading.Event()
+    while lane.step(stop) or lane.camera.health.state != "ended":
+        pass
+
+
+def test_allow_records_before_relay_and_reads_a_held_code_once(community, decoder):
+    signals, factory = rig_signals(community.gate_home / "gate.db")
+    thermo = FakeThermometer(36.5)
+    lane = make_lane(community, thermometer=thermo, signals=signals)
+    _present(lane, community.tokens["resident"], decoder)
+    _drain(lane)
+    signals.wait(5)
+    rows = events(community.gate_home)
+    assert [(r["lane"], r["direction"], r["outcome"], r["codes"], r["temperature"]) for r in rows] == \
+        [("in", "in", "allow", "[]", 36.5)]
+    assert rows[0]["nonce"] and len(rows[0]["nonce"]) == 32
+    assert factory.pin(PINS["relay"]).highs == [1]  # the event was in the DB when the relay closed
+    assert highs(factory, PINS["relay"]) == 1 and highs(factory, PINS["green"]) == 1
+    assert thermo.reads == 5  # one measurement: median of five readings
+    assert [r.signal for r in lane.results] == ["allow"]
+    lane.close()
+    signals.close()
+
+
+def test_deny_and_fever_never_touch_the_relay(community, decoder):
+    signals, factory = rig_signals(community.gate_home / "gate.db")
+    thermo = FakeThermometer(None)
+    lane = make_lane(community, thermometer=thermo, signals=signals)
+    thermo.script([38.1] * 5 + [36.5] * 5)
+    _present(lane, community.tokens["second_resident"], decoder)
+    _present(lane, community.tokens["revoked"], decoder)
+    _drain(lane)
+    signals.wait(5)
+    assert [(r["outcome"], r["codes"]) for r in events(community.gate_home)] == \
+        [("deny", '["fever"]'), ("deny", '["revoked"]')]
+    assert [r.signal for r in lane.results] == ["fever", "deny"]
+    assert highs(factory, PINS["relay"]) == 0 and highs(factory, PINS["red"]) == 2
+    lane.close()
+    signals.close()
+
+
+def test_vehicle_is_not_measured(community, decoder):
+    thermo = FakeThermometer(36.5)
+    lane = make_lane(community, thermometer=thermo)
+    _present(lane, community.tokens["vehicle"], decoder)
+    _drain(lane)
+    assert [(r["subject_kind"], r["outcome"], r["temperature"]) for r in events(community.gate_home)] == \
+        [("vehicle", "allow", None)]
+    assert thermo.reads == 0
+    lane.close()
+
+
+def test_implausible_temperature_is_measured_again(community, decoder):
+    signals, factory = rig_signals(community.gate_home / "gate.db")
+    thermo = FakeThermometer(None)
+    thermo.script([25.0] * 5 + [36.6] * 5)
+    lane = make_lane(community, thermometer=thermo, signals=signals)
+    _present(lane, community.tokens["resident"], decoder)
+    _drain(lane)
+    signals.wait(5)
+    assert [(r["outcome"], r["codes"], r["temperature"]) for r in events(community.gate_home)] == \
+        [("allow", "[]", 36.6)]
+    assert thermo.reads == 10
+    assert highs(factory, PINS["relay"]) == 1
+    # the "measure again" indication (amber blinks) came before the allow
+    assert highs(factory, PINS["red"]) == 3 and highs(factory, PINS["green"]) == 4
+    lane.close()
+    signals.close()
+
+
+def test_still_implausible_after_remeasures_is_referred(community, decoder):
+    thermo = FakeThermometer(25.0)
+    lane = make_lane(community, thermometer=thermo)
+    _present(lane, community.tokens["resident"], decoder)
+    _drain(lane)
+    assert [(r["outcome"], r["codes"], r["temperature"]) for r in events(community.gate_home)] == \
+        [("refer", '["temperature_implausible"]', 25.0)]
+    assert thermo.reads == 15  # first measurement and two re-measurements
+    lane.close()
+
+
+def _type_reading(gate_home, lane, value, age_s):
+    with sqlite3.connect(gate_home / "gate.db") as conn:
+        entered = utc_text(__import__("datetime").datetime.now(__import__("datetime").timezone.utc)
+                           - timedelta(seconds=age_s))
+        conn.execute("INSERT INTO manual_readings (lane, value, guard_id, entered_utc) VALUES (?, ?, ?, ?)",
+                     [lane, value, "G001", entered])
+
+
+def test_manual_readings_are_consumed_once_and_must_be_fresh(community, decoder):
+    lane = make_lane(community, thermometer=None)  # manual entry: no sensor
+    _type_reading(community.gate_home, "in", 99.0, 120)  # too old: ignored
+    _type_reading(community.gate_home, "out", 36.9, 5)  # other lane: ignored
+    _type_reading(community.gate_home, "in", 36.8, 10)
+    _present(lane, community.tokens["resident"], decoder)
+    _present(lane, community.tokens["second_resident"], decoder)
+    _drain(lane)
+    assert [(r["subject_id"], r["outcome"], r["codes"], r["temperature"])
+            for r in events(community.gate_home)] == \
+        [("R001", "allow", "[]", 36.8), ("R007", "refer", '["temperature_missing"]', None)]
+    with sqlite3.connect(community.gate_home / "gate.db") as conn:
+        used = conn.execute("SELECT lane, value, consumed_utc IS NOT NULL FROM manual_readings ORDER BY id").fetchall()
+    assert used == [("in", 99.0, 0), ("out", 36.9, 0), ("in", 36.8, 1)]
+    lane.close()
+
+
+def test_thermometer_errors_degrade_to_manual_and_show_in_lane_status(community, decoder):
+    thermo = FakeThermometer(None)
+    thermo.script([ThermometerError("I2C error at 0x5a: [Errno 121] Remote I/O error")] * 5)
+    lane = make_lane(community, thermometer=thermo)
+    _present(lane, community.tokens["resident"], decoder)
+    _drain(lane)
+    lane.update_status(force=True)
+    assert [(r["outcome"], r["codes"]) for r in events(community.gate_home)] == \
+        [("refer", '["temperature_missing"]')]
+    with sqlite3.connect(community.gate_home / "gate.db") as conn:
+        row = conn.execute("SELECT thermometer FROM lane_status WHERE lane = 'in'").fetchone()
+    assert row == ("error: I2C error at 0x5a: [Errno 121] Remote I/O error",)
+    # the sensor works again: the next person is measured, no restart
+    thermo.set(36.4)
+    _present(lane, community.tokens["second_resident"], decoder)
+    _drain(lane)
+    assert events(community.gate_home)[-1]["temperature"] == 36.4
+    assert lane.status.thermometer == "ok 36.4"
+    lane.close()
+
+
+def test_camera_unplugged_and_back_without_restart(community, decoder):
+    lane = make_lane(community, thermometer=FakeThermometer(36.5))
+    stop = threading.Event()
+    lane.camera.extend([empty_frame()] * 2)
+    lane.step(stop)
+    lane.camera.unplug()
+    assert lane.step(stop) is False  # no frame, no crash
+    lane.update_status(force=True)
+    with sqlite3.connect(community.gate_home / "gate.db") as conn:
+        assert conn.execute("SELECT camera FROM lane_status").fetchall() == [("reopening: camera unplugged",)]
+    lane.camera.replug()
+    _present(lane, community.tokens["resident"], decoder)
+    _drain(lane)
+    lane.update_status(force=True)
+    assert [r["outcome"] for r in events(community.gate_home)] == ["allow"]
+    with sqlite3.connect(community.gate_home / "gate.db") as conn:
+        assert conn.execute("SELECT camera, detail FROM lane_status").fetchall() == [("ended", "通行")]
+    lane.close()
+
+
+def test_not_recorded_shows_alarm_keeps_relay_closed_and_recovers(community, decoder):
+    signals, factory = rig_signals(community.gate_home / "gate.db")
+    lane = make_lane(community, thermometer=FakeThermometer(36.5), signals=signals, language="en")
+    lane.gate.db.conn.execute("PRAGMA query_only=1")  # every write now fails for real
+    _present(lane, community.tokens["resident"], decoder)
+    _drain(lane)
+    signals.wait(5)
+    (result,) = lane.results
+    assert (result.outcome, result.recorded, result.signal, result.relay) == \
+        ("allow", False, "not_recorded", False)
+    assert "readonly" in result.error
+    assert events(community.gate_home) == []
+    assert highs(factory, PINS["relay"]) == 0
+    assert highs(factory, PINS["buzzer"]) == 6  # the distinct alarm: six fast beeps
+    assert lane.status.detail().startswith("NOT RECORDED! The event could not be saved")
+    assert lane.update_status(force=True) is False  # cannot be written either; kept in memory
+    lane.gate.db.conn.execute("PRAGMA query_only=0")  # space freed
+    _present(lane, community.tokens["second_resident"], decoder)
+    _drain(lane)
+    assert [r["subject_id"] for r in events(community.gate_home)] == ["R007"]
+    assert lane.results[-1].recorded and "not_recorded" not in lane.status.alerts
+    assert lane.update_status(force=True) is True
+    lane.close()
+    signals.close()
+
+
+def test_open_unrecorded_setting_opens_the_relay(community, decoder):
+    signals, factory = rig_signals()
+    lane = make_lane(community, thermometer=FakeThermometer(36.5), signals=signals,
+                     open_unrecorded=True)
+    lane.gate.db.conn.execute("PRAGMA query_only=1")
+    _present(lane, community.tokens["resident"], decoder)
+    _drain(lane)
+    signals.wait(5)
+    assert lane.results[0].relay is True and highs(factory, PINS["relay"]) == 1
+    lane.close()
+    signals.close()
+
+
+def test_button_records_manual_open_then_opens_gate(community, decoder):
+    signals, factory = rig_signals(community.gate_home / "gate.db")
+    lane = make_lane(community, signals=signals, direction="out", lane_id="out")
+    signals.on_button(lane.manual_open)
+    factory.pin(PINS["button"]).drive_low()  # pressed (pull-up)
+    factory.pin(PINS["button"]).drive_high()
+    signals.wait(5)
+    rows = events(community.gate_home, "manual_open")
+    assert [(r["lane"], r["direction"], r["data"]) for r in rows] == [("out", "out", '{"source": "button"}')]
+    assert factory.pin(PINS["relay"]).highs == [1]
+    lane.close()
+    signals.close()
+
+
+def test_a_bad_frame_is_logged_and_the_loop_goes_on(community, decoder, caplog):
+    lane = make_lane(community, thermometer=FakeThermometer(36.5))
+    lane.camera.extend([np.zeros((480, 640, 3), np.float64)])  # not uint8: the decoder refuses it
+    _present(lane, community.tokens["resident"], decoder)
+    stop = threading.Event()
+    thread = threading.Thread(target=lane.run, args=(stop,))
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not lane.results and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(10)
+    assert [r.outcome for r in lane.results] == ["allow"]
+    assert "frame failed" in caplog.text
+    lane.close()
+
+
+def test_repeat_within_duplicate_window_does_not_open_again(community, decoder):
+    signals, factory = rig_signals()
+    lane = make_lane(community, thermometer=FakeThermometer(36.5), signals=signals)
+    _present(lane, community.tokens["resident"], decoder)
+    _present(lane, community.tokens["resident"], decoder)  # came back within 10 s
+    _drain(lane)
+    signals.wait(5)
+    assert [r.signal for r in lane.results] == ["allow", "repeat"]
+    assert len(events(community.gate_home)) == 1 and highs(factory, PINS["relay"]) == 1
+    lane.close()
+    signals.close()

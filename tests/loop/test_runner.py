@@ -1,0 +1,66 @@
+"""Runner: READY/WATCHDOG over a real $NOTIFY_SOCKET; a hung frame read stops the heartbeat."""
+
+import socket
+import threading
+import time
+
+from hardware.camera import FrameListCamera
+from hardware.decoder import make_decoder
+from kiosk.gate import Gate
+from kiosk.lane import Lane
+from kiosk.runner import Runner, watchdog_interval
+from tests.loop.conftest import empty_frame
+
+
+def _wait(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_watchdog_fed_while_frames_flow_and_not_when_a_read_hangs(community, tmp_path, monkeypatch):
+    path = str(tmp_path / "notify.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(path)
+    server.settimeout(10)
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    release = threading.Event()
+    hang = {"on": False}
+
+    def camera_sleep(seconds):  # the camera's pacing sleep; blocks while "hung"
+        if hang["on"]:
+            release.wait(30)
+
+    camera = FrameListCamera([empty_frame()], fps=1000, loop=True, sleep=camera_sleep)
+    lane = Lane("in", "in", Gate.open(community.gate_home), camera=camera,
+                decoder=make_decoder("zxing"))
+    runner = Runner([lane], stale_after_s=0.5, interval_s=0.1)
+    runner.start()
+    try:
+        assert server.recv(4096) == b"READY=1\nSTATUS=1 lanes running"
+        assert _wait(lambda: lane.frames > 3)
+        assert runner.feed_watchdog() is True
+        message = b""
+        while not message.startswith(b"WATCHDOG=1"):
+            message = server.recv(4096)
+        assert b"STATUS=in: ok" in message
+        hang["on"] = True
+        assert _wait(lambda: not runner.healthy())
+        assert runner.feed_watchdog() is False
+        assert server.recv(4096).startswith(b"STATUS=stalled: ")
+        hang["on"] = False
+        release.set()
+        assert _wait(runner.healthy)
+    finally:
+        runner.stop()
+        server.close()
+
+
+def test_watchdog_interval_is_half_of_watchdog_usec(monkeypatch):
+    monkeypatch.setenv("WATCHDOG_USEC", "30000000")
+    assert watchdog_interval() == 15.0
+    monkeypatch.delenv("WATCHDOG_USEC")
+    assert watchdog_interval() == 5.0

@@ -1,0 +1,142 @@
+"""Guard actions: manual check, search, temperature, override, returnee, vehicle."""
+
+from __future__ import annotations
+
+import json
+
+from kiosk.rules import Scan
+from tests.web.conftest import post, sign_on
+
+
+def last_event(gate) -> dict:
+    return list(gate.db.query("SELECT * FROM events ORDER BY seq DESC LIMIT 1"))[0]
+
+
+def test_manual_check_by_pass_id_is_recorded_as_manual(client, gate, demo):
+    sign_on(client)
+    response = post(client, "/actions/check", {"pass_id": demo.pass_ids["resident"].lower(), "lane": "in",
+                                               "temperature": "36.4"})
+    assert response.status_code == 200 and "通行" in response.get_data(as_text=True)
+    event = last_event(gate)
+    assert (event["kind"], event["outcome"], event["subject_id"], event["temperature"], event["guard_id"]) == \
+        ("manual", "allow", "R001", 36.4, "G001")
+    assert json.loads(event["data"])["source"] == "manual"
+
+
+def test_manual_check_with_fever_and_unknown_pass(client, gate, demo):
+    sign_on(client)
+    html = post(client, "/actions/check", {"pass_id": demo.pass_ids["second_resident"], "lane": "in",
+                                           "temperature": "38.2"}).get_data(as_text=True)
+    assert "lane deny alarm" in html and "体温异常" in html
+    post(client, "/actions/check", {"pass_id": "NOPE", "lane": "in"})
+    assert json.loads(last_event(gate)["codes"]) == ["unknown_pass"]
+    count = gate.db["events"].count
+    bad = post(client, "/actions/check", {"pass_id": demo.pass_ids["resident"], "lane": "in", "temperature": "hot"})
+    assert bad.status_code == 400 and gate.db["events"].count == count
+
+
+def test_search_by_household_and_by_name(client, demo):
+    sign_on(client)
+    html = client.get("/actions/check?q=1-1-101").get_data(as_text=True)
+    assert "张晓明" in html and "张丽" in html and demo.pass_ids["resident"] in html
+    html = client.get("/actions/check?q=刘").get_data(as_text=True)
+    assert "刘洋" in html and "2-1-302" in html and "张晓明" not in html
+    assert "未找到人员" in client.get("/actions/check?q=nobody-here").get_data(as_text=True)
+
+
+def test_a_script_in_a_name_is_shown_escaped(client, gate, demo):
+    gate.db["persons"].update("R007", {"name": "<script>alert(1)</script>"})
+    sign_on(client)
+    html = client.get("/actions/check?q=4-1-102").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    gate.check(Scan("in", token=demo.tokens["second_resident"], temperature=36.5, lane="in"))
+    screen = client.get("/screen/").get_data(as_text=True)
+    assert "<script>alert" not in screen and "&lt;*&gt;" in screen  # masked, then escaped
+
+
+def test_manual_temperature_is_queued_for_the_lane(client, gate):
+    sign_on(client)
+    assert post(client, "/actions/temperature", {"value": "36.7", "lane": "in"}).status_code == 200
+    rows = list(gate.db.query("SELECT lane, value, guard_id, consumed_utc FROM manual_readings"))
+    assert rows == [{"lane": "in", "value": 36.7, "guard_id": "G001", "consumed_utc": None}]
+    assert post(client, "/actions/temperature", {"value": "99", "lane": "in"}).status_code == 400
+    assert post(client, "/actions/temperature", {"value": "36.5", "lane": "nowhere"}).status_code == 400
+    assert gate.db["manual_readings"].count == 1
+
+
+def test_override_needs_a_reason(client, gate, demo):
+    sign_on(client)
+    refused = gate.check(Scan("in", token=demo.tokens["revoked"], temperature=36.5, lane="in")).event
+    response = post(client, f"/actions/override/{refused['id']}", {"reason": "  "})
+    assert response.status_code == 400 and "必须填写原因" in response.get_data(as_text=True)
+    assert gate.db["events"].count_where("kind = 'override'") == 0
+    response = post(client, f"/actions/override/{refused['id']}", {"reason": "物业确认本人"})
+    assert response.status_code == 302
+    override = last_event(gate)
+    assert (override["kind"], override["outcome"], override["guard_id"]) == ("override", "allow", "G001")
+    assert json.loads(override["data"]) == {"overrides": refused["id"], "overridden_codes": '["revoked"]',
+                                            "reason": "物业确认本人", "approved_by": None}
+
+
+def test_override_of_isolation_needs_a_supervisor_pin(client, gate, demo):
+    sign_on(client)
+    refused = gate.check(Scan("out", token=demo.tokens["isolated"], temperature=36.5, lane="out")).event
+    url = f"/actions/override/{refused['id']}"
+    assert "须主管授权" in client.get(url).get_data(as_text=True)
+    assert post(client, url, {"reason": "就医", "supervisor_id": "G001", "supervisor_pin": "1234"}).status_code == 400
+    assert post(client, url, {"reason": "就医", "supervisor_id": "S001", "supervisor_pin": "0000"}).status_code == 401
+    assert gate.db["events"].count_where("kind = 'override'") == 0
+    assert post(client, url, {"reason": "就医", "supervisor_id": "S001", "supervisor_pin": "9999"}).status_code == 302
+    assert json.loads(last_event(gate)["data"])["approved_by"] == "S001"
+
+
+def test_an_allowed_event_cannot_be_overridden(client, gate, demo):
+    sign_on(client)
+    allowed = gate.check(Scan("in", token=demo.tokens["resident"], temperature=36.5, lane="in")).event
+    assert client.get(f"/actions/override/{allowed['id']}").status_code == 404
+
+
+RETURNEE = {"name": "马小军", "phone": "13912345678", "id_last4": "123x", "arrival": "2026-03-01",
+            "household": "3-1-502"}
+
+
+def test_returnee_from_a_high_risk_area_is_referred_and_alerted(client, gate):
+    sign_on(client)
+    html = post(client, "/actions/returnee", {**RETURNEE, "origin": "610113"}).get_data(as_text=True)
+    assert "转集中隔离" in html
+    event = last_event(gate)
+    assert (event["kind"], event["outcome"], json.loads(event["codes"])) == ("returnee", "refer", ["returnee_high_risk"])
+    assert json.loads(event["data"]) == {
+        "name": "马小军", "phone": "13912345678", "id_last4": "123X", "origin": "610113",
+        "origin_name": "西安市雁塔区", "level": "high", "arrival": "2026-03-01", "household": "3-1-502",
+        "measure": "central_quarantine"}
+
+
+def test_returnee_from_a_low_risk_area_is_registered_for_monitoring(client, gate):
+    sign_on(client)
+    assert "纳入健康监测" in post(client, "/actions/returnee", {**RETURNEE, "origin": "610102"}).get_data(as_text=True)
+    event = last_event(gate)
+    assert (event["outcome"], json.loads(event["codes"])) == ("allow", ["returnee_low_risk"])
+
+
+def test_returnee_refusals_keep_no_full_id_number(client, gate):
+    sign_on(client)
+    before = gate.db["events"].count
+    for field, value in (("id_last4", "610102199001011234"), ("phone", "12345"), ("origin", "999999"),
+                         ("arrival", "2099-01-01"), ("name", " ")):
+        response = post(client, "/actions/returnee", {**RETURNEE, "origin": "610102", field: value})
+        assert response.status_code == 400, field
+    assert gate.db["events"].count == before
+    assert "610102199001011234" not in "".join(r["data"] for r in gate.db.query("SELECT data FROM events"))
+
+
+def test_vehicle_check_records_disinfection(client, gate, demo):
+    sign_on(client)
+    html = post(client, "/actions/vehicle", {"plate": "陕H 12345", "lane": "in", "disinfected": "yes"}).get_data(as_text=True)
+    assert "陕H12345" in html
+    event = last_event(gate)
+    assert (event["outcome"], event["subject_kind"], event["plate"]) == ("allow", "vehicle", "陕H12345")
+    assert json.loads(event["data"]) == {"disinfected": True, "source": "manual", "vehicle_check": True}
+    post(client, "/actions/vehicle", {"pass_id": demo.pass_ids["vehicle"], "lane": "out", "disinfected": "no"})
+    assert json.loads(last_event(gate)["data"])["disinfected"] is False
+    assert post(client, "/actions/vehicle", {"plate": "", "pass_id": "", "lane": "in"}).status_code == 400

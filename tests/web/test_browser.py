@@ -1,0 +1,186 @@
+"""The real thing: waitress in a subprocess, Debian's Chromium driven by Playwright.
+
+A scan recorded by ANOTHER process must appear on the guard screen within one second;
+the screen must come back by itself after the web process restarts. Screenshots go to
+test-artifacts/ (docs/screenshots/guard-screen.png, shown in the README, is a copy of one).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from kiosk import web_users
+from kiosk.clock import SystemClock
+from kiosk.demo import create_demo
+from kiosk.gate import Gate
+
+pytestmark = pytest.mark.browser
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+VIEWPORT = {"width": 800, "height": 480}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """``kiosk serve`` in a subprocess on a loopback port."""
+
+    def __init__(self, home: Path, port: int) -> None:
+        self.home, self.port, self.process = home, port, None
+        self.url = f"http://127.0.0.1:{port}"
+
+    def start(self) -> "Server":
+        self.process = subprocess.Popen([sys.executable, "-m", "kiosk", "--home", str(self.home), "serve",
+                                         "--port", str(self.port)], cwd=ROOT,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/sign-on", timeout=1).read()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("kiosk serve did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+def record_scan(home: Path, token: str, direction: str, temperature: float) -> tuple[int, float]:
+    """`kiosk check --record` in another process; returns the event seq and when it exited."""
+    result = subprocess.run([sys.executable, "-m", "kiosk", "--home", str(home), "check", token,
+                             "--direction", direction, "--temp", str(temperature), "--record", "--json"],
+                            capture_output=True, text=True, cwd=ROOT)
+    exited = time.monotonic()
+    assert result.returncode in (0, 2), result.stderr
+    return json.loads(result.stdout)["event_seq"], exited
+
+
+@pytest.fixture(scope="module")
+def community(tmp_path_factory):
+    demo = create_demo(tmp_path_factory.mktemp("browser") / "demo", SystemClock().now())
+    with Gate.open(demo.gate_home) as gate:
+        web_users.add_user(gate.db, "office1", "office", "office-pass-1")
+    return demo
+
+
+@pytest.fixture(scope="module")
+def server(community):
+    running = Server(community.gate_home, free_port()).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def guard_page(browser, server):
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    page = context.new_page()
+    page.goto(server.url + "/sign-on")
+    page.fill("input[name=guard_id]", "G001")
+    page.fill("input[name=pin]", "1234")
+    page.click("button[type=submit]")
+    page.wait_for_url(server.url + "/screen/")
+    yield page
+    context.close()
+
+
+def wait_live(page) -> None:
+    page.wait_for_selector("body.live", timeout=15_000)
+
+
+def test_sign_on_and_a_scan_from_another_process_appears_within_a_second(guard_page, community):
+    wait_live(guard_page)
+    seq, exited = record_scan(community.gate_home, community.tokens["resident"], "in", 36.5)
+    guard_page.wait_for_selector(f'#lane-in[data-seq="{seq}"]', timeout=5_000)
+    shown = time.monotonic()
+    assert shown - exited < 1.0
+    assert guard_page.inner_text("#lane-in .outcome") == "通行"
+    assert guard_page.inner_text("#lane-in .name") == "张*明"
+    seq, _ = record_scan(community.gate_home, community.tokens["isolated"], "out", 36.6)
+    guard_page.wait_for_selector(f'#lane-out.alarm[data-seq="{seq}"]', timeout=5_000)
+    guard_page.wait_for_timeout(300)  # let the status bar refresh
+    ARTIFACTS.mkdir(exist_ok=True)
+    guard_page.screenshot(path=str(ARTIFACTS / "guard-screen-800x480.png"))
+    assert guard_page.evaluate("document.documentElement.scrollWidth <= 800")  # fits the 7-inch screen
+
+
+def test_the_screen_comes_back_after_the_web_process_restarts(guard_page, server, community):
+    wait_live(guard_page)
+    server.stop()
+    guard_page.wait_for_selector("body.offline", timeout=10_000)
+    server.start()
+    wait_live(guard_page)
+    seq, _ = record_scan(community.gate_home, community.tokens["household_member"], "in", 36.4)
+    guard_page.wait_for_selector(f'#lane-in[data-seq="{seq}"]', timeout=5_000)
+
+
+def test_manual_check_by_household_search(guard_page, server, community):
+    guard_page.goto(server.url + "/actions/check")
+    guard_page.fill("input[name=q]", "4-1-102")
+    guard_page.click("form.search button")
+    guard_page.click(f"ul.persons button:has-text('{community.pass_ids['second_resident']}')")
+    guard_page.wait_for_selector("section.lane")
+    assert guard_page.inner_text("section.lane .outcome") == "通行"
+    assert "人工核验" in guard_page.inner_text("section.lane header")
+
+
+def test_returnee_registration(guard_page, server):
+    guard_page.goto(server.url + "/actions/returnee")
+    guard_page.fill("input[name=name]", "马小军")
+    guard_page.fill("input[name=phone]", "13912345678")
+    guard_page.fill("input[name=id_last4]", "123X")
+    guard_page.select_option("select[name=origin]", "610113")
+    guard_page.fill("input[name=arrival]", date.today().isoformat())
+    guard_page.fill("input[name=household]", "3-1-502")
+    guard_page.click("button[type=submit]")
+    assert "转集中隔离" in guard_page.inner_text("#returnee-outcome")
+
+
+def test_office_export_and_shift_log(browser, server, community):
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(server.url + "/login")
+    page.fill("input[name=name]", "office1")
+    page.fill("input[name=password]", "office-pass-1")
+    page.click("main button[type=submit]")
+    page.goto(server.url + "/office/events?outcome=deny")
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
+    with Gate.open(community.gate_home) as gate:
+        expected = [str(row["seq"]) for row in gate.db.query("SELECT seq FROM events WHERE outcome = 'deny' ORDER BY seq DESC")]
+    assert [row[0] for row in rows[1:]] == expected and len(expected) >= 1
+    page.goto(server.url + "/office/shifts")
+    page.screenshot(path=str(ARTIFACTS / "shift-log.png"), full_page=True)
+    context.close()

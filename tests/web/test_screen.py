@@ -1,0 +1,76 @@
+"""The guard screen, its status bar and the live stream."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from kiosk.clock import utc_text
+from kiosk.rules import Scan
+from kiosk.web_lookup import mask_name
+from tests.web.conftest import NOW, sign_on
+
+
+def test_mask_name():
+    assert [mask_name(n) for n in ("张晓明", "张丽", "欧阳娜娜", "Li", "Wang Wei", "", "张")] == \
+        ["张*明", "张*", "欧*娜", "L*", "W*i", "", "张"]
+
+
+def test_screen_shows_each_lane_latest_decision(client, gate, demo):
+    sign_on(client)
+    gate.check(Scan("in", token=demo.tokens["resident"], temperature=36.5, lane="in"))
+    gate.check(Scan("out", token=demo.tokens["isolated"], temperature=36.6, lane="out"))
+    html = client.get("/screen/").get_data(as_text=True)
+    assert 'class="lane allow" id="lane-in"' in html and "张*明" in html and "1-1-101" in html
+    assert 'class="lane deny alarm" id="lane-out"' in html and "刘*" in html and "居家隔离人员，不得外出" in html
+    assert "36.5℃" in html and "36.6℃" in html
+    assert "张晓明" not in html  # never the full name
+
+
+def test_fever_is_an_alarm_in_english_too(client, gate, demo):
+    sign_on(client)
+    gate.check(Scan("in", token=demo.tokens["second_resident"], temperature=38.1, lane="in"))
+    html = client.get("/screen/?lang=en").get_data(as_text=True)
+    assert 'class="lane deny alarm" id="lane-in"' in html
+    assert '<div class="outcome">Refused</div>' in html and '<div class="reasons">Fever</div>' in html
+    assert '<html lang="en">' in html
+
+
+def test_status_bar(client, gate):
+    sign_on(client)
+    gate.db["lane_status"].insert({"lane": "in", "camera": "ok", "thermometer": "error", "scanner": None,
+                                   "detail": "", "updated_utc": utc_text(NOW)})
+    gate.db["sync_state"].insert({"key": "office_last_contact_utc", "value": "2026-03-02T01:30:00.000Z",
+                                  "updated_utc": utc_text(NOW)})
+    html = client.get("/screen/status").get_data(as_text=True)
+    assert "王建国" in html and "早班" in html and "本班 进0 出0 拒0" in html
+    assert 'class="dev ok">摄像头' in html and 'class="dev error">测温' in html and 'class="dev unknown">摄像头' in html
+    assert "名单 v1" in html and "已过期" not in html and "2026-03-02 01:30" in html and "时钟已同步" in html
+    assert "剩余空间" in html
+
+
+def test_status_bar_warns_about_an_old_registry_and_no_office_contact(client, clock):
+    sign_on(client)
+    clock.advance(hours=25)
+    html = client.get("/screen/status").get_data(as_text=True)
+    assert "已过期，请更新" in html and "（25 小时前）" in html and "从未" in html
+
+
+def test_stream_sends_new_decisions_with_their_seq(client, gate, demo):
+    sign_on(client)
+    after = gate.db.conn.execute("SELECT max(seq) FROM events").fetchone()[0]
+    event = gate.check(Scan("in", token=demo.tokens["resident"], temperature=36.5, lane="in")).event
+    body = client.get(f"/screen/stream?after={after}").get_data(as_text=True)
+    assert body.startswith("retry: 1000\n\n")
+    assert f"id: {event['seq']}\nevent: decision\n" in body and body.count("event: decision") == 1
+
+
+def test_stream_resumes_from_last_event_id(client, gate, demo):
+    sign_on(client)
+    first = gate.check(Scan("in", token=demo.tokens["resident"], temperature=36.5, lane="in")).event
+    second = gate.check(Scan("in", token=demo.tokens["second_resident"], temperature=36.5, lane="in")).event
+    body = client.get("/screen/stream", headers={"Last-Event-ID": str(first["seq"])}).get_data(as_text=True)
+    assert f"id: {second['seq']}" in body and f"id: {first['seq']}\n" not in body
+
+
+def test_stream_needs_a_viewer(client):
+    assert client.get("/screen/stream").status_code == 302

@@ -1,0 +1,131 @@
+"""Guard actions on the touchscreen: manual check, temperature, override, returnee, vehicle.
+
+Every view needs a signed-on guard (``guard_required``) and a CSRF token on POST.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+
+from kiosk import web_actions
+from kiosk.guards import GuardError
+from kiosk.returnees import Returnee, ReturneeError, register_returnee
+from kiosk.web_lookup import search_persons
+from kiosk.web_status import lane_card
+from web import get_gate
+from web.auth import guard_required, status_of
+
+bp = Blueprint("actions", __name__, url_prefix="/actions")
+
+
+def _lane() -> str:
+    """The lane chosen on the form, else the guard's own lane; 400 for a lane that does not exist."""
+    lane = request.form.get("lane") or request.args.get("lane") or session.get("lane")
+    lanes = [lane["id"] for lane in get_gate().config["lanes"]]
+    if lane is None:
+        return lanes[0]
+    if lane not in lanes:
+        abort(400)
+    return lane
+
+
+def _result(result):
+    """The decision page after a manual check or vehicle check."""
+    gate = get_gate()
+    card = lane_card(gate.db, gate.lane(result.event["lane"]), result.event)
+    return render_template("actions/result.html", card=card, decision=result.decision,
+                           can_override=result.decision.outcome in ("deny", "refer"))
+
+
+@bp.route("/")
+@guard_required
+def menu():
+    return render_template("actions/menu.html", lanes=get_gate().config["lanes"], lane=_lane())
+
+
+@bp.route("/check", methods=["GET", "POST"])
+@guard_required
+def check():
+    gate, error = get_gate(), None
+    if request.method == "POST":
+        try:
+            temperature = web_actions.parse_temperature(request.form.get("temperature"))
+            result = web_actions.manual_check(gate, request.form.get("pass_id", ""), _lane(), temperature, gate.now())
+        except ValueError:
+            error = "bad_temperature"
+        else:
+            return _result(result)
+    query = request.args.get("q", "")
+    return render_template("actions/check.html", query=query, persons=search_persons(gate.db, query),
+                           lanes=gate.config["lanes"], lane=_lane(), error=error), status_of(error)
+
+
+@bp.route("/temperature", methods=["GET", "POST"])
+@guard_required
+def temperature():
+    gate, error, saved = get_gate(), None, None
+    if request.method == "POST":
+        try:
+            value = web_actions.parse_temperature(request.form.get("value"))
+            if value is None:
+                raise ValueError("empty")
+            web_actions.enter_temperature(gate, _lane(), value, g.guard_id, gate.now())
+            saved = value
+        except ValueError:
+            error = "bad_temperature"
+    return render_template("actions/temperature.html", lanes=gate.config["lanes"], lane=_lane(),
+                           error=error, saved=saved), status_of(error)
+
+
+@bp.route("/override/<event_id>", methods=["GET", "POST"])
+@guard_required
+def override(event_id):
+    gate, error = get_gate(), None
+    rows = list(gate.db.query("SELECT * FROM events WHERE id = ?", [event_id]))
+    if not rows or rows[0]["outcome"] not in ("deny", "refer"):
+        abort(404)
+    if request.method == "POST":
+        form = request.form
+        try:
+            web_actions.override(gate, event_id, g.guard_id, form.get("reason", ""), gate.now(),
+                                 form.get("supervisor_id", "").strip(), form.get("supervisor_pin", ""))
+        except GuardError as exc:
+            error = exc.code
+        else:
+            return redirect(url_for("screen.screen"))
+    card = lane_card(gate.db, gate.lane(rows[0]["lane"]), rows[0])
+    return render_template("actions/override.html", card=card, error=error,
+                           supervised=web_actions.needs_supervisor(rows[0])), status_of(error)
+
+
+@bp.route("/returnee", methods=["GET", "POST"])
+@guard_required
+def returnee():
+    gate, error, event = get_gate(), None, None
+    if request.method == "POST":
+        fields = {name: request.form.get(name, "") for name in
+                  ("name", "phone", "id_last4", "origin", "arrival", "household")}
+        try:
+            entry = next((lane["id"] for lane in gate.config["lanes"] if lane["direction"] == "in"), None)
+            event = register_returnee(gate, Returnee(**fields), entry, g.guard_id, gate.now())
+        except ReturneeError as exc:
+            error = exc.code
+    areas = list(gate.db.query("SELECT * FROM risk_areas ORDER BY level DESC, code"))
+    return render_template("actions/returnee.html", areas=areas, error=error, event=event,
+                           form=request.form), status_of(error and "bad_input")
+
+
+@bp.route("/vehicle", methods=["GET", "POST"])
+@guard_required
+def vehicle():
+    gate, error = get_gate(), None
+    if request.method == "POST":
+        try:
+            result = web_actions.vehicle_check(gate, request.form.get("plate", ""), request.form.get("pass_id", ""),
+                                               _lane(), request.form.get("disinfected") == "yes", gate.now())
+        except ValueError:
+            error = "plate_or_pass"
+        else:
+            return _result(result)
+    return render_template("actions/vehicle.html", lanes=gate.config["lanes"], lane=_lane(),
+                           error=error), status_of(error)
