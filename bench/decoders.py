@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+import bench
+
 from hardware.decoder import ZbarDecoder, ZxingDecoder
 from hardware.frames import CorpusFrame, make_corpus
 
@@ -141,16 +143,7 @@ def report(args, corpus, all_results, seconds: float) -> str:
 
 def write_section(path: Path, section: str, heading: str = HEADING) -> None:
     """Replace (or append) the *heading* section (## QR decoding), keeping other sections."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    start = text.find(heading + "\n")
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(heading))
-        tail = text[end + 1:] if end != -1 else ""
-        text = text[:start] + section + ("\n" + tail if tail else "")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    bench.write_section(path, heading, section)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -96,7 +96,10 @@ def init(ctx, site_id, gate_id, trust_key, timezone):
 
 @cli.group("keys")
 def keys_group():
-    """Public keys this gate trusts for passes and registry bundles."""
+    """Public keys this gate trusts for passes and registry bundles.
+
+    Example: kiosk keys trust office-public-key.txt
+    """
 
 
 @keys_group.command("trust")
@@ -124,7 +127,10 @@ def keys_list(ctx):
 
 @cli.group("registry")
 def registry_group():
-    """The registry replica on a gate."""
+    """The registry replica on a gate.
+
+    Example: kiosk registry load /media/usb/registry.bundle
+    """
 
 
 @registry_group.command("load")
@@ -195,7 +201,10 @@ def check(ctx, token, direction, temperature, plate, lane, record, as_json, lang
 
 @cli.group("guard")
 def guard_group():
-    """Guards and their duty (sign on / sign off)."""
+    """Guards and their duty (sign on / sign off).
+
+    Example: kiosk guard on G001 --lane in
+    """
 
 
 @guard_group.command("add")
@@ -332,7 +341,10 @@ def verify_log(ctx):
 
 @cli.group("office")
 def office_group():
-    """The community office: registry, passes, bundles."""
+    """The community office: registry, passes, bundles.
+
+    Example: kiosk --home office-data office bundle --site jinan --out registry.bundle
+    """
 
 
 @office_group.command("init")

@@ -94,8 +94,11 @@ def read_ledger(path: Path) -> list[tuple[int, dict[str, str]]]:
     if path.suffix.lower() == ".xlsx":
         import openpyxl
 
-        sheet = openpyxl.load_workbook(path, read_only=True, data_only=True).active
-        rows = [["" if v is None else str(v).strip() for v in row] for row in sheet.iter_rows(values_only=True)]
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:  # a read-only workbook keeps its file open until closed
+            rows = [["" if v is None else str(v).strip() for v in row] for row in book.active.iter_rows(values_only=True)]
+        finally:
+            book.close()
     else:
         rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
     if not rows:

@@ -24,7 +24,8 @@ from kiosk.signing import KEY_ID_BYTES, key_id_bytes, verify
 PREFIX = "GP1:"
 VERSION = 1
 SIGNATURE_BYTES = 64
-MAX_FIELD = 20  # three fields of 20 bytes keep the worst case within QR version 7-M
+MAX_FIELD = 20  # bytes per field; the three together must also fit MAX_QR_CHARS
+MAX_QR_CHARS = 178  # alphanumeric capacity of QR version 7 at error correction M
 MAX_TOKEN_CHARS = 400  # anything longer is not ours: refuse before decoding
 SUBJECT_KINDS = ("resident", "vehicle", "staff", "visitor")
 _HEAD = struct.Struct(">B4sBII")
@@ -63,7 +64,10 @@ def _field(value: str) -> bytes:
 def _epoch(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise PassFormatError("validity times must be timezone-aware")
-    return int(moment.timestamp())
+    seconds = int(moment.timestamp())
+    if not 0 <= seconds < 2**32:  # stored as an unsigned 32-bit count
+        raise PassFormatError("validity times must lie between 1970 and 2106")
+    return seconds
 
 
 def mint(key: Ed25519PrivateKey, *, pass_id: str, subject_kind: str, subject_id: str,
@@ -76,7 +80,11 @@ def mint(key: Ed25519PrivateKey, *, pass_id: str, subject_kind: str, subject_id:
     body = _HEAD.pack(VERSION, key_id_bytes(key.public_key()), SUBJECT_KINDS.index(subject_kind),
                       _epoch(valid_from), _epoch(valid_until))
     body += _field(pass_id) + _field(subject_id) + _field(site_id)
-    return PREFIX + base45.b45encode(body + key.sign(body)).decode("ascii")
+    token = PREFIX + base45.b45encode(body + key.sign(body)).decode("ascii")
+    if len(token) > MAX_QR_CHARS:  # 35 bytes of ids in all: a larger QR code scans badly
+        raise PassFormatError(f"pass id, subject id and site id are too long together: the token has "
+                              f"{len(token)} characters, QR version 7-M holds {MAX_QR_CHARS}")
+    return token
 
 
 def _read_fields(data: bytes, offset: int, count: int) -> tuple[list[str], int] | None:

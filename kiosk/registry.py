@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -116,7 +117,7 @@ def open_bundle(data: bytes, keys: dict[str, Ed25519PublicKey]) -> dict[str, Any
         raise BundleError("bad_signature", "bundle signature is invalid: forged or damaged")
     try:
         payload = json.loads(gzip.decompress(body))
-        int(payload["version"]), payload["site_id"], payload["tables"]
+        int(payload["version"]), payload["site_id"], payload["tables"], payload["issued_utc"]
     except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
         raise BundleError("malformed", f"bundle content unreadable: {exc}") from exc
     return payload
@@ -146,15 +147,12 @@ def load_bundle(db: sqlite_utils.Database, data: bytes, site_id: str, now: datet
     if version <= current_version(db):
         raise BundleError("not_newer", f"bundle version {version} is not newer than the loaded "
                                        f"version {current_version(db)}")
-    with transaction(db) as conn:
-        for table in reversed(REGISTRY_TABLES):
-            conn.execute(f"DELETE FROM {table}")
-        for table in REGISTRY_TABLES:
-            rows = payload["tables"].get(table, [])
-            if rows:
-                db[table].insert_all(rows)
-        for text in payload.get("trusted_keys", []):
-            trust_key(db, text, now)
+    _check_settings(payload.get("settings", {}))
+    with transaction(db):
+        try:  # rows the database refuses roll the whole bundle back
+            _replace_tables(db, payload, now)
+        except (sqlite3.DatabaseError, ValueError, TypeError, AttributeError) as exc:
+            raise BundleError("malformed", f"bundle rows refused by the database: {exc}") from exc
         db["registry_meta"].upsert_all([
             {"key": "version", "value": str(version)},
             {"key": "site_id", "value": site_id},
@@ -165,6 +163,27 @@ def load_bundle(db: sqlite_utils.Database, data: bytes, site_id: str, now: datet
         ], pk="key")
     counts = {t: len(payload["tables"].get(t, [])) for t in REGISTRY_TABLES}
     return BundleInfo(version, site_id, payload["issued_utc"], envelope_kid, counts)
+
+
+def _check_settings(settings: Any) -> None:
+    """Refuse settings the rules could not use, so a bad bundle cannot stop every decision."""
+    from kiosk.rules import RuleSettings  # rules imports this module
+
+    try:
+        RuleSettings.from_sources({}, settings.get("rules"))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise BundleError("malformed", f"bundle rule settings are invalid: {exc}") from exc
+
+
+def _replace_tables(db: sqlite_utils.Database, payload: dict[str, Any], now: datetime) -> None:
+    for table in reversed(REGISTRY_TABLES):
+        db.conn.execute(f"DELETE FROM {table}")
+    for table in REGISTRY_TABLES:
+        rows = payload["tables"].get(table, [])
+        if rows:
+            db[table].insert_all(rows)
+    for text in payload.get("trusted_keys", []):
+        trust_key(db, text, now)
 
 
 def load_bundle_file(db: sqlite_utils.Database, path: Path, site_id: str, now: datetime) -> BundleInfo:

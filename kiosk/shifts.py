@@ -69,7 +69,11 @@ def shift_defs(config_shifts: list[dict]) -> list[ShiftDef]:
     defs = [ShiftDef(no=i, key=s["key"], name_zh=s["name_zh"], name_en=s["name_en"],
                      start=_minutes(s["start"]) % DAY_MINUTES, end=_minutes(s["end"]))
             for i, s in enumerate(config_shifts, start=1)]
-    for minute in range(0, DAY_MINUTES, 5):
+    keys = [d.key for d in defs]
+    for key in keys:
+        if keys.count(key) > 1:  # the key names the shift in every event's shift id
+            raise ShiftConfigError(f"shift key {key!r} is used twice")
+    for minute in range(DAY_MINUTES):  # shifts start and end on any minute
         owners = [d.key for d in defs if d.contains(minute)]
         if len(owners) != 1:
             raise ShiftConfigError(f"at {minute // 60:02d}:{minute % 60:02d} the shifts {owners or 'none'} "

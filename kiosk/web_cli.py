@@ -29,7 +29,10 @@ def serve_cmd(ctx, host, port, threads):
 
 @click.group("web-user")
 def web_user_group():
-    """Office logins for the web page (office pages are read-only)."""
+    """Office logins for the web page (office pages are read-only).
+
+    Example: kiosk web-user add office1 --role office
+    """
 
 
 @web_user_group.command("add")
