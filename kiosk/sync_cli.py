@@ -30,7 +30,10 @@ def _now() -> datetime:
 
 @click.group("token")
 def token_group():
-    """Bearer tokens for the office's access to this gate's sync API."""
+    """Bearer tokens for the office's access to this gate's sync API.
+
+    Example: kiosk token create --role office --name office-pc
+    """
 
 
 @token_group.command("create")
@@ -115,7 +118,10 @@ def prune_cmd(ctx, retention_days):
 
 @click.group("gate")
 def office_gate_group():
-    """The gates this office pulls from."""
+    """The gates this office pulls from.
+
+    Example: kiosk office gate add jinan-gate --url http://192.168.1.20:8000 --token kt_...
+    """
 
 
 @office_gate_group.command("add")
