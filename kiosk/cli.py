@@ -114,6 +114,18 @@ def keys_trust(ctx, key):
     click.echo(f"trusted key {registry.trust_key(gate.db, _read_key_text(key), _now())}")
 
 
+@keys_group.command("remove")
+@click.argument("key_id")
+@click.pass_context
+def keys_remove(ctx, key_id):
+    """Stop trusting a retired office key (passes and bundles signed by it are refused).
+
+    Example: kiosk keys remove 1a2b3c4d
+    """
+    registry.distrust_key(_gate(ctx).db, key_id)
+    click.echo(f"key {key_id} is no longer trusted")
+
+
 @keys_group.command("list")
 @click.pass_context
 def keys_list(ctx):
@@ -179,10 +191,11 @@ def check(ctx, token, direction, temperature, plate, lane, record, as_json, lang
     Example: kiosk check GP1:6BFOXN... --direction in --temp 36.6 --record
     """
     gate = _gate(ctx)
-    lane = lane or next((l["id"] for l in gate.config["lanes"] if l["direction"] == direction), None)
+    lane = gate.lane(lane) if lane else next((l for l in gate.config["lanes"] if l["direction"] == direction), {})
     is_token = token.startswith("GP1:")
     scan = Scan(direction=direction, token=token if is_token else None, pass_id=None if is_token else token,
-                plate=plate, temperature=temperature, lane=lane, source="camera" if is_token else "manual")
+                plate=plate, temperature=temperature, lane=lane.get("id"), source="camera" if is_token else "manual",
+                temperature_required=bool(lane.get("require_temperature")))
     result = gate.check(scan, record=record)
     decision = result.decision
     if as_json:

@@ -51,6 +51,11 @@ class Gate:
         self.db = db or open_db(config.db_path, "gate")
         self.shift_defs = shift_defs(config["shifts"])
         self._rules_for_version: tuple[int, RuleSettings] | None = None
+        try:
+            self.rules()  # a typo in [rules] must stop the gate at start-up, not at the first scan
+        except ValueError as exc:
+            self.close()
+            raise ConfigError(f"{config.home / 'kiosk.toml'} [rules]: {exc}") from exc
 
     @classmethod
     def open(cls, home=None, clock=None) -> "Gate":

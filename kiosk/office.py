@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 from typing import Iterable
 
 import segno
@@ -148,12 +149,19 @@ def import_ledger(office: Office, path: Path, site_id: str, now: datetime, stric
         return report
     with transaction(office.db):
         for row in good:
-            _upsert_resident(office.db, row, site_id, now)
+            _upsert_resident(office.db, row, site_id, now, office.config["timezone"])
     report.imported = len(good)
     return report
 
 
-def _upsert_resident(db: sqlite_utils.Database, row: dict[str, str], site_id: str, now: datetime) -> None:
+def _end_of_day(day: str, tz_name: str) -> str:
+    """A ledger deadline (截止日期) is inclusive: the measure ends when that local day ends."""
+    start = datetime.fromisoformat(day).replace(tzinfo=ZoneInfo(tz_name))
+    return utc_text(start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1))
+
+
+def _upsert_resident(db: sqlite_utils.Database, row: dict[str, str], site_id: str, now: datetime,
+                     tz_name: str) -> None:
     household_id = f"{site_id}:{row['building']}-{row['unit']}-{row['room']}"
     db["households"].upsert({"id": household_id, "site_id": site_id, "building": row["building"],
                              "unit": row["unit"], "room": row["room"]}, pk="id")
@@ -165,7 +173,7 @@ def _upsert_resident(db: sqlite_utils.Database, row: dict[str, str], site_id: st
     health = HEALTH_ALIASES.get(row.get("health", ""), row.get("health") or "normal")
     until = row.get("health_until")
     db["health"].upsert({"person_id": row["id"], "status": health, "since": utc_text(now),
-                         "until": utc_text(datetime.fromisoformat(until).replace(tzinfo=now.tzinfo)) if until else None,
+                         "until": _end_of_day(until, tz_name) if until else None,
                          "cadre_name": row.get("cadre_name") or None,
                          "cadre_phone": row.get("cadre_phone") or None}, pk="person_id")
 

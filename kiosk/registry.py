@@ -99,6 +99,15 @@ def trust_key(db: sqlite_utils.Database, text: str, now: datetime) -> str:
     return kid
 
 
+def distrust_key(db: sqlite_utils.Database, kid: str) -> None:
+    """Remove a trusted key; refuses to remove the last one (the gate could verify nothing)."""
+    if not db["trusted_keys"].count_where("key_id = ?", [kid]):
+        raise KeyError(f"key {kid} is not trusted here")
+    if db["trusted_keys"].count == 1:
+        raise ValueError("refusing to remove the only trusted key: trust its successor first")
+    db["trusted_keys"].delete(kid)
+
+
 def open_bundle(data: bytes, keys: dict[str, Ed25519PublicKey]) -> dict[str, Any]:
     """Check a bundle's envelope and signature and return its payload. Raises BundleError."""
     try:

@@ -21,6 +21,7 @@ from kiosk.codes import message, severity_map
 
 DIRECTIONS = ("in", "out")
 PASSAGES = ("scan", "manual", "override", "vehicle")
+FORGERY_CODES = ("unreadable", "unknown_key", "bad_signature")
 RANK = {"allow": 0, "warn": 0, "refer": 1, "deny": 2}
 
 
@@ -149,10 +150,12 @@ class _Findings:
 def decide(scan: Scan, reg: Registry, history: History, now: datetime, rules: RuleSettings) -> Decision:
     """Decide on one scan. Never raises on what was scanned or typed."""
     found = _Findings()
-    if _credential(scan, reg, now, found):
-        previous = history.last_scan_of_pass(found.pass_id) if found.pass_id else None
-        if previous and _is_repeat(previous, scan, now, rules):
-            return decision_from_event(previous, ("duplicate_scan",))
+    usable = _credential(scan, reg, now, found)
+    # A genuine pass (even a refused one) held up again within the window changes nothing.
+    previous = history.last_scan_of_pass(found.pass_id) if found.pass_id else None
+    if previous and _is_repeat(previous, scan, now, rules):
+        return decision_from_event(previous, ("duplicate_scan",))
+    if usable:
         _subject(scan, reg, found)
         _health(scan, reg, now, found)
         _temperature(scan, rules, found)
@@ -164,7 +167,7 @@ def _credential(scan: Scan, reg: Registry, now: datetime, found: _Findings) -> b
     """Establish which pass this is; False when nothing further can be checked."""
     if scan.token is not None:
         result = passes.check(scan.token, reg.keys, reg.site_id, now)
-        if result.claims and result.code is None:
+        if result.claims and result.code not in FORGERY_CODES:  # signed by the office
             found.pass_id = result.claims.pass_id
             found.subject_kind, found.subject_id = result.claims.subject_kind, result.claims.subject_id
         if result.code:

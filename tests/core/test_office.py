@@ -61,7 +61,7 @@ def test_ledger_import_reports_every_bad_row_with_its_line(office, tmp_path, wri
     assert office.db["vehicles"].get("陕H55555")["household_id"] == "jinan:9-1-901"
     health = office.db["health"].get("L002")
     assert (health["status"], health["until"], health["cadre_name"]) == (
-        "health_monitoring", "2026-12-09T16:00:00.000Z", "孙干部")
+        "health_monitoring", "2026-12-10T16:00:00.000Z", "孙干部")  # the deadline day is included
     assert office.db["health"].get("L003")["status"] == "home_isolation"
 
 

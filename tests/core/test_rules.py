@@ -185,18 +185,18 @@ def test_household_quota_window_boundary(gate, community, clock):
 def test_health_measure_with_past_until_no_longer_applies(gate, office, tmp_path, republish):
     ledger = tmp_path / "health.csv"
     ledger.write_text("编号,姓名,楼栋,单元,房号,健康状态,截止日期\n"
-                      "R003,刘洋,2,1,302,居家隔离,2026-11-29\n"     # ended at local midnight today
-                      "R004,陈静,2,2,201,集中隔离,2026-11-30\n", encoding="utf-8")
+                      "R003,刘洋,2,1,302,居家隔离,2026-11-28\n"     # ended when yesterday ended
+                      "R004,陈静,2,2,201,集中隔离,2026-11-30\n", encoding="utf-8")  # tomorrow included
     assert office_mod.import_ledger(office, ledger, "jinan", NOW, strict=True).errors == []
     republish()
     isolated, quarantined = (office_mod.issue_pass(office, subject_kind="resident", subject_id=s, site_id="jinan",
                                                    now=NOW - timedelta(hours=1)).token for s in ("R003", "R004"))
     assert outcome(gate.check(person(isolated, "out"))) == ("allow", ())
     assert outcome(gate.check(person(quarantined, "in"))) == ("deny", ("central_quarantine",))
-    tomorrow = NOW.replace(hour=0) + timedelta(days=1)
-    assert outcome(gate.check(person(quarantined, "in"), tomorrow - timedelta(milliseconds=1), record=False)) == \
+    end = NOW.replace(hour=0) + timedelta(days=2)  # local midnight after the deadline day
+    assert outcome(gate.check(person(quarantined, "in"), end - timedelta(milliseconds=1), record=False)) == \
         ("deny", ("central_quarantine",))
-    assert outcome(gate.check(person(quarantined, "in"), tomorrow, record=False)) == ("allow", ())
+    assert outcome(gate.check(person(quarantined, "in"), end, record=False)) == ("allow", ())
 
 
 # --- repeats ---------------------------------------------------------------------------
@@ -218,6 +218,22 @@ def test_duplicate_of_a_refusal_repeats_the_refusal(gate, community, clock):
     repeat = gate.check(person(community.tokens["resident"]), clock.advance(seconds=3))
     assert outcome(repeat) == ("deny", ("fever", "duplicate_scan"))
     assert (repeat.event["seq"], count(gate)) == (first.event["seq"], 1)
+
+
+def test_a_revoked_pass_held_up_again_is_not_recorded_twice(gate, community, clock):
+    first = gate.check(person(community.tokens["revoked"]))
+    assert outcome(first) == ("deny", ("revoked",))
+    assert first.event["subject_id"] == "R008"  # genuine signature: the holder is known
+    repeat = gate.check(person(community.tokens["revoked"]), clock.advance(seconds=4))
+    assert outcome(repeat) == ("deny", ("revoked", "duplicate_scan"))
+    assert (repeat.event["seq"], count(gate)) == (first.event["seq"], 1)
+
+
+def test_a_forged_token_names_no_pass_and_is_recorded_each_time(gate, community, clock):
+    forged = forged_signature(community.tokens["resident"])
+    assert outcome(gate.check(person(forged))) == ("deny", ("bad_signature",))
+    assert outcome(gate.check(person(forged), clock.advance(seconds=2))) == ("deny", ("bad_signature",))
+    assert [r["pass_id"] for r in gate.db.query("SELECT pass_id FROM events")] == [None, None]
 
 
 def test_same_pass_the_other_way_is_not_a_duplicate(gate, community, clock):
