@@ -85,10 +85,7 @@ if mode == "-m":
 else:
     exec(compile(target, "<bench>", "exec"), {"__name__": "__main__"})
 """
-LAUNCH = ("import sys, waitress, web; waitress.serve(web.create_app({'KIOSK_HOME': sys.argv[1]}), "
-          "host='127.0.0.1', port=int(sys.argv[2]), threads=4)")
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-COMMAND = "python -m bench.sync"
+LAUNCH = ["-m", "kiosk", "--home", "{home}", "serve", "--port", "{port}"]  # the production server
 
 
 def peak_child(args: list[str], folder: Path, name: str) -> tuple[subprocess.Popen, Path]:
@@ -128,7 +125,7 @@ def measure(size: int, folder: Path) -> dict:
         db_path = gate.config.db_path
     baseline_s, _, baseline_kib = run_child(["-c", BASELINE, str(db_path), str(folder / "dump")], folder, "dump")
     port = free_port()
-    server, server_peak = peak_child(["-c", LAUNCH, str(demo.gate_home), str(port)], folder, "server")
+    server, server_peak = peak_child([a.format(home=demo.gate_home, port=port) for a in LAUNCH], folder, "server")
     with Office.open(demo.office_home) as office:
         sync.add_gate(office, "gate", f"http://127.0.0.1:{port}", token)
     _wait_for(f"http://127.0.0.1:{port}/api/v1/health")

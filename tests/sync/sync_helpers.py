@@ -18,9 +18,6 @@ from kiosk.office import Office
 
 NOW = datetime(2026, 11, 29, 2, 30, tzinfo=timezone.utc)  # 10:30 in Shanghai, morning shift
 ROOT = Path(__file__).resolve().parents[2]
-# Until `kiosk serve` exists on this branch: the same production server, waitress.
-LAUNCH = ("import sys, waitress, web; waitress.serve(web.create_app({'KIOSK_HOME': sys.argv[1]}), "
-          "host='127.0.0.1', port=int(sys.argv[2]), threads=4)")
 
 
 def free_port() -> int:
@@ -41,7 +38,8 @@ class GateServer:
 
     def start(self) -> "GateServer":
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-c", LAUNCH, str(self.home), str(self.port)],
+            self.process = subprocess.Popen([sys.executable, "-m", "kiosk", "--home", str(self.home), "serve",
+                                             "--port", str(self.port)],
                                             cwd=ROOT, stdout=log, stderr=log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
