@@ -161,6 +161,9 @@ class OpenCVCamera(Camera):
         """Open and configure the capture; raise OSError if it is not there."""
         import cv2
 
+        # A missing camera is reported through .health; OpenCV's own warnings on every
+        # reopen attempt would only flood the journal.
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         factory = self._factory or cv2.VideoCapture
         if self._factory is None and isinstance(self.source, int):
             cap = factory(self.source, cv2.CAP_V4L2 if os.name == "posix" else cv2.CAP_ANY)
