@@ -192,11 +192,14 @@ def write_doc(results: list[dict]) -> None:
     DOC.write_text(text, encoding="utf-8")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--no-doc", action="store_true", help="Print only; do not update docs/benchmarks.md.")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="10,000 events only, print only (make bench).")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.no_doc = "10000", True
     with tempfile.TemporaryDirectory() as folder:
         results = [measure(int(size), Path(folder)) for size in args.sizes.split(",")]
     print(table(results))
