@@ -16,13 +16,11 @@ import click
 
 from kiosk import __version__, events as events_mod, guards, office as office_mod, registry
 from kiosk.config import DEFAULT_LANES, ConfigError, create_home, resolve_home
+from kiosk.errors import KioskError
 from kiosk.gate import Gate
-from kiosk.guards import GuardError
 from kiosk.office import Office
-from kiosk.registry import BundleError
 from kiosk.rules import Scan
 from kiosk.shifts import shift_log, shifts_of_day
-from kiosk.signing import KeyError_
 
 EVENT_COLUMNS = ("seq", "id", "ts_local", "shift_id", "lane", "direction", "kind", "outcome", "codes",
                  "pass_id", "subject_kind", "subject_id", "household_id", "plate", "temperature",
@@ -35,7 +33,7 @@ class KioskGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (ConfigError, BundleError, GuardError, KeyError_, ValueError, KeyError) as exc:
+        except (ConfigError, KioskError, ValueError, KeyError) as exc:
             code = getattr(exc, "code", None)
             raise click.ClickException(f"[{code}] {exc}" if code else str(exc)) from exc
 

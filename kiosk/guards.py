@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
+from kiosk.errors import KioskError
 from kiosk.clock import parse_utc, utc_text
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -19,12 +20,8 @@ LOCKOUT = timedelta(minutes=5)
 ROLES = ("guard", "supervisor")
 
 
-class GuardError(Exception):
-    """A guard action was refused; ``code`` is stable (e.g. ``wrong_pin``, ``locked``)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class GuardError(KioskError):
+    """A guard action was refused (e.g. ``wrong_pin``, ``locked``)."""
 
 
 def hash_pin(pin: str) -> str:

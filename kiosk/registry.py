@@ -19,6 +19,7 @@ from typing import Any
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from kiosk.errors import KioskError
 from kiosk.clock import utc_text
 from kiosk.db import transaction
 from kiosk.signing import key_id, parse_public_key_text, public_key_text, verify
@@ -28,12 +29,8 @@ BUNDLE_FORMAT = "kiosk-registry/1"
 REGISTRY_TABLES = ("households", "persons", "vehicles", "passes", "health", "risk_areas")
 
 
-class BundleError(Exception):
-    """A bundle was refused; ``code`` is stable, the message says why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class BundleError(KioskError):
+    """A registry bundle was refused (e.g. ``not_newer``, ``bad_signature``)."""
 
 
 @dataclass(frozen=True)

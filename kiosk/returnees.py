@@ -11,16 +11,14 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from kiosk.errors import KioskError
+
 PHONE = re.compile(r"^1\d{10}$")
 ID_LAST4 = re.compile(r"^\d{3}[\dX]$")
 
 
-class ReturneeError(ValueError):
-    """The registration was refused; ``code`` names the field at fault."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class ReturneeError(KioskError, ValueError):
+    """A returnee registration was refused; ``code`` names the field at fault."""
 
 
 @dataclass(frozen=True)

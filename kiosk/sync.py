@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 import requests
 import sqlite_utils
 
+from kiosk.errors import KioskError
 from kiosk import __version__, events as events_mod, office as office_mod, registry
 from kiosk.clock import parse_utc, utc_text
 from kiosk.db import connect, transaction
@@ -38,12 +39,8 @@ FLUSH_LINES = 256  # lines per chunk handed to the WSGI server
 EVENT_COLUMNS = HASHED_FIELDS[:-1] + ("prev_hash", "hash")
 
 
-class SyncError(ValueError):
-    """A sync request or pull was refused; ``code`` is stable, the message says why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class SyncError(KioskError, ValueError):
+    """A sync request or pull was refused."""
 
 
 class Pruned(SyncError):
