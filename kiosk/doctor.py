@@ -80,7 +80,9 @@ def _permissions(config: Config) -> Iterator[Finding]:
         problems = True
         yield _warn("perm_folder", path=str(config.home),
                     mode=oct(stat.S_IMODE(config.home.stat().st_mode)))
-    private = [config.db_path, config.home / "secret_key", config.home / "kiosk.toml"]
+    db = config.db_path
+    private = [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"),
+               config.home / "secret_key", config.home / "kiosk.toml"]
     if config.keys_dir.is_dir():
         private += sorted(config.keys_dir.iterdir())
     for path in private:
@@ -93,7 +95,7 @@ def _permissions(config: Config) -> Iterator[Finding]:
 
 def _data(config: Config, now: datetime) -> Iterator[Finding]:
     from kiosk import registry
-    from kiosk.gate import Gate
+    from kiosk.gate import Gate, held_signing_keys
 
     try:
         gate = Gate(config)
@@ -101,6 +103,8 @@ def _data(config: Config, now: datetime) -> Iterator[Finding]:
         yield _error("db_bad", path=str(config.db_path), error=str(exc))
         return
     with gate:
+        for path in held_signing_keys(gate):  # Gate.open refuses to run with it: say so here too
+            yield _error("signing_key_held", path=str(path))
         keys = registry.trusted_keys(gate.db)
         yield _ok("keys_ok", count=len(keys)) if keys else _error("keys_none")
         meta = registry.meta(gate.db)

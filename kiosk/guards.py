@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
-from kiosk.errors import KioskError
 from kiosk.clock import parse_utc, utc_text
+from kiosk.db import transaction
+from kiosk.errors import KioskError
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MAX_FAILURES = 5
@@ -82,22 +83,31 @@ def check_secret(db: sqlite_utils.Database, table: str, key_column: str, key: st
     """
     wrong = f"wrong_{what.lower()}"
     active = " AND active = 1" if active_only else ""
-    rows = list(db.query(f"SELECT * FROM {table} WHERE {key_column} = ?{active}", [key]))
+    # Count the attempt as a failure before checking it, in one write transaction: concurrent
+    # attempts cannot all read the same count, so a burst gets MAX_FAILURES guesses, no more.
+    with transaction(db) as conn:
+        rows = list(db.query(f"SELECT * FROM {table} WHERE {key_column} = ?{active}", [key]))
+        if rows and not _locked(rows[0], now):
+            conn.execute(f"UPDATE {table} SET failed_attempts = failed_attempts + 1 WHERE {key_column} = ?", [key])
     if not rows:
         hash_pin(secret)  # spend the same time as a real check: don't reveal which ids exist
         raise GuardError(wrong, f"unknown {who} or wrong {what}")
     row = rows[0]
-    if row["locked_until"] and parse_utc(row["locked_until"]) > now:
-        raise GuardError("locked", f"too many wrong {what}s: locked until {row['locked_until']}")
+    failures = row["failed_attempts"] + 1
+    if _locked(row, now) or failures > MAX_FAILURES:
+        raise GuardError("locked", f"too many wrong {what}s: locked until {row['locked_until'] or 'later'}")
     if not pin_matches(secret, row[hash_column]):
-        failures = row["failed_attempts"] + 1
-        locked = utc_text(now + LOCKOUT) if failures >= MAX_FAILURES else None
-        db.conn.execute(f"UPDATE {table} SET failed_attempts = ?, locked_until = ? WHERE {key_column} = ?",
-                        [0 if locked else failures, locked, key])
-        raise GuardError("locked" if locked else wrong,
-                         f"too many wrong {what}s: locked for 5 minutes" if locked else f"unknown {who} or wrong {what}")
+        if failures < MAX_FAILURES:
+            raise GuardError(wrong, f"unknown {who} or wrong {what}")
+        db.conn.execute(f"UPDATE {table} SET failed_attempts = 0, locked_until = ? WHERE {key_column} = ?",
+                        [utc_text(now + LOCKOUT), key])
+        raise GuardError("locked", f"too many wrong {what}s: locked for 5 minutes")
     db.conn.execute(f"UPDATE {table} SET failed_attempts = 0, locked_until = NULL WHERE {key_column} = ?", [key])
     return row
+
+
+def _locked(row: dict, now: datetime) -> bool:
+    return bool(row["locked_until"]) and parse_utc(row["locked_until"]) > now
 
 
 def on_duty(db: sqlite_utils.Database, lane: str | None) -> str | None:

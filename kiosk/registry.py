@@ -19,9 +19,9 @@ from typing import Any
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from kiosk.errors import KioskError
-from kiosk.clock import utc_text
+from kiosk.clock import parse_utc, utc_text
 from kiosk.db import transaction
+from kiosk.errors import KioskError
 from kiosk.signing import key_id, parse_public_key_text, public_key_text, verify
 
 BUNDLE_FORMAT = "kiosk-registry/1"
@@ -123,8 +123,10 @@ def open_bundle(data: bytes, keys: dict[str, Ed25519PublicKey]) -> dict[str, Any
         raise BundleError("bad_signature", "bundle signature is invalid: forged or damaged")
     try:
         payload = json.loads(gzip.decompress(body))
-        int(payload["version"]), payload["site_id"], payload["tables"], payload["issued_utc"]
-    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+        int(payload["version"]), payload["site_id"], payload["tables"]
+        if parse_utc(payload["issued_utc"]).tzinfo is None:  # the pages and the doctor compute its age
+            raise ValueError("issued_utc has no time zone")
+    except (OSError, ValueError, KeyError, TypeError, EOFError, AttributeError) as exc:
         raise BundleError("malformed", f"bundle content unreadable: {exc}") from exc
     return payload
 

@@ -22,10 +22,10 @@ from typing import Any, Callable, Iterator
 import requests
 import sqlite_utils
 
-from kiosk.errors import KioskError
 from kiosk import __version__, events as events_mod, office as office_mod, registry
 from kiosk.clock import parse_utc, utc_text
 from kiosk.db import connect, transaction
+from kiosk.errors import KioskError
 from kiosk.events import GENESIS_HASH, HASHED_FIELDS, event_hash
 from kiosk.office import Office
 from kiosk.shifts import shift_defs, shift_log, shifts_of_day, summarise

@@ -12,12 +12,12 @@ import sqlite_utils
 from openpyxl import Workbook
 
 from kiosk.i18n import t
+from kiosk.sync import safe_cell
 
 PAGE_SIZE = 50
 EXPORT_COLUMNS = ("seq", "ts_local", "shift_id", "lane", "direction", "kind", "outcome", "codes",
                   "pass_id", "subject_kind", "subject_id", "household_id", "plate", "temperature",
                   "guard_id", "clock_synced")
-FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,8 @@ class EventFilter:
             clauses.append("substr(ts_local, 1, 10) = ?")
             params.append(self.date)
         if self.shift:
-            clauses.append("shift_id LIKE ?")
-            params.append(f"%/{self.shift}")
+            clauses.append("substr(shift_id, 12) = ?")  # shift ids are YYYY-MM-DD/<key>: no LIKE wildcards
+            params.append(self.shift)
         for column in ("lane", "direction", "outcome"):
             if getattr(self, column):
                 clauses.append(f"{column} = ?")
@@ -73,13 +73,6 @@ def find_events(db: sqlite_utils.Database, flt: EventFilter, page: int | None = 
         sql += " LIMIT ? OFFSET ?"
         params = [*params, PAGE_SIZE, (max(page, 1) - 1) * PAGE_SIZE]
     return list(db.query(sql, params))
-
-
-def safe_cell(value):
-    """Neutralise spreadsheet formulas: text starting with = + - @ gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def export_rows(rows: Iterable[dict]) -> Iterable[list]:

@@ -7,6 +7,7 @@ Roles are enforced here, on the server: ``guard_required`` for touchscreen actio
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections import defaultdict, deque
 
@@ -23,21 +24,34 @@ STATUS = {"wrong_pin": 401, "wrong_password": 401, "locked": 423, "not_on_duty":
 
 
 class RateLimiter:
-    """Failed attempts per key (IP address or guard id) in a sliding window."""
+    """Failed attempts per key (IP address or guard id) in a sliding window.
+
+    An attempt is counted when it starts (``reserve``) and forgotten if it succeeds, so a
+    burst of concurrent attempts cannot all pass the check before any failure is counted.
+    """
 
     def __init__(self) -> None:
         self.failures: dict[str, deque] = defaultdict(deque)
+        self.lock = threading.Lock()
 
-    def blocked(self, keys: list[str], limit: int, window: float) -> bool:
+    def reserve(self, keys: list[str], limit: int, window: float) -> float | None:
+        """Count an attempt for every key; None (nothing counted) when any key is at its limit."""
         now = time.monotonic()
-        for key in keys:
-            while self.failures[key] and now - self.failures[key][0] > window:
-                self.failures[key].popleft()
-        return any(len(self.failures[key]) >= limit for key in keys)
+        with self.lock:
+            for key in keys:
+                while self.failures[key] and now - self.failures[key][0] > window:
+                    self.failures[key].popleft()
+            if any(len(self.failures[key]) >= limit for key in keys):
+                return None
+            for key in keys:
+                self.failures[key].append(now)
+        return now
 
-    def fail(self, keys: list[str]) -> None:
-        for key in keys:
-            self.failures[key].append(time.monotonic())
+    def succeeded(self, keys: list[str], stamp: float) -> None:
+        with self.lock:
+            for key in keys:
+                if stamp in self.failures[key]:
+                    self.failures[key].remove(stamp)
 
 
 def status_of(error: str | None) -> int:
@@ -51,13 +65,12 @@ def _limiter() -> RateLimiter:
 def checked_login(keys: list[str], attempt):
     """Run ``attempt()`` unless the keys are rate-limited; count its failures."""
     limit, window = current_app.config["SIGNON_LIMIT"]
-    if _limiter().blocked(keys, limit, window):
+    stamp = _limiter().reserve(keys, limit, window)
+    if stamp is None:
         raise GuardError("rate_limited", "too many attempts: wait and try again")
-    try:
-        return attempt()
-    except GuardError:
-        _limiter().fail(keys)
-        raise
+    result = attempt()  # a GuardError leaves the attempt counted as a failure
+    _limiter().succeeded(keys, stamp)
+    return result
 
 
 def current_guard() -> str | None:
