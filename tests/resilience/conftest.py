@@ -23,6 +23,13 @@ def spawn(*args: str, **options) -> subprocess.Popen:
                             **options)
 
 
+@pytest.fixture(scope="session")
+def decoder():
+    from hardware.decoder import make_decoder
+
+    return make_decoder("zxing")
+
+
 @pytest.fixture
 def as_root():
     """Mounting needs root; CI runs as root, so anything else is a failure, not a skip."""
