@@ -48,9 +48,21 @@ def run_simulated(root: Path, *, once: bool, realtime: bool, language: str,
                                    on_result=printer(language, roles))
     if install_signals:
         install_stop_handlers(runner.stop_event)
+        hang_cameras_on_sigusr1(runner)
     click.echo(t("loop.run.started", language, lanes=len(runner.lanes)))
     runner.run(until)
     _summary(runner, language)
+
+
+def hang_cameras_on_sigusr1(runner) -> None:
+    """In a simulation, ``kill -USR1 PID`` wedges the cameras: see the watchdog act."""
+    import signal
+
+    def hang(signum, frame) -> None:
+        for lane in runner.lanes:
+            lane.camera.hang()
+
+    signal.signal(signal.SIGUSR1, hang)
 
 
 def _summary(runner, language: str) -> None:

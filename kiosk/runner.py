@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -20,15 +21,43 @@ from typing import Any
 
 from kiosk.lane import Lane
 
-__all__ = ["Runner", "install_stop_handlers"]
+__all__ = ["Runner", "SystemdNotifier", "install_stop_handlers"]
 
 log = logging.getLogger(__name__)
 
 
-def _systemd_notifier() -> Any:
-    import sdnotify
+class SystemdNotifier:
+    """sd_notify(3) over $NOTIFY_SOCKET; does nothing without systemd.
 
-    return sdnotify.SystemdNotifier()
+    Sends UTF-8: the STATUS line holds the lanes' Chinese messages, and the sdnotify
+    package encodes Latin-1 and silently drops what it cannot encode, which starved
+    the watchdog after the first decision.
+    """
+
+    def __init__(self) -> None:
+        self.socket = None
+        address = os.environ.get("NOTIFY_SOCKET", "")
+        if not address:
+            return
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            sock.connect("\0" + address[1:] if address.startswith("@") else address)
+        except OSError as exc:
+            sock.close()
+            log.warning("cannot reach systemd's notify socket %s: %s", address, exc)
+            return
+        self.socket = sock
+
+    def notify(self, state: str) -> None:
+        if self.socket is not None:
+            try:
+                self.socket.sendall(state.encode("utf-8"))
+            except OSError as exc:
+                log.warning("sd_notify failed: %s", exc)
+
+
+def _systemd_notifier() -> Any:
+    return SystemdNotifier()
 
 
 def watchdog_interval(default: float = 5.0) -> float:
@@ -40,17 +69,20 @@ def watchdog_interval(default: float = 5.0) -> float:
 class Runner:
     """Starts every lane on its own thread and keeps the watchdog fed while they turn.
 
-    *notifier* has ``notify(text)`` (sdnotify's ``SystemdNotifier`` by default;
+    *notifier* has ``notify(text)`` (:class:`SystemdNotifier` by default;
     harmless without systemd). *stale_after_s*: a lane whose last loop turn is
     older than this stops the heartbeat.
     """
 
     def __init__(self, lanes: Iterable[Lane], notifier: Any = None,
-                 stale_after_s: float = 10.0, interval_s: float | None = None) -> None:
+                 stale_after_s: float | None = None, interval_s: float | None = None) -> None:
         self.lanes = list(lanes)
         self.notifier = notifier if notifier is not None else _systemd_notifier()
-        self.stale_after_s = stale_after_s
         self.interval_s = interval_s if interval_s is not None else watchdog_interval()
+        # 10 s, or WatchdogSec/3 if shorter: stale + one interval (WatchdogSec/2) < WatchdogSec,
+        # so a hung lane always costs a missed heartbeat
+        self.stale_after_s = stale_after_s if stale_after_s is not None \
+            else min(10.0, watchdog_interval(default=15.0) * 2 / 3)
         self.stop_event = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -115,7 +147,7 @@ class Runner:
                 closed.add(id(lane.signals))
                 lane.signals.close()
             lane.close()
-        sock = getattr(self.notifier, "socket", None)  # sdnotify keeps a datagram socket open
+        sock = getattr(self.notifier, "socket", None)  # the notifier keeps a datagram socket open
         if sock is not None:
             sock.close()
 

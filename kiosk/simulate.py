@@ -11,6 +11,7 @@ as in real use.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -83,11 +84,18 @@ class SimCamera(FrameListCamera):
         super().__init__(frames, fps=1 / FRAME_S if realtime else None, loop=loop)
         self._actions = actions
         self._served = 0
+        self.hung = False
+
+    def hang(self) -> None:
+        """Demo/test hook: every later frame read blocks, like a wedged camera driver."""
+        self.hung = True
 
     def frame_time(self) -> float:
         return self._served * FRAME_S
 
     def _load(self, index: int) -> np.ndarray | None:
+        while self.hung and not self.closed:  # the watchdog must notice, not us
+            time.sleep(0.05)
         self._served += 1
         action = self._actions.get(index)
         if action is not None:
