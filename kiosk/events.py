@@ -80,11 +80,12 @@ def _append(db: sqlite_utils.Database, gate_id: str, site_id: str, kind: str, st
             if earlier:
                 return earlier
         seq, prev_hash = chain_head(db)
-        previous = db.conn.execute("SELECT ts_utc FROM events WHERE seq = ?", [seq]).fetchone()
-        if previous and stamp.utc < previous[0]:
+        latest = _latest_time(db, seq)
+        if latest and stamp.utc < latest:
             # The clock went back (a Pi without network after a power cut): keep seq order,
-            # flag the event so the office places it using the measured clock offset.
-            data = {**(data or {}), "clock_behind_previous": previous[0]}
+            # flag every event until the clock passes the latest time seen, so the office
+            # can place them using the measured clock offset.
+            data = {**(data or {}), "clock_behind_previous": latest}
         event = {name: fields.get(name) for name in OPTIONAL_FIELDS}
         if event["temperature"] is not None:  # stored as REAL: hash what will be read back
             event["temperature"] = float(event["temperature"])
@@ -99,6 +100,15 @@ def _append(db: sqlite_utils.Database, gate_id: str, site_id: str, kind: str, st
         marks = ", ".join("?" for _ in event)
         db.conn.execute(f"INSERT INTO events ({columns}) VALUES ({marks})", list(event.values()))
     return event
+
+
+def _latest_time(db: sqlite_utils.Database, seq: int) -> str | None:
+    """The latest time recorded so far: the previous event's, or the mark it carries forward."""
+    previous = db.conn.execute("SELECT ts_utc, data FROM events WHERE seq = ?", [seq]).fetchone()
+    if previous is None:
+        return None
+    carried = json.loads(previous[1]).get("clock_behind_previous")
+    return max(previous[0], carried) if carried else previous[0]
 
 
 def iter_events(db: sqlite_utils.Database, since: int = 0, limit: int | None = None) -> Iterator[dict]:

@@ -195,3 +195,17 @@ def test_stamps_carry_utc_local_zone_and_sync_flag(community, synchronised):
 def test_stamp_refuses_naive_times():
     with pytest.raises(ValueError, match="timezone-aware"):
         Stamp.of(NOW.replace(tzinfo=None), "Asia/Shanghai", True)
+
+
+def test_every_event_of_a_clock_gone_back_is_flagged_until_it_catches_up(gate):
+    def note_at(moment):
+        row = events.append(gate.db, gate_id="g", site_id="jinan", kind="note",
+                            stamp=Stamp.of(moment, "Asia/Shanghai", False))
+        return json.loads(row["data"]).get("clock_behind_previous")
+
+    latest = Stamp.of(NOW, "Asia/Shanghai", True).utc
+    assert note_at(NOW) is None
+    assert note_at(NOW - timedelta(days=1)) == latest
+    assert note_at(NOW - timedelta(days=1) + timedelta(minutes=5)) == latest  # still behind
+    assert note_at(NOW + timedelta(seconds=1)) is None  # caught up
+    assert events.verify_log(gate.db).ok

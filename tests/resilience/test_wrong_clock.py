@@ -90,9 +90,9 @@ def test_clock_jump_back_and_forward(gate_server):
     assert [row["seq"] for row in rows.values()] == list(range(1, len(rows) + 1))
     assert [row["id"] for row in scans] == list(true_times)
     # the jump is flagged where it happened, every event of the bad clock says so
-    assert json.loads(b[0]["data"])["clock_behind_previous"] == a[-1]["ts_utc"]
+    assert [json.loads(r["data"])["clock_behind_previous"] for r in b] == [a[-1]["ts_utc"]] * 4
     assert [r["clock_synced"] for r in scans] == [1] * 4 + [0] * 4 + [1] * 4
-    assert all("clock_behind_previous" not in json.loads(r["data"]) for r in a + b[1:] + c)
+    assert all("clock_behind_previous" not in json.loads(r["data"]) for r in a + c)
     # shifts follow the gate's own clock: a day behind is the same shift of the day before
     with Gate.open(community.gate_home, clock=clock) as gate:
         defs, tz = gate.shift_defs, gate.tz
