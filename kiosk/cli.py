@@ -17,6 +17,7 @@ import click
 from kiosk import __version__, events as events_mod, guards, office as office_mod, registry
 from kiosk.config import DEFAULT_LANES, ConfigError, create_home, resolve_home
 from kiosk.errors import KioskError
+from kiosk.i18n import LANGUAGES, language, t, use_language
 from kiosk.gate import Gate
 from kiosk.office import Office
 from kiosk.rules import Scan
@@ -27,6 +28,19 @@ EVENT_COLUMNS = ("seq", "id", "ts_local", "shift_id", "lane", "direction", "kind
                  "guard_id", "clock_synced", "hash")
 
 
+def say(key: str, **params) -> None:
+    click.echo(t(key, **params))
+
+
+def _refusal(exc: Exception) -> str:
+    """``[code] 中文说明 (detail)``: the catalogue's text for the code, the library's detail after it."""
+    code = getattr(exc, "code", None)
+    if not code:
+        return str(exc)
+    text = t(f"error.{code}")
+    return f"[{code}] {str(exc)}" if text == f"error.{code}" else f"[{code}] {text} ({exc})"
+
+
 class KioskGroup(click.Group):
     """Turns the library's refusals into one clear line and exit status 1."""
 
@@ -35,20 +49,24 @@ class KioskGroup(click.Group):
             return super().invoke(ctx)
         except (ConfigError, KioskError, ValueError, KeyError) as exc:
             code = getattr(exc, "code", None)
-            raise click.ClickException(f"[{code}] {exc}" if code else str(exc)) from exc
+            raise click.ClickException(_refusal(exc)) from exc
 
 
 @click.group(cls=KioskGroup)
 @click.option("--home", type=click.Path(file_okay=False), envvar="KIOSK_HOME",
               help="Data folder (default: $KIOSK_HOME or ~/.local/share/kiosk).")
+@click.option("--lang", type=click.Choice(LANGUAGES), envvar="KIOSK_LANG",
+              help="Language of messages: zh (default) or en.")
 @click.version_option(__version__, prog_name="kiosk")
 @click.pass_context
-def cli(ctx: click.Context, home: str | None) -> None:
+def cli(ctx: click.Context, home: str | None, lang: str | None) -> None:
     """Gate checkpoint kiosk: signed passes, temperatures, gate relay, event log.
 
     Example: kiosk --home /var/lib/kiosk check GP1:... --direction in --temp 36.6
     """
     ctx.obj = resolve_home(home)
+    if lang:
+        use_language(lang)
 
 
 def _gate(ctx: click.Context) -> Gate:
@@ -88,8 +106,8 @@ def init(ctx, site_id, gate_id, trust_key, timezone):
                                    "timezone": timezone, "lanes": DEFAULT_LANES})
     with Gate(config) as gate:
         if trust_key:
-            click.echo(f"trusted key {registry.trust_key(gate.db, _read_key_text(trust_key), _now())}")
-    click.echo(f"gate {gate_id} initialised in {config.home}")
+            say("cli.trusted_key", kid=registry.trust_key(gate.db, _read_key_text(trust_key), _now()))
+    say("cli.gate_initialised", gate_id=gate_id, home=config.home)
 
 
 @cli.group("keys")
@@ -109,7 +127,7 @@ def keys_trust(ctx, key):
     Example: kiosk keys trust office-public-key.txt
     """
     gate = _gate(ctx)
-    click.echo(f"trusted key {registry.trust_key(gate.db, _read_key_text(key), _now())}")
+    say("cli.trusted_key", kid=registry.trust_key(gate.db, _read_key_text(key), _now()))
 
 
 @keys_group.command("remove")
@@ -121,7 +139,7 @@ def keys_remove(ctx, key_id):
     Example: kiosk keys remove 1a2b3c4d
     """
     registry.distrust_key(_gate(ctx).db, key_id)
-    click.echo(f"key {key_id} is no longer trusted")
+    say("cli.key_removed", kid=key_id)
 
 
 @keys_group.command("list")
@@ -154,7 +172,7 @@ def registry_load(ctx, bundle):
     gate = _gate(ctx)
     info = registry.load_bundle_file(gate.db, bundle, gate.site_id, _now(gate))
     counts = ", ".join(f"{k} {v}" for k, v in info.counts.items())
-    click.echo(f"registry version {info.version} loaded for {info.site_id}: {counts}")
+    say("cli.registry_loaded", version=info.version, site=info.site_id, counts=counts)
 
 
 @registry_group.command("info")
@@ -231,7 +249,7 @@ def guard_add(ctx, guard_id, name, organisation, role, pin):
     Example: kiosk guard add G001 --name 王建国 --org 南秦社区 --role guard
     """
     guards.add_guard(_gate(ctx).db, guard_id, name, pin, organisation, role)
-    click.echo(f"guard {guard_id} added")
+    say("cli.guard_added", guard_id=guard_id)
 
 
 @guard_group.command("list")
@@ -244,7 +262,7 @@ def guard_list(ctx):
     db = _gate(ctx).db
     duty = {row["guard_id"]: row["lane"] for row in guards.open_duty(db)}
     for row in db.query("SELECT id, name, organisation, role FROM guards ORDER BY id"):
-        lane = f" on duty at {duty[row['id']]}" if row["id"] in duty else ""
+        lane = " " + t("cli.on_duty_at", lane=duty[row["id"]]) if row["id"] in duty else ""
         click.echo(f"{row['id']}\t{row['name']}\t{row['organisation']}\t{row['role']}{lane}")
 
 
@@ -261,7 +279,7 @@ def guard_on(ctx, guard_id, lane, pin):
     gate = _gate(ctx)
     gate.lane(lane)
     event = gate.sign_on(guard_id, pin, lane, _now(gate))
-    click.echo(f"{guard_id} signed on at {lane} ({event['shift_id']})")
+    say("cli.signed_on", guard_id=guard_id, lane=lane, shift=event["shift_id"])
 
 
 @guard_group.command("off")
@@ -276,7 +294,7 @@ def guard_off(ctx, guard_id, note, pin):
     """
     gate = _gate(ctx)
     event = gate.sign_off(guard_id, pin, _now(gate), note)
-    click.echo(f"{guard_id} signed off ({event['shift_id']})")
+    say("cli.signed_off", guard_id=guard_id, shift=event["shift_id"])
 
 
 # --- the log ---------------------------------------------------------------------------
@@ -323,13 +341,13 @@ def shifts_cmd(ctx, day, as_json):
         click.echo(json.dumps(logs, ensure_ascii=False, indent=1))
         return
     for log in logs:
-        click.echo(f"{log['shift_id']} {log['name_zh']} {log['start'][11:16]}-{log['end'][11:16]}: "
-                   f"进 {log['entries']['persons']}人/{log['entries']['vehicles']}车, "
-                   f"出 {log['exits']['persons']}人/{log['exits']['vehicles']}车, "
-                   f"拒绝 {sum(log['refusals_by_code'].values())}, 发热 {log['fevers']}, "
-                   f"人工放行 {log['overrides']}, 返乡登记 {log['returnees']}")
+        say("cli.shift_line", shift_id=log["shift_id"], name=log["name_zh" if language() == "zh" else "name_en"],
+            start=log["start"][11:16], end=log["end"][11:16], in_p=log["entries"]["persons"],
+            in_v=log["entries"]["vehicles"], out_p=log["exits"]["persons"], out_v=log["exits"]["vehicles"],
+            refused=sum(log["refusals_by_code"].values()), fevers=log["fevers"], overrides=log["overrides"],
+            returnees=log["returnees"])
         for note in log["handover_notes"]:
-            click.echo(f"  交接 {note['guard_id']}: {note['note']}")
+            say("cli.handover", guard_id=note["guard_id"], note=note["note"])
 
 
 @cli.command("verify-log")
@@ -344,7 +362,7 @@ def verify_log(ctx):
     report = events_mod.verify_log(_gate(ctx).db)
     for problem in report.problems:
         click.echo(problem, err=True)
-    click.echo(f"{'ok' if report.ok else 'FAILED'}: {report.checked} events checked")
+    say("cli.verify_ok" if report.ok else "cli.verify_failed", count=report.checked)
     ctx.exit(0 if report.ok else 1)
 
 
@@ -389,7 +407,7 @@ def office_import(ctx, ledger, site_id, strict):
     report = office_mod.import_ledger(_office(ctx), ledger, site_id, _now(), strict)
     for line, problem in report.errors:
         click.echo(f"{ledger}:{line}: {problem}", err=True)
-    click.echo(f"imported {report.imported} rows, {len(report.errors)} bad")
+    say("cli.imported", imported=report.imported, bad=len(report.errors))
     ctx.exit(1 if report.errors else 0)
 
 
@@ -411,7 +429,7 @@ def office_issue(ctx, site_id, persons, vehicles, everyone, days, out, fmt):
     wanted = office_mod.subjects(office, site_id, ("resident", "vehicle")) if everyone else \
         [("resident", p) for p in persons] + [("vehicle", registry.normalise_plate(v)) for v in vehicles]
     if not wanted:
-        raise click.UsageError("name --person, --vehicle or --all")
+        raise click.UsageError(t("cli.name_subjects"))
     out.mkdir(parents=True, exist_ok=True)
     with (out / "tokens.tsv").open("a", encoding="utf-8") as listing:
         for kind, subject in wanted:
@@ -433,7 +451,7 @@ def office_revoke(ctx, pass_id, block, reason):
     Example: kiosk office revoke P1A2B3C4D5 --reason 遗失
     """
     office_mod.set_pass_status(_office(ctx), pass_id, "blocked" if block else "revoked", reason)
-    click.echo(f"{pass_id} {'blocked' if block else 'revoked'}")
+    say("cli.pass_blocked" if block else "cli.pass_revoked", pass_id=pass_id)
 
 
 @office_group.command("bundle")
@@ -446,7 +464,7 @@ def office_bundle(ctx, site_id, out):
     Example: kiosk office bundle --site jinan --out /media/usb/registry.bundle
     """
     version, path = office_mod.write_bundle(_office(ctx), site_id, _now(), out)
-    click.echo(f"bundle version {version} for {site_id} written to {path}")
+    say("cli.bundle_written", version=version, site=site_id, path=path)
 
 
 @office_group.command("public-key")

@@ -28,9 +28,23 @@ def catalogue(language: str) -> dict[str, str]:
     return merged
 
 
+_chosen: str | None = None  # set once by the command line's --lang
+
+
+def use_language(choice: str) -> None:
+    """Make ``choice`` this process's language (the CLI's ``--lang``)."""
+    global _chosen
+    catalogue(choice)  # refuses an unknown language
+    _chosen = choice
+
+
 def default_language() -> str:
-    language = os.environ.get("KIOSK_LANG", DEFAULT_LANGUAGE)
-    return language if language in LANGUAGES else DEFAULT_LANGUAGE
+    """The process's language: --lang, else $KIOSK_LANG, else Simplified Chinese."""
+    choice = _chosen or os.environ.get("KIOSK_LANG", DEFAULT_LANGUAGE)
+    return choice if choice in LANGUAGES else DEFAULT_LANGUAGE
+
+
+language = default_language
 
 
 def t(key: str, language: str | None = None, **params: object) -> str:

@@ -128,7 +128,9 @@ def test_office_to_gate_round_trip(tmp_path, env):
     logs = json.loads(kiosk(env, "shifts", "--json", home=gate).stdout)
     assert [log["key"] for log in logs] == ["night", "morning", "afternoon"]
     assert sum(log["events"] for log in logs) >= 1  # the run may straddle a shift change, not a day change here
-    assert "早班" in kiosk(env, "shifts", "--date", "2026-11-29", home=gate).stdout
+    assert "/morning Morning 08:00-16:00: in " in kiosk(env, "shifts", "--date", "2026-11-29", home=gate).stdout
+    chinese = kiosk(env, "shifts", "--date", "2026-11-29", home=gate, KIOSK_LANG="zh").stdout  # the default
+    assert "/morning 早班 08:00-16:00：进 " in chinese
 
     assert kiosk(env, "verify-log", home=gate).stdout == "ok: 4 events checked\n"
     conn = sqlite3.connect(gate / "gate.db")

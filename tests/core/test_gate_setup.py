@@ -48,3 +48,13 @@ def test_check_applies_the_lanes_temperature_requirement(community):
     exit_ = invoke(community.gate_home, "check", community.tokens["resident"], "--direction", "out", "--json")
     assert (entry.exit_code, json.loads(entry.output)["codes"]) == (2, ["temperature_missing"])
     assert (exit_.exit_code, json.loads(exit_.output)["codes"]) == (0, [])
+
+
+def test_messages_are_chinese_by_default_and_english_on_request(community, monkeypatch):
+    monkeypatch.delenv("KIOSK_LANG", raising=False)
+    bundle = community.root / "registry.bundle"
+    chinese = invoke(community.gate_home, "registry", "load", str(bundle))
+    english = invoke(community.gate_home, "--lang", "en", "registry", "load", str(bundle))
+    assert (chinese.exit_code, english.exit_code) == (1, 1)
+    assert "[not_newer] 名册文件版本不比已加载的新 (bundle version 1 is not newer" in chinese.output
+    assert "[not_newer] bundle is not newer than the loaded one (bundle version 1" in english.output
