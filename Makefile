@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DEMO_HOME ?= demo-data
+DEMO_ARGS ?=
 SYSTEM_PACKAGES := libzbar0
 TEST_SYSTEM_PACKAGES := libzbar0 chromium fonts-noto-cjk systemd shellcheck
 
@@ -25,7 +26,7 @@ test-system-packages:
 	@PACKAGES="$(TEST_SYSTEM_PACKAGES)" sh scripts/ensure-system-packages.sh
 
 demo: system-packages venv
-	$(PY) -m kiosk demo --home $(DEMO_HOME)
+	$(PY) -m kiosk --home $(DEMO_HOME) demo $(DEMO_ARGS)
 
 test: test-system-packages venv
 	$(PY) -m pytest -W error -p no:cacheprovider
