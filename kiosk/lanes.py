@@ -209,7 +209,7 @@ def build_lane(lane_config: dict | LaneSpec, config: Config, simulate: bool = Fa
         from hardware.decoder import make_decoder
 
         decoder = make_decoder(spec.decoder)
-    lane = Lane(spec.id, spec.direction, Gate(config, clock=clock), camera=camera,
+    lane = Lane(spec.id, spec.direction, Gate.open(config=config, clock=clock), camera=camera,
                 decoder=decoder, scanner=scanner, thermometer=thermometer, signals=signals,
                 proximity=proximity, require_temperature=spec.require_temperature,
                 debouncer=Debouncer(spec.debounce_gone_s, spec.debounce_repeat_s),
