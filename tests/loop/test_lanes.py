@@ -27,3 +27,4 @@ def test_kiosk_run_refuses_a_folder_holding_the_signing_key_and_closes_what_it_o
     shutil.copy(demo.office_home / "keys" / "signing.key", stolen)
     with pytest.raises(ConfigError, match="must never hold it"):
         build_lanes(load_config(demo.gate_home))
+    assert _camera_threads() == []  # the camera opened for the lane was closed again
