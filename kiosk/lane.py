@@ -91,10 +91,10 @@ class _Status:
     thermometer: str | None = None
     scanner: str | None = None
     alerts: dict[str, str] = field(default_factory=dict)
-    last: str | None = None  # message of the last decision
+    last: str = ""  # message of the last decision ("ready" before the first)
 
     def detail(self) -> str:
-        return "; ".join(self.alerts.values()) or self.last or "ready"
+        return "; ".join(self.alerts.values()) or self.last
 
     def row(self) -> tuple:
         return (self.camera, self.thermometer, self.scanner, self.detail())
@@ -147,7 +147,8 @@ class Lane:
         self.frames = 0
         self.results: list[LaneResult] = []
         self.beat = time.monotonic()  # last completed loop turn, for the watchdog
-        self.status = _Status(thermometer=None if thermometer else "manual")
+        self.status = _Status(thermometer=None if thermometer else "manual",
+                              last=t("loop.status.ready", language))
         self._lock = threading.RLock()  # the button handler shares the gate connection
         self._written: tuple | None = None
         self._written_at = -1e9
