@@ -12,6 +12,7 @@ from __future__ import annotations
 import queue
 import select
 import threading
+from collections import deque
 from typing import Any, TextIO
 
 __all__ = ["EvdevScanner", "ScannerUnavailable", "StreamScanner"]
@@ -116,8 +117,13 @@ class EvdevScanner:
         self._ecodes = evdev.ecodes
         self._device = evdev.InputDevice(device_path)
         if grab:
-            self._device.grab()
+            try:
+                self._device.grab()
+            except OSError:  # grabbed by another process: do not leak the open device
+                self._device.close()
+                raise
         self._keys: list[tuple[str, bool]] = []
+        self._payloads: deque[str] = deque()  # one read() batch may hold several scans
         self._shift = False
         self._closed = False
         self.health = "ok"
@@ -142,17 +148,21 @@ class EvdevScanner:
         """Return the next scanned payload, or None after *timeout*."""
         if self._closed:
             return None
+        if not self._payloads:
+            self._read_batch(timeout)
+        return self._payloads.popleft() if self._payloads else None
+
+    def _read_batch(self, timeout: float | None) -> None:
+        """Feed every pending input event: the kernel hands over all of them at once."""
         try:
             ready, _, _ = select.select([self._device.fd], [], [], timeout)
-            if not ready:
-                return None
-            for event in self._device.read():
-                payload = self._handle(event)
-                if payload:
-                    return payload
+            if ready:
+                for event in self._device.read():
+                    payload = self._handle(event)
+                    if payload:
+                        self._payloads.append(payload)
         except OSError as exc:  # scanner unplugged
             self.health = f"failed: {exc}"
-        return None
 
     def close(self) -> None:
         """Release the grab and the device; idempotent."""

@@ -143,9 +143,10 @@ def _camera(lane: str, spec: dict, timeout: float) -> Finding:
         health = camera.health
     finally:
         camera.close()
-    if frame is None:
-        return _error("camera_bad", lane=lane, source=source,
-                      error=health.error or t("loop.doctor.no_frame", seconds=timeout))
+    if frame is None and health.error:
+        return _error("camera_bad", lane=lane, source=source, error=health.error)
+    if frame is None:  # the text is chosen by render(): the --lang of the report
+        return _error("camera_silent", lane=lane, source=source, seconds=timeout)
     return _ok("camera_ok", lane=lane, source=source, width=frame.shape[1], height=frame.shape[0])
 
 

@@ -58,9 +58,10 @@ class Gate:
             raise ConfigError(f"{config.home / 'kiosk.toml'} [rules]: {exc}") from exc
 
     @classmethod
-    def open(cls, home=None, clock=None) -> "Gate":
-        """Open a gate folder; refuses one that holds the office's pass-signing key."""
-        gate = cls(load_config(home), clock=clock)
+    def open(cls, home=None, clock=None, config: Config | None = None) -> "Gate":
+        """Open a gate folder (or an already loaded *config*); refuses one that holds the
+        office's pass-signing key."""
+        gate = cls(config if config is not None else load_config(home), clock=clock)
         held = held_signing_keys(gate)
         if held:
             gate.close()

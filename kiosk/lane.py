@@ -91,10 +91,10 @@ class _Status:
     thermometer: str | None = None
     scanner: str | None = None
     alerts: dict[str, str] = field(default_factory=dict)
-    last: str | None = None  # message of the last decision
+    last: str = ""  # message of the last decision ("ready" before the first)
 
     def detail(self) -> str:
-        return "; ".join(self.alerts.values()) or self.last or "ready"
+        return "; ".join(self.alerts.values()) or self.last
 
     def row(self) -> tuple:
         return (self.camera, self.thermometer, self.scanner, self.detail())
@@ -117,7 +117,7 @@ class Lane:
                  remeasure_attempts: int = 2, remeasure_pause_s: float = 1.0,
                  manual_window_s: float = 60.0, read_timeout: float = 0.5,
                  status_interval_s: float = 10.0, button_stuck_s: float = 10.0,
-                 sleep: Callable[[float], Any] = time.sleep,
+                 sleep: Callable[[float], Any] | None = None,
                  mono: Callable[[], float] = time.monotonic, language: str | None = None,
                  on_result: Callable[[LaneResult], Any] | None = None) -> None:
         if direction not in ("in", "out"):
@@ -138,12 +138,17 @@ class Lane:
         self.remeasure_attempts, self.remeasure_pause_s = remeasure_attempts, remeasure_pause_s
         self.manual_window_s, self.read_timeout = manual_window_s, read_timeout
         self.status_interval_s, self.button_stuck_s = status_interval_s, button_stuck_s
-        self.sleep, self.mono, self.language = sleep, mono, language
+        # run(stop) swaps in its stop event: the pauses between temperature readings then end
+        # at once on SIGTERM, and the scan in hand finishes instead of holding up the shutdown
+        self._stopping = threading.Event()
+        self.sleep = sleep or (lambda seconds: self._stopping.wait(seconds))
+        self.mono, self.language = mono, language
         self.on_result = on_result
         self.frames = 0
         self.results: list[LaneResult] = []
         self.beat = time.monotonic()  # last completed loop turn, for the watchdog
-        self.status = _Status(thermometer=None if thermometer else "manual")
+        self.status = _Status(thermometer=None if thermometer else "manual",
+                              last=t("loop.status.ready", language))
         self._lock = threading.RLock()  # the button handler shares the gate connection
         self._written: tuple | None = None
         self._written_at = -1e9
@@ -266,7 +271,8 @@ class Lane:
                                                 value=measurement.value)
             if self.signals is not None:
                 self.signals.refer()
-                self.signals.wait(self.remeasure_pause_s + 2)  # the person must see "measure again"
+                if not self._stopping.is_set():  # the person must see "measure again"
+                    self.signals.wait(self.remeasure_pause_s + 2)
             self.sleep(self.remeasure_pause_s)
         self.status.alerts.pop("remeasure", None)
         return measurement
@@ -363,6 +369,7 @@ class Lane:
 
     def run(self, stop: threading.Event) -> None:
         """Loop until *stop* is set. No exception of one frame ends the loop."""
+        self._stopping = stop
         self.update_status(force=True)
         while not stop.is_set():
             try:

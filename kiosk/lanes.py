@@ -23,7 +23,9 @@ to a :class:`kiosk.lane.Lane` (gpiozero style). Example configuration::
 
 from __future__ import annotations
 
+import logging
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +36,8 @@ from kiosk.lane import Lane
 
 __all__ = ["DEFAULT_PINS", "LaneSpec", "build_lane", "build_lanes", "lane_specs",
            "open_signals", "open_thermometer", "pin_factory"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PINS = {"green": 17, "red": 27, "buzzer": 22, "relay": 23, "button": 24}
 CAMERA_KINDS = ("opencv", "folder")
@@ -177,6 +181,37 @@ def _open(what: str, opener, problems: dict[str, str]):
         return None
 
 
+def _close_all(devices: Iterable[Any]) -> None:
+    """Close devices after a failed start; one failing close must not keep the others open."""
+    for device in devices:
+        if device is not None:
+            try:
+                device.close()
+            except Exception:
+                log.exception("closing %r failed", device)
+
+
+def _open_devices(spec: LaneSpec, config: Config, simulate: bool, problems: dict[str, str], *,
+                  camera: Any, thermometer: Any, signals: Any) -> dict[str, Any]:
+    """Open the configured devices the caller did not supply; {name: device} of those opened."""
+    shared_pins, factory = _signals_settings(config, simulate)
+    opened: dict[str, Any] = {}
+    if camera is None and spec.camera is not None and not simulate:
+        opened["camera"] = _open("camera", lambda: open_camera_spec(spec.camera), problems)
+    if spec.scanner and not simulate:
+        opened["scanner"] = _open("scanner", lambda: open_scanner(spec.scanner), problems)
+    if thermometer is None:
+        opened["thermometer"] = _open("thermometer",
+                                      lambda: open_thermometer(spec.thermometer, simulate), problems)
+    if signals is None and (spec.signals is not None or simulate):
+        pins = spec.signals if spec.signals is not None else shared_pins
+        opened["signals"] = _open("signals", lambda: open_signals(pins, factory), problems)
+    if spec.proximity and not simulate:
+        opened["proximity"] = _open("proximity", lambda: open_proximity(spec.proximity, factory),
+                                    problems)
+    return opened
+
+
 def build_lane(lane_config: dict | LaneSpec, config: Config, simulate: bool = False, *,
                clock: Any = None, signals: Any = None, camera: Any = None,
                thermometer: Any = None, **lane_options: Any) -> Lane:
@@ -187,33 +222,29 @@ def build_lane(lane_config: dict | LaneSpec, config: Config, simulate: bool = Fa
     lane uses mock GPIO pins and a fake thermometer instead of I2C. A device
     that cannot be opened is left out and named in the lane's status: the lane
     then works with what it has (at worst: manual checks on the web page).
+    If the lane cannot be built, the devices opened here are closed again.
     """
     spec = lane_config if isinstance(lane_config, LaneSpec) else \
         lane_specs(Config(config.home, {**config.data, "lanes": [lane_config]}))[0]
-    shared_pins, factory = _signals_settings(config, simulate)
     problems: dict[str, str] = {}
-    if camera is None and spec.camera is not None and not simulate:
-        camera = _open("camera", lambda: open_camera_spec(spec.camera), problems)
-    scanner = _open("scanner", lambda: open_scanner(spec.scanner), problems) \
-        if spec.scanner and not simulate else None
-    if thermometer is None:
-        thermometer = _open("thermometer", lambda: open_thermometer(spec.thermometer, simulate),
-                            problems)
-    if signals is None and (spec.signals is not None or simulate):
-        pins = spec.signals if spec.signals is not None else shared_pins
-        signals = _open("signals", lambda: open_signals(pins, factory), problems)
-    proximity = _open("proximity", lambda: open_proximity(spec.proximity, factory), problems) \
-        if spec.proximity and not simulate else None
-    decoder = None
-    if camera is not None:
-        from hardware.decoder import make_decoder
+    opened = _open_devices(spec, config, simulate, problems, camera=camera,
+                           thermometer=thermometer, signals=signals)
+    devices = {"camera": camera, "scanner": None, "thermometer": thermometer, "signals": signals,
+               "proximity": None, **opened}
+    try:
+        decoder = None
+        if devices["camera"] is not None:
+            from hardware.decoder import make_decoder
 
-        decoder = make_decoder(spec.decoder)
-    lane = Lane(spec.id, spec.direction, Gate(config, clock=clock), camera=camera,
-                decoder=decoder, scanner=scanner, thermometer=thermometer, signals=signals,
-                proximity=proximity, require_temperature=spec.require_temperature,
+            decoder = make_decoder(spec.decoder)
+        gate = Gate.open(config=config, clock=clock)
+    except BaseException:
+        _close_all(opened.values())
+        raise
+    lane = Lane(spec.id, spec.direction, gate, decoder=decoder,
+                require_temperature=spec.require_temperature,
                 debouncer=Debouncer(spec.debounce_gone_s, spec.debounce_repeat_s),
-                language=config.get("language"), **lane_options)
+                language=config.get("language"), **devices, **lane_options)
     lane.status.alerts.update(problems)
     return lane
 
@@ -225,8 +256,18 @@ def build_lanes(config: Config, simulate: bool = False, *, clock: Any = None,
     In simulation every lane gets its own mock pins, so each lane's LEDs and
     relay can be watched separately.
     """
+    specs = lane_specs(config)
     shared_pins, factory = _signals_settings(config, simulate)
     shared = open_signals(shared_pins, factory) if shared_pins and not simulate else None
-    return [build_lane(spec, config, simulate, clock=clock,
-                       signals=None if spec.signals is not None else shared, **lane_options)
-            for spec in lane_specs(config)]
+    lanes: list[Lane] = []
+    try:
+        for spec in specs:
+            lanes.append(build_lane(spec, config, simulate, clock=clock,
+                                    signals=None if spec.signals is not None else shared,
+                                    **lane_options))
+    except BaseException:
+        for lane in lanes:
+            _close_all([lane.signals if lane.signals is not shared else None, lane])
+        _close_all([shared])
+        raise
+    return lanes

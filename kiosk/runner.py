@@ -125,13 +125,14 @@ class Runner:
 
     def run(self, until: Callable[[], bool] | None = None) -> None:
         """Start, feed the watchdog until stopped (or *until()* is true), then stop."""
-        self.start()
+        pause = self.interval_s if until is None else min(self.interval_s, 0.2)  # until() is polled
         try:
+            self.start()  # inside: lanes started before a failure are still stopped and closed
             while not self.stop_event.is_set():
                 self.feed_watchdog()
                 if until is not None and until():
                     break
-                self.stop_event.wait(min(self.interval_s, 0.2 if until else self.interval_s))
+                self.stop_event.wait(pause)
         finally:
             self.stop()
 

@@ -105,3 +105,13 @@ def test_chinese_is_the_default(tmp_path):
     result = CliRunner().invoke(cli, ["--home", str(demo.gate_home), "doctor"])
     assert result.output.splitlines()[1] == "[正常] 数据文件夹和文件的权限正确"
     assert "[注意] 通道 in 没有摄像头也没有扫码枪：只能在网页上人工核验" in result.output
+
+
+def test_a_camera_without_pictures_is_reported_in_the_chosen_language(tmp_path):
+    empty = tmp_path / "no-frames"
+    empty.mkdir()
+    settings = {"lanes": [{"id": "in", "direction": "in", "camera": {"kind": "folder", "source": str(empty)}}]}
+    demo = create_demo(tmp_path / "demo", NOW, gate_settings=settings)
+    code, fixed, _ = _doctor(demo.gate_home, "--camera-timeout", "0.5")
+    assert code == 1
+    assert f"[ERROR] Lane in: camera {empty} does not work: no picture within 0.5 s" in fixed

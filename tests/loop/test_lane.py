@@ -248,3 +248,15 @@ def test_repeat_within_duplicate_window_does_not_open_again(community, decoder):
     assert len(events(community.gate_home)) == 1 and highs(factory, PINS["relay"]) == 1
     lane.close()
     signals.close()
+
+
+def test_lane_status_before_the_first_scan_is_in_the_catalogue_language(community):
+    chinese = make_lane(community, thermometer=FakeThermometer(36.5))
+    english = make_lane(community, lane_id="out", direction="out", language="en")
+    for lane in (chinese, english):
+        lane.update_status(force=True)
+    with sqlite3.connect(community.gate_home / "gate.db") as conn:
+        assert conn.execute("SELECT lane, detail FROM lane_status ORDER BY lane").fetchall() == \
+            [("in", "就绪"), ("out", "Ready")]
+    chinese.close()
+    english.close()

@@ -64,3 +64,28 @@ def test_watchdog_interval_is_half_of_watchdog_usec(monkeypatch):
     assert watchdog_interval() == 15.0
     monkeypatch.delenv("WATCHDOG_USEC")
     assert watchdog_interval() == 5.0
+
+
+def test_stop_interrupts_a_lane_waiting_between_temperature_readings(community, decoder):
+    """SIGTERM sets the stop event; a lane in the middle of (re-)measuring must not hold it up."""
+    from hardware.thermometer import FakeThermometer
+    from kiosk.demo import GUARD
+    from tests.loop.conftest import code_frame
+
+    gate = Gate.open(community.gate_home)
+    gate.sign_on(GUARD[0], GUARD[2], "in", gate.now())
+    thermometer = FakeThermometer(25.0)  # implausible: measured again after a long pause
+    camera = FrameListCamera([code_frame(community.tokens["resident"], decoder)])
+    lane = Lane("in", "in", gate, camera=camera, decoder=decoder, thermometer=thermometer,
+                require_temperature=True, remeasure_pause_s=600.0)
+    runner = Runner([lane], notifier=type("Quiet", (), {"notify": lambda self, text: None})(),
+                    interval_s=0.05)
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    try:
+        assert _wait(lambda: thermometer.reads >= 5)  # first measurement done: now it pauses
+    finally:
+        runner.stop_event.set()
+        thread.join(timeout=20)
+    assert not thread.is_alive()
+    assert [r.codes for r in lane.results] == [("temperature_implausible",)]
