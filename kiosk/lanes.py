@@ -23,6 +23,8 @@ to a :class:`kiosk.lane.Lane` (gpiozero style). Example configuration::
 
 from __future__ import annotations
 
+import atexit
+import functools
 import logging
 import sys
 from collections.abc import Iterable
@@ -131,18 +133,30 @@ def open_thermometer(spec: dict, simulate: bool = False):
 
 
 def pin_factory(name: str | None):
-    """gpiozero pin factory by name: "mock", a factory name like "lgpio", or None (default)."""
+    """gpiozero pin factory by name: "mock", a factory name like "lgpio", or None (default).
+
+    A real factory is made once per process and shared by every lane, as gpiozero's own
+    default is: each one holds a handle on the GPIO chip. Mock factories are per caller,
+    so simulated lanes can use the same pin numbers.
+    """
     if name in (None, "", "default"):
         return None
     if name == "mock":
         from gpiozero.pins.mock import MockFactory
 
         return MockFactory()
+    return _shared_factory(name.lower())
+
+
+@functools.cache
+def _shared_factory(name: str):
     from importlib.metadata import entry_points
 
     for entry in entry_points(group="gpiozero_pin_factories"):
-        if entry.name == name.lower():
-            return entry.load()()
+        if entry.name == name:
+            factory = entry.load()()
+            atexit.register(factory.close)
+            return factory
     raise ConfigError(f"unknown GPIO pin factory {name!r} (try lgpio, rpigpio, mock)")
 
 

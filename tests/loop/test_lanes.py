@@ -28,3 +28,14 @@ def test_kiosk_run_refuses_a_folder_holding_the_signing_key_and_closes_what_it_o
     with pytest.raises(ConfigError, match="must never hold it"):
         build_lanes(load_config(demo.gate_home))
     assert _camera_threads() == []  # the camera opened for the lane was closed again
+
+
+def test_a_named_pin_factory_is_made_once_and_mock_factories_per_lane():
+    from kiosk.config import ConfigError
+    from kiosk.lanes import _shared_factory, pin_factory
+
+    assert _shared_factory("mock") is _shared_factory("mock")  # what "lgpio" gets on a Pi
+    assert pin_factory("mock") is not pin_factory("mock")
+    assert pin_factory(None) is None
+    with pytest.raises(ConfigError, match="unknown GPIO pin factory 'nope'"):
+        pin_factory("nope")
