@@ -74,3 +74,11 @@ def test_stream_resumes_from_last_event_id(client, gate, demo):
 
 def test_stream_needs_a_viewer(client):
     assert client.get("/screen/stream").status_code == 302
+
+
+def test_stream_ignores_a_cursor_it_cannot_use(client, gate, demo):
+    sign_on(client)
+    event = gate.check(Scan("in", token=demo.tokens["resident"], temperature=36.5, lane="in")).event
+    assert f"id: {event['seq']}\n" in client.get("/screen/stream?after=²").get_data(as_text=True)
+    body = client.get("/screen/stream", headers={"Last-Event-ID": str(10**30)}).get_data(as_text=True)
+    assert body == "retry: 1000\n\n"  # beyond any seq: nothing newer, and no error
