@@ -90,6 +90,17 @@ def test_override_of_isolation_needs_a_supervisor_pin(client, gate, demo):
     assert json.loads(last_event(gate)["data"])["approved_by"] == "S001"
 
 
+def test_supervisor_pins_on_an_override_are_rate_limited_per_address(app, client, gate, demo):
+    app.config["SIGNON_LIMIT"] = (3, 600)
+    sign_on(client)
+    refused = gate.check(Scan("out", token=demo.tokens["isolated"], temperature=36.5, lane="out")).event
+    url = f"/actions/override/{refused['id']}"
+    for supervisor in ("X1", "X2", "X3"):  # walking through ids: each one's own lockout never triggers
+        assert post(client, url, {"reason": "就医", "supervisor_id": supervisor, "supervisor_pin": "0000"}).status_code == 401
+    assert post(client, url, {"reason": "就医", "supervisor_id": "S001", "supervisor_pin": "9999"}).status_code == 429
+    assert gate.db["events"].count_where("kind = 'override'") == 0
+
+
 def test_an_allowed_event_cannot_be_overridden(client, gate, demo):
     sign_on(client)
     allowed = gate.check(Scan("in", token=demo.tokens["resident"], temperature=36.5, lane="in")).event
