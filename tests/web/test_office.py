@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from datetime import timedelta
 
 from openpyxl import load_workbook
 
