@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from kiosk.rules import Scan
+from kiosk.web_lookup import search_persons
 from tests.web.conftest import post, sign_on
 
 
@@ -42,6 +43,12 @@ def test_search_by_household_and_by_name(client, demo):
     html = client.get("/actions/check?q=刘").get_data(as_text=True)
     assert "刘洋" in html and "2-1-302" in html and "张晓明" not in html
     assert "未找到人员" in client.get("/actions/check?q=nobody-here").get_data(as_text=True)
+
+
+def test_name_search_takes_percent_and_underscore_literally(gate):
+    assert search_persons(gate.db, "%") == [] and search_persons(gate.db, "_") == []
+    assert search_persons(gate.db, "\\") == []
+    assert [person["id"] for person in search_persons(gate.db, "张晓明")] == ["R001"]
 
 
 def test_a_script_in_a_name_is_shown_escaped(client, gate, demo):
