@@ -2,6 +2,9 @@
 
 Threads: each open guard screen holds one for its live stream (at most SSE_LIFETIME
 seconds at a time), so the pool is sized for several screens plus ordinary requests.
+Waitress reads a busy connection only with ``channel_request_lookahead`` > 0; without it a
+screen that went away is noticed only when a later write fails, and its thread stays
+taken until then.
 """
 
 from __future__ import annotations
@@ -17,4 +20,5 @@ def serve(home: Path | str, host: str = "127.0.0.1", port: int = 8000, threads: 
     from web import create_app
 
     app = create_app({"KIOSK_HOME": str(home)})
-    waitress.serve(app, host=host, port=port, threads=threads, ident="kiosk", channel_timeout=30)
+    waitress.serve(app, host=host, port=port, threads=threads, ident="kiosk", channel_timeout=30,
+                   channel_request_lookahead=1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Callable
 
 from kiosk import guards
 from kiosk.clock import utc_text
@@ -58,8 +59,13 @@ def needs_supervisor(event: dict) -> bool:
 
 
 def override(gate: Gate, event_id: str, guard_id: str, reason: str, now: datetime,
-             supervisor_id: str = "", supervisor_pin: str = "") -> dict:
-    """Let a refused person through with a reason; fever and isolation need a supervisor's PIN."""
+             supervisor_id: str = "", supervisor_pin: str = "",
+             check_pin: Callable[[str, str], guards.Guard] | None = None) -> dict:
+    """Let a refused person through with a reason; fever and isolation need a supervisor's PIN.
+
+    ``check_pin(id, pin)`` lets the web layer put its per-address attempt limits in front
+    of the supervisor's PIN, as it does for sign-on.
+    """
     rows = list(gate.db.query("SELECT * FROM events WHERE id = ?", [event_id]))
     if not rows:
         raise guards.GuardError("not_refused", "no such event")
@@ -67,7 +73,8 @@ def override(gate: Gate, event_id: str, guard_id: str, reason: str, now: datetim
         raise guards.GuardError("reason_required", "an override needs a reason")
     approved_by = None
     if needs_supervisor(rows[0]):
-        supervisor = guards.authenticate(gate.db, supervisor_id, supervisor_pin, now)
+        check_pin = check_pin or (lambda who, pin: guards.authenticate(gate.db, who, pin, now))
+        supervisor = check_pin(supervisor_id, supervisor_pin)
         if supervisor.role != "supervisor":
             raise guards.GuardError("supervisor_required", "this override needs a supervisor's PIN")
         approved_by = supervisor.id

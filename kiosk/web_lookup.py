@@ -43,7 +43,8 @@ def search_persons(db: sqlite_utils.Database, text: str, limit: int = 20) -> lis
     text = (text or "").strip()
     if not text:
         return []
-    where, params = "p.name LIKE ?", [f"%{text}%"]
+    literal = re.sub(r"([\\%_])", r"\\\1", text)  # a typed % or _ is part of a name, not a wildcard
+    where, params = "p.name LIKE ? ESCAPE '\\'", [f"%{literal}%"]
     if match := HOUSEHOLD_QUERY.match(text):
         where, params = "h.building = ? AND h.unit = ? AND h.room = ?", list(match.groups())
     rows = db.query(

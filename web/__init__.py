@@ -54,6 +54,17 @@ def get_gate() -> Gate:
     return g.gate
 
 
+def whole_number(text: str | None, default: int, high: int) -> int:
+    """A query value as a whole number capped at ``high``, else ``default``.
+
+    ``isdecimal`` plus ASCII, not ``isdigit``: '²' is a digit that int() refuses, and
+    the cap keeps the value within SQLite's INTEGER.
+    """
+    if text and text.isascii() and text.isdecimal():
+        return min(int(text), high)
+    return default
+
+
 def _choose_language() -> None:
     """``?lang=en`` switches the session's language; Simplified Chinese by default."""
     wanted = request.args.get("lang")

@@ -13,7 +13,7 @@ from kiosk.returnees import Returnee, ReturneeError, register_returnee
 from kiosk.web_lookup import search_persons
 from kiosk.web_status import lane_card
 from web import get_gate
-from web.auth import guard_required, status_of
+from web.auth import checked_pin, guard_required, status_of
 
 bp = Blueprint("actions", __name__, url_prefix="/actions")
 
@@ -88,7 +88,8 @@ def override(event_id):
         form = request.form
         try:
             web_actions.override(gate, event_id, g.guard_id, form.get("reason", ""), gate.now(),
-                                 form.get("supervisor_id", "").strip(), form.get("supervisor_pin", ""))
+                                 form.get("supervisor_id", "").strip(), form.get("supervisor_pin", ""),
+                                 check_pin=checked_pin(gate))
         except GuardError as exc:
             error = exc.code
         else:

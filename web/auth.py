@@ -62,8 +62,9 @@ def _limiter() -> RateLimiter:
     return current_app.extensions.setdefault("signon_limiter", RateLimiter())
 
 
-def checked_login(keys: list[str], attempt):
-    """Run ``attempt()`` unless the keys are rate-limited; count its failures."""
+def checked_login(who: str, attempt):
+    """Run ``attempt()`` unless this address or ``who`` is rate-limited; count its failures."""
+    keys = [f"ip:{request.remote_addr}", who]
     limit, window = current_app.config["SIGNON_LIMIT"]
     stamp = _limiter().reserve(keys, limit, window)
     if stamp is None:
@@ -71,6 +72,12 @@ def checked_login(keys: list[str], attempt):
     result = attempt()  # a GuardError leaves the attempt counted as a failure
     _limiter().succeeded(keys, stamp)
     return result
+
+
+def checked_pin(gate):
+    """A guard-PIN check behind the same limits as sign-on (for a supervisor's approval)."""
+    return lambda guard_id, pin: checked_login(f"guard:{guard_id}",
+                                               lambda: guards.authenticate(gate.db, guard_id, pin, gate.now()))
 
 
 def current_guard() -> str | None:
@@ -131,7 +138,7 @@ def sign_on():
         guard_id, lane = request.form.get("guard_id", "").strip(), request.form.get("lane", "")
         try:
             gate.lane(lane)
-            checked_login([f"ip:{request.remote_addr}", f"guard:{guard_id}"],
+            checked_login(f"guard:{guard_id}",
                           lambda: gate.sign_on(guard_id, request.form.get("pin", ""), lane, gate.now()))
         except GuardError as exc:
             error = exc.code
@@ -149,7 +156,7 @@ def sign_off():
     gate, error = get_gate(), None
     if request.method == "POST":
         try:
-            checked_login([f"ip:{request.remote_addr}", f"guard:{g.guard_id}"],
+            checked_login(f"guard:{g.guard_id}",
                           lambda: gate.sign_off(g.guard_id, request.form.get("pin", ""), gate.now(),
                                                 request.form.get("note", "").strip()))
         except GuardError as exc:
@@ -166,7 +173,7 @@ def login():
     if request.method == "POST":
         name = request.form.get("name", "").strip()
         try:
-            user = checked_login([f"ip:{request.remote_addr}", f"user:{name}"],
+            user = checked_login(f"user:{name}",
                                  lambda: web_users.authenticate(gate.db, name, request.form.get("password", ""),
                                                                 gate.now()))
         except GuardError as exc:

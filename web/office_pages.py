@@ -10,20 +10,29 @@ from kiosk.shifts import shift_log, shifts_of_day
 from kiosk.web_alerts import AlertError, acknowledge, alerts
 from kiosk.web_chart import bars, hourly_counts
 from kiosk.web_query import PAGE_SIZE, EventFilter, count_events, find_events, to_csv, to_xlsx
-from web import get_gate
+from kiosk.sync import MAX_SEQ
+from web import get_gate, whole_number
 from web.auth import office_required
 
 bp = Blueprint("office", __name__, url_prefix="/office")
+MAX_PAGE = MAX_SEQ // PAGE_SIZE  # the OFFSET must fit SQLite's INTEGER
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _day() -> date:
-    """The ?date= asked for, else today at the gate."""
+    """The ?date= asked for, else today at the gate.
+
+    The calendar's first and last days are refused: their shifts reach into days that
+    ``date`` cannot hold.
+    """
     try:
-        return date.fromisoformat(request.args.get("date", ""))
+        day = date.fromisoformat(request.args.get("date", ""))
+        if date.min < day < date.max:
+            return day
     except ValueError:
-        gate = get_gate()
-        return date.fromisoformat(gate.stamp(gate.now()).local[:10])
+        pass
+    gate = get_gate()
+    return date.fromisoformat(gate.stamp(gate.now()).local[:10])
 
 
 @bp.route("/")
@@ -36,8 +45,7 @@ def home():
 @office_required
 def events():
     gate, flt = get_gate(), EventFilter.from_args(request.args)
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and int(page) > 0 else 1
+    page = max(1, whole_number(request.args.get("page"), 1, MAX_PAGE))
     total = count_events(gate.db, flt)
     return render_template("office/events.html", rows=find_events(gate.db, flt, page), flt=flt, page=page,
                            pages=max(1, -(-total // PAGE_SIZE)), total=total, lanes=gate.config["lanes"],

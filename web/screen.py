@@ -14,7 +14,8 @@ import time
 from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
 
 from kiosk.web_status import decisions_after, lane_card, last_seq, latest_decision, status
-from web import get_gate
+from kiosk.sync import MAX_SEQ
+from web import get_gate, whole_number
 from web.auth import viewer_required
 
 bp = Blueprint("screen", __name__, url_prefix="/screen")
@@ -39,8 +40,7 @@ def status_bar():
 @bp.route("/stream")
 @viewer_required
 def stream():
-    after = request.headers.get("Last-Event-ID") or request.args.get("after") or "0"
-    after = int(after) if after.isdigit() else 0
+    after = whole_number(request.headers.get("Last-Event-ID") or request.args.get("after"), 0, MAX_SEQ)
     disconnected = request.environ.get("waitress.client_disconnected", lambda: False)
     return Response(stream_with_context(_events(after, disconnected)), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

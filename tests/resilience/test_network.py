@@ -6,12 +6,9 @@ by the crash driver's real Lanes; the office pulls with the real ``kiosk office 
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
 
 import pytest
-import requests
 
 from kiosk import sync, tokens
 from kiosk.demo import GUARD, create_demo
@@ -19,43 +16,9 @@ from kiosk.gate import Gate
 from kiosk.office import Office
 from tests.resilience.conftest import spawn
 from tests.resilience.crash_driver import T0
+from tests.servers import KioskServer
 
 SCANS = 1200
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Serve:
-    """``kiosk serve`` on a fixed loopback port, so the office's URL stays the same."""
-
-    def __init__(self, home, port: int, log) -> None:
-        self.home, self.port, self.log, self.process = home, port, log, None
-
-    def start(self) -> "Serve":
-        with self.log.open("ab") as log:
-            self.process = spawn("-m", "kiosk", "--home", str(self.home), "serve", "--port",
-                                 str(self.port), stdout=log, stderr=log)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{self.port}/api/v1/health", timeout=1).ok:
-                    return self
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        raise AssertionError(f"kiosk serve did not start: {self.log.read_text()}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 def pull(office_home) -> subprocess.CompletedProcess:
@@ -75,11 +38,10 @@ def test_office_unreachable_for_a_long_run_then_one_pull_catches_up(tmp_path):
     with Gate.open(community.gate_home) as gate:
         gate.sign_on(GUARD[0], GUARD[2], "in", T0)
         secret = tokens.create_token(gate.db, "office", "office", T0)[1]
-    port = free_port()
-    server = Serve(community.gate_home, port, tmp_path / "serve.log").start()
+    server = KioskServer(community.gate_home, tmp_path / "serve.log").start()
     try:
         with Office.open(community.office_home) as office:
-            sync.add_gate(office, "jinan-gate", f"http://127.0.0.1:{port}", secret)
+            sync.add_gate(office, "jinan-gate", server.url, secret)
         assert pull(community.office_home).returncode == 0
         server.stop()  # the link is down (or the gate's web service is)
 

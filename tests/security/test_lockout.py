@@ -6,10 +6,7 @@ exact) and through `kiosk serve` (waitress, real HTTP, its own threads).
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
-import time
 from collections import Counter
 from datetime import timedelta
 
@@ -20,7 +17,7 @@ from kiosk.guards import LOCKOUT, MAX_FAILURES, GuardError
 from kiosk.web_users import authenticate
 from kiosk import guards
 from kiosk.gate import Gate
-from tests.sync.sync_helpers import ROOT, free_port
+from tests.servers import KioskServer
 from tests.web.conftest import NOW, OFFICE_PASSWORD, OFFICE_USER, TOKEN, csrf_token, sign_on
 
 BURST = 24
@@ -121,21 +118,8 @@ def test_web_user_lock_ends_on_time(gate):
 
 
 def test_lockout_holds_against_a_burst_on_the_real_server(demo, tmp_path):
-    port = free_port()
-    log = (tmp_path / "serve.log").open("wb")
-    server = subprocess.Popen([sys.executable, "-m", "kiosk", "--home", str(demo.gate_home), "serve",
-                               "--port", str(port)], cwd=ROOT, stdout=log, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                requests.get(base + "/api/v1/health", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+    with KioskServer(demo.gate_home, tmp_path / "serve.log") as server:
+        base = server.url
 
         def attempt(_, pin="0000"):
             session = requests.Session()
@@ -146,9 +130,5 @@ def test_lockout_holds_against_a_burst_on_the_real_server(demo, tmp_path):
         statuses = burst(attempt, count=16)
         assert statuses[401] <= MAX_FAILURES - 1 and statuses[401] + statuses[423] + statuses[429] == 16
         assert attempt(0, pin="1234")() in (423, 429)  # locked, and this address is over its limit
-    finally:
-        server.terminate()
-        server.wait(10)
-        log.close()
     with Gate.open(demo.gate_home) as gate:
         assert guard_row(gate)[1] is not None and gate.db["duty"].count == 0

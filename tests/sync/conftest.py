@@ -8,7 +8,8 @@ from kiosk import sync, tokens
 from kiosk.demo import create_demo
 from kiosk.gate import Gate
 from kiosk.office import Office
-from sync_helpers import NOW, GateServer
+from sync_helpers import NOW
+from tests.servers import KioskServer
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def gate_token(community) -> str:
 
 @pytest.fixture
 def server(community, tmp_path):
-    gate_server = GateServer(community.gate_home, tmp_path / "gate-server.log").start()
+    gate_server = KioskServer(community.gate_home, tmp_path / "gate-server.log").start()
     yield gate_server
     gate_server.stop()
 

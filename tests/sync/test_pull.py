@@ -125,7 +125,7 @@ def test_a_revoked_token_is_refused_and_reported(community, office_with_gate):
 def test_an_unreachable_gate_does_not_stop_the_others(community, office_with_gate, server, gate_token):
     from kiosk import sync
     from kiosk.office import Office
-    from sync_helpers import free_port
+    from tests.servers import free_port
 
     with Office.open(office_with_gate) as office:
         sync.add_gate(office, "longhai-gate", f"http://127.0.0.1:{free_port()}", gate_token)

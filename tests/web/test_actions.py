@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from kiosk.rules import Scan
+from kiosk.web_lookup import search_persons
 from tests.web.conftest import post, sign_on
 
 
@@ -42,6 +43,12 @@ def test_search_by_household_and_by_name(client, demo):
     html = client.get("/actions/check?q=刘").get_data(as_text=True)
     assert "刘洋" in html and "2-1-302" in html and "张晓明" not in html
     assert "未找到人员" in client.get("/actions/check?q=nobody-here").get_data(as_text=True)
+
+
+def test_name_search_takes_percent_and_underscore_literally(gate):
+    assert search_persons(gate.db, "%") == [] and search_persons(gate.db, "_") == []
+    assert search_persons(gate.db, "\\") == []
+    assert [person["id"] for person in search_persons(gate.db, "张晓明")] == ["R001"]
 
 
 def test_a_script_in_a_name_is_shown_escaped(client, gate, demo):
@@ -88,6 +95,17 @@ def test_override_of_isolation_needs_a_supervisor_pin(client, gate, demo):
     assert gate.db["events"].count_where("kind = 'override'") == 0
     assert post(client, url, {"reason": "就医", "supervisor_id": "S001", "supervisor_pin": "9999"}).status_code == 302
     assert json.loads(last_event(gate)["data"])["approved_by"] == "S001"
+
+
+def test_supervisor_pins_on_an_override_are_rate_limited_per_address(app, client, gate, demo):
+    app.config["SIGNON_LIMIT"] = (3, 600)
+    sign_on(client)
+    refused = gate.check(Scan("out", token=demo.tokens["isolated"], temperature=36.5, lane="out")).event
+    url = f"/actions/override/{refused['id']}"
+    for supervisor in ("X1", "X2", "X3"):  # walking through ids: each one's own lockout never triggers
+        assert post(client, url, {"reason": "就医", "supervisor_id": supervisor, "supervisor_pin": "0000"}).status_code == 401
+    assert post(client, url, {"reason": "就医", "supervisor_id": "S001", "supervisor_pin": "9999"}).status_code == 429
+    assert gate.db["events"].count_where("kind = 'override'") == 0
 
 
 def test_an_allowed_event_cannot_be_overridden(client, gate, demo):

@@ -10,11 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from datetime import date
 from pathlib import Path
 
@@ -24,49 +22,16 @@ from kiosk import web_users
 from kiosk.clock import SystemClock
 from kiosk.demo import create_demo
 from kiosk.gate import Gate
+from tests.servers import ROOT, KioskServer
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 VIEWPORT = {"width": 800, "height": 480}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """``kiosk serve`` in a subprocess on a loopback port."""
-
-    def __init__(self, home: Path, port: int) -> None:
-        self.home, self.port, self.process = home, port, None
-        self.url = f"http://127.0.0.1:{port}"
-
-    def start(self) -> "Server":
-        self.process = subprocess.Popen([sys.executable, "-m", "kiosk", "--home", str(self.home), "serve",
-                                         "--port", str(self.port)], cwd=ROOT,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(self.url + "/sign-on", timeout=1).read()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("kiosk serve did not start")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
 
 
 def record_scan(home: Path, token: str, direction: str, temperature: float) -> tuple[int, float]:
@@ -89,7 +54,7 @@ def community(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(community):
-    running = Server(community.gate_home, free_port()).start()
+    running = KioskServer(community.gate_home).start()
     yield running
     running.stop()
 

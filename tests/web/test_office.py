@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from datetime import timedelta
 
 from openpyxl import load_workbook
 
@@ -119,3 +117,12 @@ def test_chart_counts_people_per_hour(client, gate, demo, clock):
     assert "进 0 人" in client.get("/office/chart?date=2026-03-01").get_data(as_text=True)
     clock.advance(days=1)
     assert "进 0 人" in client.get("/office/chart").get_data(as_text=True)  # today by default
+
+
+def test_odd_page_and_date_values_fall_back_instead_of_failing(client):
+    office_login(client)
+    for page in ("²", "0", "x", "-1", str(10**30)):  # '²'.isdigit() is True but int('²') fails
+        assert client.get(f"/office/events?page={page}").status_code == 200, page
+    for day in ("9999-12-31", "0001-01-01"):  # the shifts of the day before/after are beyond the calendar
+        html = client.get(f"/office/shifts?date={day}").get_data(as_text=True)
+        assert "2026-03-02" in html, day

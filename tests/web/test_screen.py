@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import socket
+
+import requests
 
 from kiosk.clock import utc_text
 from kiosk.rules import Scan
 from kiosk.web_lookup import mask_name
-from tests.web.conftest import NOW, sign_on
+from tests.servers import KioskServer
+from tests.web.conftest import NOW, TOKEN, sign_on
+from web.screen import PING_SECONDS
 
 
 def test_mask_name():
@@ -74,3 +78,27 @@ def test_stream_resumes_from_last_event_id(client, gate, demo):
 
 def test_stream_needs_a_viewer(client):
     assert client.get("/screen/stream").status_code == 302
+
+
+def test_stream_ignores_a_cursor_it_cannot_use(client, gate, demo):
+    sign_on(client)
+    event = gate.check(Scan("in", token=demo.tokens["resident"], temperature=36.5, lane="in")).event
+    assert f"id: {event['seq']}\n" in client.get("/screen/stream?after=²").get_data(as_text=True)
+    body = client.get("/screen/stream", headers={"Last-Event-ID": str(10**30)}).get_data(as_text=True)
+    assert body == "retry: 1000\n\n"  # beyond any seq: nothing newer, and no error
+
+
+def test_a_screen_that_goes_away_frees_its_server_thread_at_once(demo, tmp_path):
+    """With one worker thread: a closed stream must not hold it until the next ping (10 s)."""
+    with KioskServer(demo.gate_home, tmp_path / "serve.log", args=("--threads", "1")) as server:
+        session = requests.Session()
+        token = TOKEN.search(session.get(server.url + "/sign-on", timeout=10).text).group(1)
+        form = {"guard_id": "G001", "pin": "1234", "lane": "in", "csrf_token": token}
+        assert session.post(server.url + "/sign-on", data=form, allow_redirects=False, timeout=10).status_code == 302
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as stream:
+            stream.sendall(f"GET /screen/stream HTTP/1.1\r\nHost: kiosk\r\n"
+                           f"Cookie: session={session.cookies['session']}\r\n\r\n".encode())
+            received = b""
+            while b"retry: 1000" not in received:
+                received += stream.recv(4096)
+        assert requests.get(server.url + "/api/v1/health", timeout=PING_SECONDS - 2).status_code == 200
