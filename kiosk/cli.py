@@ -17,7 +17,7 @@ import click
 from kiosk import __version__, events as events_mod, guards, office as office_mod, registry
 from kiosk.config import DEFAULT_LANES, ConfigError, create_home, resolve_home
 from kiosk.errors import KioskError
-from kiosk.i18n import LANGUAGES, language, t, use_language
+from kiosk.i18n import LANGUAGES, language, say, t, use_language
 from kiosk.gate import Gate
 from kiosk.office import Office
 from kiosk.rules import Scan
@@ -26,10 +26,6 @@ from kiosk.shifts import shift_log, shifts_of_day
 EVENT_COLUMNS = ("seq", "id", "ts_local", "shift_id", "lane", "direction", "kind", "outcome", "codes",
                  "pass_id", "subject_kind", "subject_id", "household_id", "plate", "temperature",
                  "guard_id", "clock_synced", "hash")
-
-
-def say(key: str, **params) -> None:
-    click.echo(t(key, **params))
 
 
 def _refusal(exc: Exception) -> str:

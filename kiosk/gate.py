@@ -167,6 +167,9 @@ class Gate:
         if not rows or rows[0]["outcome"] not in ("deny", "refer"):
             raise guards.GuardError("not_refused", "only a refused or referred event can be overridden")
         refused = rows[0]
+        if self.db.conn.execute("SELECT 1 FROM events WHERE kind = 'override' AND "
+                                "json_extract(data, '$.overrides') = ?", [refused_event_id]).fetchone():
+            raise guards.GuardError("already_overridden", "this refusal was overridden already")
         return self.record(
             "override", now, guard_id=guard_id, lane=refused["lane"], direction=refused["direction"],
             outcome="allow", codes=[], pass_id=refused["pass_id"], subject_kind=refused["subject_kind"],

@@ -52,3 +52,10 @@ def t(key: str, language: str | None = None, **params: object) -> str:
     language = language or default_language()
     text = catalogue(language).get(key) or catalogue("en").get(key) or key
     return text.format(**params) if params else text
+
+
+def say(key: str, err: bool = False, **params: object) -> None:
+    """Print a catalogue message (the command line's way to speak)."""
+    import click
+
+    click.echo(t(key, **params), err=err)

@@ -11,6 +11,7 @@ import click
 from kiosk import sync, tokens, usb
 from kiosk.clock import SystemClock
 from kiosk.gate import Gate
+from kiosk.i18n import say, t
 from kiosk.office import Office
 
 
@@ -46,7 +47,7 @@ def token_create(ctx, role, name):
     Example: kiosk token create --role office --name 社区办公室
     """
     token_id, secret = tokens.create_token(_gate(ctx).db, role, name, _now())
-    click.echo(f"token {token_id} ({role}); copy it now, it is not shown again:", err=True)
+    say("sync.token_created", err=True, token_id=token_id, role=role)
     click.echo(secret)
 
 
@@ -58,9 +59,9 @@ def token_list(ctx):
     Example: kiosk token list
     """
     for row in tokens.list_tokens(_gate(ctx).db):
-        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
-        click.echo(f"{row['id']}\t{row['role']}\t{row['name'] or '-'}\t{row['created_at']}\t"
-                   f"last used {row['last_used_at'] or 'never'}\t{state}")
+        state = t("sync.token_revoked_at", at=row["revoked_at"]) if row["revoked_at"] else t("sync.token_active")
+        used = t("sync.last_used", at=row["last_used_at"] or t("sync.never"))
+        click.echo(f"{row['id']}\t{row['role']}\t{row['name'] or '-'}\t{row['created_at']}\t{used}\t{state}")
 
 
 @token_group.command("revoke")
@@ -72,7 +73,7 @@ def token_revoke(ctx, token_id):
     Example: kiosk token revoke T1A2B3C4
     """
     tokens.revoke_token(_gate(ctx).db, token_id, _now())
-    click.echo(f"token {token_id} revoked")
+    say("sync.token_revoked", token_id=token_id)
 
 
 @click.command("export")
@@ -86,7 +87,7 @@ def export_cmd(ctx, since, out):
     """
     gate = _gate(ctx)
     info = usb.export_events(gate, since, out, _now())
-    click.echo(f"{info['count']} events (seq {since + 1}..{info['last_seq']}) written to {out}")
+    say("sync.exported", count=info["count"], first=since + 1, last=info["last_seq"], out=out)
 
 
 @click.command("export-key")
@@ -111,7 +112,7 @@ def prune_cmd(ctx, retention_days):
     """
     gate = _gate(ctx)
     days = gate.config["sync"]["retention_days"] if retention_days is None else retention_days
-    click.echo(f"{sync.prune(gate.db, _now(), float(days))} events pruned")
+    say("sync.pruned", count=sync.prune(gate.db, _now(), float(days)))
 
 
 # --- office ----------------------------------------------------------------------------
@@ -136,7 +137,7 @@ def office_gate_add(ctx, name, url, token, export_key):
     Example: kiosk office gate add jinan-gate --url http://192.168.1.20:8000 --token kt_...
     """
     sync.add_gate(_office(ctx), name, url, token, export_key)
-    click.echo(f"gate {name} saved")
+    say("sync.gate_saved", name=name)
 
 
 @office_gate_group.command("list")
@@ -148,9 +149,9 @@ def office_gate_list(ctx):
     """
     for gate in sync.chosen_gates(_office(ctx), []):
         offset = "-" if gate["clock_offset_s"] is None else f"{gate['clock_offset_s']:+.3f}s"
-        chain = f"CHAIN BROKEN: {gate['chain_broken']}" if gate["chain_broken"] else "chain ok"
+        chain = t("sync.chain_broken", detail=gate["chain_broken"]) if gate["chain_broken"] else t("sync.chain_ok")
         click.echo(f"{gate['name']}\t{gate['url'] or '-'}\tseq {gate['last_seq']}\t"
-                   f"{gate['last_contact_utc'] or 'never'}\toffset {offset}\t{chain}")
+                   f"{gate['last_contact_utc'] or t('sync.never')}\t{t('sync.offset', offset=offset)}\t{chain}")
 
 
 @office_gate_group.command("reset-chain")
@@ -162,7 +163,7 @@ def office_gate_reset(ctx, name):
     Example: kiosk office gate reset-chain jinan-gate
     """
     sync.reset_chain(_office(ctx), name)
-    click.echo(f"gate {name}: pulls accepted again (the chain is still checked)")
+    say("sync.chain_reset", name=name)
 
 
 class _Progress:
@@ -209,8 +210,8 @@ def office_pull(ctx, names, batch, verbose):
             click.echo(f"{mark}{result.gate}: {result.problem}", err=True)
         if tty or verbose:
             offset = "-" if result.clock_offset_s is None else f"{result.clock_offset_s:+.3f} s"
-            click.echo(f"{result.gate}: {result.new_events} new events, holding up to seq {result.last_seq}, "
-                       f"clock offset {offset}{'' if result.ok else ' (FAILED)'}")
+            say("sync.pulled" if result.ok else "sync.pulled_failed", gate=result.gate,
+                new=result.new_events, last=result.last_seq, offset=offset)
     ctx.exit(1 if failed else 0)
 
 
@@ -264,9 +265,8 @@ def office_import_events(ctx, file, gate_name):
     """
     result = usb.import_events(_office(ctx), file, gate_name)
     if result.trusted_now:
-        click.echo(f"{result.gate}: export key recorded (trust on first use); later files must match it", err=True)
-    click.echo(f"{result.gate}: {result.new_events} new events, {result.already_held} already held, "
-               f"holding up to seq {result.last_seq}")
+        say("sync.key_recorded", err=True, gate=result.gate)
+    say("sync.imported", gate=result.gate, new=result.new_events, held=result.already_held, last=result.last_seq)
 
 
 def register(cli: click.Group) -> None:

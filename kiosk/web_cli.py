@@ -7,6 +7,7 @@ import click
 from kiosk import web_users
 from kiosk.config import load_config
 from kiosk.gate import Gate
+from kiosk.i18n import t
 from kiosk.serve import DEFAULT_THREADS, serve
 
 
@@ -23,7 +24,7 @@ def serve_cmd(ctx, host, port, threads):
     """
     web = load_config(ctx.obj)["web"]
     host, port = host or web["host"], port or web["port"]
-    click.echo(f"serving http://{host}:{port}/ from {ctx.obj}")
+    click.echo(t("web.cli.serving", host=host, port=port, home=ctx.obj))
     serve(ctx.obj, host, port, threads)
 
 
@@ -48,4 +49,4 @@ def web_user_add(ctx, name, role, password):
     """
     with Gate.open(ctx.obj) as gate:
         web_users.add_user(gate.db, name, role, password)
-    click.echo(f"web user {name} ({role}) added")
+    click.echo(t("web.cli.user_added", name=name, role=role))

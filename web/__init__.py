@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, jsonify, render_template, request, session
 from flask_wtf import CSRFProtect
+from werkzeug.exceptions import HTTPException
 
 from kiosk import i18n
 from kiosk.config import load_config
@@ -37,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.before_request(_choose_language)
     app.jinja_env.globals.update(t=_t, languages=i18n.LANGUAGES)
     app.jinja_env.filters["fromjson"] = json.loads
+    app.register_error_handler(HTTPException, _http_error)
     # Blueprints are registered below, one line per module.
     from web import actions, api, auth, office_pages, screen
     app.register_blueprint(auth.bp)
@@ -75,6 +77,19 @@ def _choose_language() -> None:
 
 def _t(key: str, **params: object) -> str:
     return i18n.t(key, g.get("lang", i18n.DEFAULT_LANGUAGE), **params)
+
+
+TRANSLATED_ERRORS = (400, 401, 403, 404, 405, 413, 429, 500)
+
+
+def _http_error(exc: HTTPException):
+    """API callers get the documented JSON; people get the page in their language."""
+    status = exc.code or 500
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]  # e.g. Allow on 405
+    if request.path.startswith("/api/"):
+        return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), status, headers
+    shown = status if status in TRANSLATED_ERRORS else "other"
+    return render_template("error.html", status=shown), status, headers
 
 
 def _close_gate(_exc: BaseException | None) -> None:

@@ -124,3 +124,6 @@ def test_override_is_its_own_event_naming_the_guard(gate, community):
     assert refused_code(lambda: gate.override(refused.event["id"], "G001", "   ", NOW)) == "reason_required"
     assert refused_code(lambda: gate.override(event["id"], "G001", "again", NOW)) == "not_refused"
     assert refused_code(lambda: gate.override("no-such-id", "G001", "why", NOW)) == "not_refused"
+    rows = gate.db["events"].count
+    double_tap = refused_code(lambda: gate.override(refused.event["id"], "S001", "复测", NOW, approved_by="S001"))
+    assert (double_tap, gate.db["events"].count) == ("already_overridden", rows)

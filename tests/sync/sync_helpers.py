@@ -17,7 +17,7 @@ NOW = datetime(2026, 11, 29, 2, 30, tzinfo=timezone.utc)  # 10:30 in Shanghai, m
 
 def kiosk(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the kiosk CLI in its own process, as the systemd timer does."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KIOSK_LANG": "en"}  # assertions read the English texts
     return subprocess.run([sys.executable, "-m", "kiosk", "--home", str(home), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 

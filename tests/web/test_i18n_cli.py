@@ -47,7 +47,7 @@ def test_web_user_add_and_login(runner, demo, client):
 
     result = runner.invoke(cli, ["--home", str(demo.gate_home), "web-user", "add", "chief", "--role", "supervisor"],
                            input="long-password\nlong-password\n")
-    assert result.exit_code == 0 and "web user chief (supervisor) added" in result.output
+    assert result.exit_code == 0 and "网页用户 chief（supervisor）已添加" in result.output
     again = runner.invoke(cli, ["--home", str(demo.gate_home), "web-user", "add", "chief"],
                           input="long-password\nlong-password\n")
     assert again.exit_code == 1 and "[exists]" in again.output
