@@ -20,7 +20,8 @@ from kiosk.guards import GuardError
 from web import get_gate
 
 bp = Blueprint("auth", __name__)
-STATUS = {"wrong_pin": 401, "wrong_password": 401, "locked": 423, "not_on_duty": 409, "rate_limited": 429}
+STATUS = {"wrong_pin": 401, "wrong_password": 401, "locked": 423, "not_on_duty": 409, "rate_limited": 429,
+          "already_overridden": 409}
 
 
 class RateLimiter:

@@ -83,6 +83,9 @@ def test_override_needs_a_reason(client, gate, demo):
     assert (override["kind"], override["outcome"], override["guard_id"]) == ("override", "allow", "G001")
     assert json.loads(override["data"]) == {"overrides": refused["id"], "overridden_codes": '["revoked"]',
                                             "reason": "物业确认本人", "approved_by": None}
+    double_tap = post(client, f"/actions/override/{refused['id']}", {"reason": "物业确认本人"})
+    assert double_tap.status_code == 409 and "已人工放行过" in double_tap.get_data(as_text=True)
+    assert gate.db["events"].count_where("kind = 'override'") == 1
 
 
 def test_override_of_isolation_needs_a_supervisor_pin(client, gate, demo):
