@@ -63,6 +63,7 @@ def cli(ctx: click.Context, home: str | None, lang: str | None) -> None:
     ctx.obj = resolve_home(home)
     if lang:
         use_language(lang)
+        ctx.call_on_close(lambda: use_language(None))  # in-process callers (tests) keep their own
 
 
 def _gate(ctx: click.Context) -> Gate:

@@ -31,10 +31,11 @@ def catalogue(language: str) -> dict[str, str]:
 _chosen: str | None = None  # set once by the command line's --lang
 
 
-def use_language(choice: str) -> None:
-    """Make ``choice`` this process's language (the CLI's ``--lang``)."""
+def use_language(choice: str | None) -> None:
+    """Make ``choice`` this process's language (the CLI's ``--lang``); None forgets it."""
     global _chosen
-    catalogue(choice)  # refuses an unknown language
+    if choice is not None:
+        catalogue(choice)  # refuses an unknown language
     _chosen = choice
 
 
