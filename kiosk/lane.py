@@ -235,9 +235,9 @@ class Lane:
         events = [(0.0, "green" if green else "red", True), (2.0, "green" if green else "red", False)]
         for i in range(ALARM_BEEPS):
             events += [(i * 0.1, "buzzer", True), (i * 0.1 + 0.05, "buzzer", False)]
-        if relay:
-            events += [(0.0, "relay", True), (self.open_seconds, "relay", False)]
         self._play("not_recorded", events)
+        if relay and self.signals is not None:
+            self.signals.open_gate(self.open_seconds)
 
     def _play(self, name: str, events: list) -> None:
         if self.signals is not None:
@@ -272,7 +272,7 @@ class Lane:
             if self.signals is not None:
                 self.signals.refer()
                 if not self._stopping.is_set():  # the person must see "measure again"
-                    self.signals.wait(self.remeasure_pause_s + 2)
+                    self.signals.wait(self.remeasure_pause_s + 2, relay=False)
             self.sleep(self.remeasure_pause_s)
         self.status.alerts.pop("remeasure", None)
         return measurement

@@ -1,17 +1,21 @@
 """Signals on gpiozero MockFactory pins with a recorded (virtual) sleep."""
 
+import random
+import threading
 import time
 
 import pytest
 from gpiozero.pins.mock import MockFactory
 
 from hardware.signals import Signals, make_signals, timeline
+from tests.loop.conftest import timed_signals
 
 PINS = {"green": 17, "red": 27, "buzzer": 22, "relay": 23, "button": 24}
+RELAY = "signals-relay"  # the gate pulse's worker thread
 
 
 class Recorder:
-    """Virtual sleep: notes each hold with the pin states during it."""
+    """Virtual sleep: notes each hold with the worker that held and the pin states."""
 
     def __init__(self):
         self.signals = None
@@ -19,10 +23,15 @@ class Recorder:
 
     def __call__(self, seconds):
         s = self.signals.state()
-        self.holds.append(({k: s[k] for k in Signals.OUTPUTS}, seconds))
+        self.holds.append((threading.current_thread().name, {k: s[k] for k in Signals.OUTPUTS},
+                           seconds))
 
     def on_time(self, output):
-        return round(sum(t for s, t in self.holds if s[output]), 6)
+        """Seconds *output* was on, counted on the holds of the worker driving it
+        (the indication and the gate pulse run side by side)."""
+        relay = output == "relay"
+        return round(sum(t for worker, s, t in self.holds
+                         if (worker == RELAY) == relay and s[output]), 6)
 
 
 @pytest.fixture
@@ -93,27 +102,150 @@ def test_open_gate_and_validation(rig):
     sig, rec, factory = rig
     sig.open_gate(7.5)
     assert sig.wait(5)
-    assert rec.holds == [({"green": False, "red": False, "buzzer": False,
-                           "relay": True}, 7.5)]
+    assert rec.holds == [(RELAY, {"green": False, "red": False, "buzzer": False,
+                                  "relay": True}, 7.5)]
     assert states(factory, 23) == [False, True, False]
     for bad in (0, -1, 61):
         with pytest.raises(ValueError):
             sig.open_gate(bad)
 
 
-def test_new_pattern_cancels_running_one_with_relay_off(factory):
-    # Real (interruptible) waiting: the allow pattern would hold for 30 s.
+def test_new_indication_cancels_the_running_one_but_not_the_gate_pulse(factory):
+    # Real (interruptible) waiting: the allow would hold the gate open for 30 s.
     sig = make_signals(PINS, pin_factory=factory)
     sig.allow(open_s=30)
-    deadline = time.monotonic() + 10  # the worker thread starts asynchronously
-    while factory.pin(23).state is not True and time.monotonic() < deadline:
-        time.sleep(0.001)
+    assert factory.pin(23).state is True  # the relay is switched on by allow() itself
     assert sig.wait(0) is False  # still holding the gate open
     sig.deny()
-    assert sig.state()["relay"] is False
+    state = sig.state()
+    assert (state["pattern"], state["relay"], state["green"]) == ("deny", True, False)
+    assert sig.wait(0, relay=False) is False  # the deny shows for 2 s
+    sig.close()  # wakes both workers at once; the relay goes low now, not after 30 s
     assert states(factory, 23) == [False, True, False]
-    sig.close()
     assert states(factory, 27)[-1] is False
+    assert sig.wait(10) is True
+
+
+@pytest.fixture
+def timed():
+    sig, clock, factory = timed_signals(PINS)
+    yield sig, clock, factory
+    sig.close()
+    clock.release()
+
+
+def changes(factory, pin):
+    """(virtual time, state) of each change of *pin* since the rig was built."""
+    return factory.pin(pin).__dict__.get("timeline", [])
+
+
+def test_deny_one_second_after_allow_keeps_the_gate_open_for_the_full_pulse(timed):
+    sig, clock, factory = timed
+    sig.allow(open_s=3.0)
+    clock.advance(1.0)
+    sig.deny()  # the next person is refused while the first one walks through
+    clock.advance(1.0)
+    assert sig.state() | {"button": None} == {"green": False, "red": True, "buzzer": False,
+                                              "relay": True, "button": None, "pattern": "deny"}
+    clock.advance(5.0)
+    assert changes(factory, 23) == [(0.0, True), (3.0, False)]  # open for the full 3 s
+    assert changes(factory, 17) == [(0.0, True), (1.0, False)]  # green gives way to the deny
+    assert changes(factory, 27) == [(1.0, True), (3.0, False)]  # red for 2 s
+    assert changes(factory, 22) == [(0.0, True), (0.1, False),  # allow's beep, deny's two
+                                    (1.0, True), (1.1, False), (1.2, True), (1.3, False)]
+
+
+@pytest.mark.parametrize("show", ["refer", "fever"])
+def test_refer_or_fever_during_a_pulse_leaves_the_relay_alone(timed, show):
+    sig, clock, factory = timed
+    sig.allow(open_s=3.0)
+    clock.advance(0.5)
+    getattr(sig, show)()
+    clock.advance(10.0)
+    assert changes(factory, 23) == [(0.0, True), (3.0, False)]
+
+
+def test_allow_during_allow_extends_the_opening_to_the_later_end(timed):
+    sig, clock, factory = timed
+    sig.allow(open_s=3.0)
+    clock.advance(1.0)
+    sig.allow(open_s=3.0)
+    clock.advance(10.0)
+    assert changes(factory, 23) == [(0.0, True), (4.0, False)]  # one opening, never closed between
+    assert changes(factory, 17) == [(0.0, True), (1.0, False), (1.0, True), (4.0, False)]
+
+
+def test_a_shorter_pulse_never_shortens_the_opening(timed):
+    sig, clock, factory = timed
+    sig.allow(open_s=5.0)
+    clock.advance(1.0)
+    sig.open_gate(1.0)
+    sig.allow(open_s=2.0)
+    clock.advance(10.0)
+    assert changes(factory, 23) == [(0.0, True), (5.0, False)]
+    assert changes(factory, 17) == [(0.0, True), (1.0, False), (1.0, True), (3.0, False)]
+
+
+def test_open_gate_during_an_allow_extends_only_the_relay(timed):
+    sig, clock, factory = timed
+    sig.allow(open_s=3.0)
+    clock.advance(2.0)
+    sig.open_gate(7.5)  # the guard presses the button
+    clock.advance(20.0)
+    assert changes(factory, 23) == [(0.0, True), (9.5, False)]
+    assert changes(factory, 17) == [(0.0, True), (3.0, False)]  # the allow shows to its end
+    assert changes(factory, 22) == [(0.0, True), (0.1, False)]  # no extra beep
+
+
+def test_a_pulse_after_the_last_one_ended_is_a_new_opening(timed):
+    sig, clock, factory = timed
+    sig.open_gate(2.0)
+    clock.advance(2.0)
+    sig.open_gate(1.0)  # at the very instant the first ended
+    clock.advance(3.0)
+    assert changes(factory, 23) == [(0.0, True), (2.0, False), (2.0, True), (3.0, False)]
+
+
+def test_close_during_a_pulse_switches_the_relay_off_at_once(timed):
+    sig, clock, factory = timed
+    sig.allow(open_s=3.0)
+    clock.advance(1.0)
+    sig.close()
+    assert changes(factory, 23) == [(0.0, True), (1.0, False)]
+    assert factory.pin(23).state is False and factory.pin(17).state is False
+    clock.advance(10.0)  # the sleeping workers wake to closed devices and touch nothing
+    assert changes(factory, 23) == [(0.0, True), (1.0, False)]
+    sig.open_gate(1.0)  # ignored after close
+    assert factory.pin(23).state is False
+
+
+def test_relay_is_never_high_after_its_pulse_end_in_any_interleaving(timed):
+    """Random interleavings of pulses, indications and time: the relay pin follows
+    the model "on from a pulse until the latest end asked for while it was on"."""
+    sig, clock, factory = timed
+    rng = random.Random(20261129)
+    actions = {
+        "allow": lambda s: sig.allow(open_s=s), "open_gate": lambda s: sig.open_gate(s),
+        "deny": lambda s: sig.deny(), "refer": lambda s: sig.refer(),
+        "fever": lambda s: sig.fever(),
+    }
+    expected, end = [], 0.0
+    for _ in range(200):
+        clock.advance(rng.choice([0.0, 0.25, 0.5, 1.0, 2.5, 6.0]))
+        name, seconds = rng.choice(list(actions)), rng.choice([0.5, 1.0, 3.0, 3.25, 5.0])
+        actions[name](seconds)
+        if name in ("allow", "open_gate"):
+            if clock.t >= end:  # no pulse running: a new opening
+                if expected:
+                    expected.append((end, False))
+                expected.append((clock.t, True))
+            end = max(end, clock.t + seconds)
+        relay_on = factory.pin(23).state
+        assert relay_on is (clock.t < end), (clock.t, end)
+    clock.advance(10.0)
+    expected.append((end, False))
+    assert changes(factory, 23) == expected
+    assert len(expected) > 20  # the run did open and close the gate many times
 
 
 def test_relay_active_low(factory):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -43,6 +45,82 @@ class VirtualSleep:
 
     def __call__(self, seconds):
         self.holds.append(seconds)
+
+
+class ManualClock:
+    """Virtual time that only the test moves: signal workers' sleeps block until then.
+
+    ``advance`` wakes sleepers in time order and lets each react (switch pins,
+    sleep again or finish) before going on, so pins can be checked at any instant
+    of a real timeline without waiting. Pass ``sleep=clock.sleep, clock=clock``.
+    """
+
+    def __init__(self):
+        self.t = 0.0
+        self._cond = threading.Condition()
+        self._asleep = {}  # worker thread -> wake time
+        self._older = set(threading.enumerate())  # other tests' workers are not ours
+
+    def __call__(self):
+        return self.t
+
+    def sleep(self, seconds):
+        me = threading.current_thread()
+        with self._cond:
+            self._asleep[me] = self.t + seconds
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: me not in self._asleep)
+
+    def settle(self):
+        """Wait until every new signals worker is asleep here or has finished."""
+        deadline = time.monotonic() + 10
+        with self._cond:
+            while any(t.name.startswith("signals-") and t not in self._asleep
+                      and t not in self._older for t in threading.enumerate()):
+                if time.monotonic() > deadline:
+                    raise AssertionError("signal workers did not settle")
+                self._cond.wait(0.002)  # a finishing thread does not notify
+
+    def advance(self, seconds):
+        self.settle()
+        end = self.t + seconds
+        while True:
+            with self._cond:
+                due = min((w for w in self._asleep.values() if w <= end), default=None)
+                if due is None:
+                    self.t = end
+                    return
+                self.t = due
+                for thread in [t for t, w in self._asleep.items() if w <= due]:
+                    del self._asleep[thread]
+                self._cond.notify_all()
+            self.settle()
+
+    def release(self):
+        """End of test: every sleeper wakes, far in the future."""
+        self.advance(float("inf"))
+
+
+class TimedPin(MockPin):
+    """A mock pin that notes each change with the ManualClock time (rounded to µs)."""
+
+    clock = None  # set per pin by the test
+
+    def _change_state(self, value):
+        changed = super()._change_state(value)
+        if changed and getattr(self, "clock", None) is not None:
+            self.__dict__.setdefault("timeline", []).append((round(self.clock(), 6), value))
+        return changed
+
+
+def timed_signals(pins=PINS) -> tuple[Signals, ManualClock, MockFactory]:
+    """Signals on mock pins that note when (in virtual time) they change."""
+    clock = ManualClock()
+    factory = MockFactory(pin_class=TimedPin)
+    signals = make_signals(pins, pin_factory=factory, sleep=clock.sleep, clock=clock)
+    for pin in pins.values():
+        factory.pin(pin).clock = clock
+    return signals, clock, factory
 
 
 def rig_signals(db_path=None) -> tuple[Signals, MockFactory]:

@@ -10,7 +10,7 @@ import numpy as np
 from hardware.thermometer import FakeThermometer, ThermometerError
 from kiosk.clock import utc_text
 from tests.loop.conftest import (
-    PINS, code_frame, empty_frame, events, highs, make_lane, rig_signals,
+    PINS, code_frame, empty_frame, events, highs, make_lane, rig_signals, timed_signals,
 )
 
 
@@ -59,6 +59,27 @@ def test_deny_and_fever_never_touch_the_relay(community, decoder):
     assert highs(factory, PINS["relay"]) == 0 and highs(factory, PINS["red"]) == 2
     lane.close()
     signals.close()
+
+
+def test_a_refusal_just_after_an_allow_does_not_close_the_gate_on_the_first_person(community):
+    # Lanes without their own pins share one relay: a deny on the exit lane one second
+    # after an allow on the entry lane used to switch the relay off with the indication.
+    signals, clock, factory = timed_signals()
+    entry = make_lane(community, thermometer=FakeThermometer(36.5), signals=signals)
+    exit_ = make_lane(community, lane_id="out", direction="out", signals=signals,
+                      require_temperature=False)
+    assert entry.handle(community.tokens["resident"], "scanner").signal == "allow"
+    clock.advance(1.0)
+    assert exit_.handle(community.tokens["revoked"], "scanner").signal == "deny"
+    clock.advance(10.0)
+    assert entry.open_seconds == 3.0
+    assert factory.pin(PINS["relay"]).timeline == [(0.0, True), (3.0, False)]
+    assert factory.pin(PINS["red"]).timeline == [(1.0, True), (3.0, False)]
+    assert [r["outcome"] for r in events(community.gate_home)] == ["allow", "deny"]
+    for lane in (entry, exit_):
+        lane.close()
+    signals.close()
+    clock.release()
 
 
 def test_vehicle_is_not_measured(community, decoder):
