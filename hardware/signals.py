@@ -161,7 +161,7 @@ class Signals:
         later; it is never shortened.
         """
         self._check_seconds(seconds)
-        if self._pulses_in_turn:
+        if self._pulses_in_turn:  # no clock to tell how far it got: let it end first
             self._join(self._relay_worker)
         with self._lock:
             if self._closed:
