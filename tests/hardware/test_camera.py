@@ -1,6 +1,5 @@
 """Cameras: real cv2 on real files, vanish-and-return without recreating."""
 
-import time
 from pathlib import Path
 
 import cv2
@@ -10,6 +9,7 @@ import pytest
 from hardware.camera import (
     CameraHealth, FolderCamera, FrameListCamera, OpenCVCamera, open_camera,
 )
+from tests.waiting import poll
 
 
 def _frame(value: int, size=(64, 48)) -> np.ndarray:
@@ -17,13 +17,8 @@ def _frame(value: int, size=(64, 48)) -> np.ndarray:
 
 
 def _wait_for(predicate, timeout=10.0):
-    """Poll a condition of a threaded camera; generous limit, not a speed test."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
+    """Poll a condition of a threaded camera."""
+    return poll(predicate, timeout, interval=0.01)
 
 
 @pytest.fixture

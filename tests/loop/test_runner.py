@@ -2,7 +2,6 @@
 
 import socket
 import threading
-import time
 
 from hardware.camera import FrameListCamera
 from hardware.decoder import make_decoder
@@ -10,15 +9,10 @@ from kiosk.gate import Gate
 from kiosk.lane import Lane
 from kiosk.runner import Runner, watchdog_interval
 from tests.loop.conftest import empty_frame
+from tests.waiting import poll
 
 
-def _wait(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
+_wait = poll
 
 
 def test_watchdog_fed_while_frames_flow_and_not_when_a_read_hangs(community, tmp_path, monkeypatch):

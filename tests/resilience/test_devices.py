@@ -8,7 +8,6 @@ fault in lane_status, keeps the watchdog fed and recovers by itself.
 from __future__ import annotations
 
 import sqlite3
-import time
 from datetime import datetime, timezone
 
 from hardware.camera import FrameListCamera
@@ -21,6 +20,7 @@ from kiosk.i18n import t
 from kiosk.lane import Lane
 from kiosk.runner import Runner
 from tests.loop.conftest import PINS, code_frame, empty_frame, highs, rig_signals
+from tests.waiting import poll
 
 I2C_ERROR = "I2C error at 0x5a: [Errno 121] Remote I/O error"
 
@@ -34,12 +34,9 @@ class Notes:
 
 
 def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    raise AssertionError(f"not reached within {timeout} s: {predicate.__doc__ or predicate}")
+    if not poll(predicate, timeout):
+        raise AssertionError(f"not reached within {timeout} s: {predicate.__doc__ or predicate}")
+    return True
 
 
 def test_lane_degrades_to_manual_use_and_recovers_without_restart(tmp_path, decoder):
