@@ -12,6 +12,8 @@ TEST_SYSTEM_PACKAGES := libzbar0 chromium fonts-noto-cjk systemd shellcheck
 .PHONY: demo test bench venv system-packages test-system-packages clean
 
 $(VENV)/.installed: pyproject.toml
+	@# Debian's python3 makes venvs only with python3-venv (ensurepip) installed.
+	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || PACKAGES=python3-venv sh scripts/ensure-system-packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
