@@ -103,12 +103,16 @@ class SimCamera(FrameListCamera):
         return super()._load(index)
 
 
-def _readable_frame(token: str, degradation: tuple[str, ...], seed: int, decoder: Any,
-                    readable: bool) -> np.ndarray:
-    """The first frame (by seed) the decoder reads, or for too_blurred does not read."""
+def _frame_decoding_to(token: str, degradation: tuple[str, ...], seed: int, decoder: Any,
+                       allowed: tuple[tuple[str, ...], ...]) -> np.ndarray:
+    """The first frame (by seed) whose decoding is one of ``allowed``.
+
+    A heavily degraded frame can be misread as another text; the scenario never uses such
+    a frame, so its events are exactly the scripted ones.
+    """
     for attempt in range(seed, seed + 200):
         frame = compose_frame(token, SIZE, degradation, attempt)
-        if (decoder.decode(frame) == [token]) == readable:
+        if tuple(decoder.decode(frame)) in allowed:
             return frame
     raise RuntimeError(f"no usable frame for {degradation} near seed {seed}")
 
@@ -127,9 +131,11 @@ def lane_frames(steps: list[Step], tokens: dict[str, str], thermometer: FakeTher
         if step.temperatures and thermometer is not None:
             script = [v for value in step.temperatures for v in [value] * SAMPLES]
             actions[len(frames)] = lambda s=script: thermometer.script(s)
-        frames.append(_readable_frame(token, step.degradation, base, decoder, readable))
-        frames += [compose_frame(token, SIZE, step.degradation, base + 100 + i)
-                   for i in range(HOLD_FRAMES - 1)] if readable else []
+        first = ((token,),) if readable else ((),)  # read at once, or (too blurred) not at all
+        frames.append(_frame_decoding_to(token, step.degradation, base, decoder, first))
+        held = [_frame_decoding_to(token, step.degradation, base + 100 + i * 200, decoder, ((token,), ()))
+                for i in range(HOLD_FRAMES - 1)]  # held in view: read again or not, never misread
+        frames += held if readable else []
         frames += [empty[i % len(empty)] for i in range(GAP_FRAMES)]
     return frames, actions
 

@@ -114,3 +114,22 @@ def test_kiosk_run_stops_cleanly_on_sigterm(tmp_path):
     assert proc.returncode == 0, err
     assert out.splitlines()[0] == "Gate running: 1 lanes. Press Ctrl-C to stop."
     assert out.splitlines()[-1].endswith("frames processed, 0 scans.")
+
+
+def test_the_scenario_never_uses_a_frame_the_decoder_misreads():
+    from kiosk.simulate import _frame_decoding_to
+
+    class MisreadsFirst:
+        """A decoder (hardware interface) that misreads the first frame it is shown."""
+
+        def __init__(self):
+            self.calls = 0
+
+        def decode(self, frame):
+            self.calls += 1
+            return ["GP1:MISREAD"] if self.calls == 1 else []
+
+    decoder = MisreadsFirst()
+    frame = _frame_decoding_to("GP1:TOKEN", ("too_blurred",), 5, decoder, ((),))
+    assert decoder.calls == 2  # the misread frame was skipped, the unreadable one taken
+    assert frame.shape == (480, 640, 3)
