@@ -146,8 +146,8 @@ CREATE TABLE gate_shift_logs (
 );
 """
 
-# Migrations 3, 4 and 5 are reserved for the web page, sync and the scan loop.
-MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, "", "", ""], "office": [OFFICE_V1, OFFICE_SYNC, ""]}
+# Numbered from 1 in list order; append new migrations, never edit an applied one.
+MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2], "office": [OFFICE_V1, OFFICE_SYNC]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

@@ -111,8 +111,8 @@ def ack():
     body = request.get_json(silent=True)
     seq = body.get("seq") if isinstance(body, dict) else None
     hash_ = body.get("hash") if isinstance(body, dict) else None
-    if type(seq) is not int or seq < 1 or not isinstance(hash_, str):
-        return error(400, "bad_request", 'send JSON {"seq": <int >= 1>, "hash": "<hex>"}')
+    if type(seq) is not int or not 1 <= seq <= sync.MAX_SEQ or not isinstance(hash_, str):
+        return error(400, "bad_request", 'send JSON {"seq": <int 1..2^63-1>, "hash": "<hex>"}')
     gate = get_gate()
     retention = float(gate.config["sync"]["retention_days"])
     return jsonify(sync.acknowledge(gate.db, seq, hash_, gate.clock.now(), retention))
@@ -176,7 +176,7 @@ OPENAPI = {
             "summary": "Acknowledge every event up to seq (whose hash must match); prunes old acknowledged events",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["seq", "hash"],
-                "properties": {"seq": {"type": "integer", "minimum": 1}, "hash": {"type": "string"}}}}}},
+                "properties": {"seq": {"type": "integer", "minimum": 1, "maximum": sync.MAX_SEQ}, "hash": {"type": "string"}}}}}},
             "responses": {"200": _json({"type": "object", "required": ["acked_seq", "pruned"], "properties": {
                 "acked_seq": {"type": "integer"}, "pruned": {"type": "integer"}}}, "acknowledged"),
                 "409": _json(ERROR, "the hash differs from the gate's event"),

@@ -106,6 +106,12 @@ def ack(client, token, seq, hash_):
     return client.post("/api/v1/ack", headers=auth(token), json={"seq": seq, "hash": hash_})
 
 
+@pytest.mark.parametrize("seq", [0, 2**63, 38865924522338309032116224, "5", 1.5])
+def test_an_ack_outside_sqlites_integers_is_400(client, gate_token, seq):
+    response = ack(client, gate_token, seq, "00")
+    assert (response.status_code, response.json["error"]) == (400, "bad_request")
+
+
 def hash_of(community, seq):
     with Gate.open(community.gate_home) as gate:
         return gate.db.conn.execute("SELECT hash FROM events WHERE seq = ?", [seq]).fetchone()[0]
