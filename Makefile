@@ -9,7 +9,7 @@ DEMO_ARGS ?=
 SYSTEM_PACKAGES := libzbar0
 TEST_SYSTEM_PACKAGES := libzbar0 chromium fonts-noto-cjk systemd shellcheck
 
-.PHONY: demo test bench venv system-packages test-system-packages clean
+.PHONY: demo test lint bench venv system-packages test-system-packages clean
 
 $(VENV)/.installed: pyproject.toml
 	@# Debian's python3 makes venvs only with python3-venv (ensurepip) installed.
@@ -30,7 +30,10 @@ test-system-packages:
 demo: system-packages venv
 	$(PY) -m kiosk --home $(DEMO_HOME) demo $(DEMO_ARGS)
 
-test: test-system-packages venv
+lint: venv
+	$(VENV)/bin/ruff check .
+
+test: test-system-packages venv lint
 	$(PY) -m pytest -W error -p no:cacheprovider
 
 bench: system-packages venv

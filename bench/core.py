@@ -27,12 +27,13 @@ from zoneinfo import ZoneInfo
 import base45
 
 import bench
-from kiosk import passes, registry
-from kiosk.clock import FixedClock
-from kiosk.db import connect
-from kiosk.demo import create_demo
-from kiosk.gate import Gate
-from kiosk.rules import Scan
+from kiosk.core import passes
+from kiosk.store import registry
+from kiosk.core.clock import FixedClock
+from kiosk.store.db import connect
+from kiosk.sim.demo import create_demo
+from kiosk.gate.service import Gate
+from kiosk.core.rules import Scan
 
 HEADING = "## Core"
 START = datetime(2026, 11, 29, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

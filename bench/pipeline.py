@@ -31,10 +31,10 @@ from bench.decoders import BACKENDS, environment, run_backend, summarise, write_
 from hardware.frames import compose_frame, make_corpus
 from hardware.signals import make_signals
 from hardware.thermometer import FakeThermometer
-from kiosk.clock import FixedClock
-from kiosk.demo import create_demo
-from kiosk.gate import Gate
-from kiosk.lane import Lane
+from kiosk.core.clock import FixedClock
+from kiosk.sim.demo import create_demo
+from kiosk.gate.service import Gate
+from kiosk.gate.lane import Lane
 
 HEADING = "## Scan pipeline"
 PINS = {"green": 17, "red": 27, "buzzer": 22, "relay": 23}

@@ -21,9 +21,10 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from kiosk.clock import utc_text
-from kiosk.db import transaction
-from kiosk.events import HASHED_FIELDS, chain_head, event_hash
+from bench import write_section
+from kiosk.core.clock import utc_text
+from kiosk.store.db import transaction
+from kiosk.store.events import HASHED_FIELDS, chain_head, event_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 INSERT = (f"INSERT INTO events ({', '.join(HASHED_FIELDS)}, hash) "
@@ -112,10 +113,11 @@ def free_port() -> int:
 
 
 def measure(size: int, folder: Path) -> dict:
-    from kiosk import sync, tokens
-    from kiosk.demo import create_demo
-    from kiosk.gate import Gate
-    from kiosk.office import Office
+    from kiosk.office import pull as sync
+    from kiosk.store import tokens
+    from kiosk.sim.demo import create_demo
+    from kiosk.gate.service import Gate
+    from kiosk.office.service import Office
 
     now = datetime.now(timezone.utc) - timedelta(days=1)
     demo = create_demo(folder / f"n{size}", now)
@@ -167,9 +169,9 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_doc(results: list[dict]) -> None:
+def write_doc(results: list[dict], out: Path, command: str) -> None:
     first, last = results[0], results[-1]
-    body = (f"## Sync\n\nCommand: `{COMMAND}` (run {datetime.now(timezone.utc):%Y-%m-%d}, "
+    body = (f"## Sync\n\nCommand: `{command}` (run {datetime.now(timezone.utc):%Y-%m-%d}, "
             f"{os.cpu_count()} cores, Python {sys.version.split()[0]}).\n\n"
             "The gate server (waitress, as in production) and the office client (`kiosk office pull`, "
             "batches of 5,000, every event hash recomputed and chain-checked, stored in SQLite with "
@@ -181,15 +183,7 @@ def write_doc(results: list[dict]) -> None:
             "(peak RSS: each process's own VmHWM at exit): it does not grow with the number of events. "
             "The gate server's step between the smallest sizes is SQLite's page cache (2 MiB per "
             "connection, one per request thread) filling up; it is bounded.\n")
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    start = text.find("## Sync\n")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + body + (text[end + 1:] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text(text, encoding="utf-8")
+    write_section(out, "## Sync", body)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -204,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
         results = [measure(int(size), Path(folder)) for size in args.sizes.split(",")]
     print(table(results))
     if not args.no_doc:
-        write_doc(results)
+        write_doc(results, Path("docs/benchmarks.md"), "python -m bench.sync --sizes " + args.sizes)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Shared fixtures: a demo community (office + gate) on real SQLite files at a fixed time.
 
-``community`` is kiosk.demo.create_demo in tmp_path; ``clock`` a FixedClock at NOW
+``community`` is kiosk.sim.demo.create_demo in tmp_path; ``clock`` a FixedClock at NOW
 (2026-11-29 10:00 Asia/Shanghai, morning shift); ``gate`` and ``office`` open its two
 homes; ``mint`` signs tokens with custom fields; ``republish`` carries office edits to
 the gate through a real signed bundle.
@@ -14,11 +14,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kiosk import office as office_mod, passes, registry
-from kiosk.clock import FixedClock
-from kiosk.demo import SITE, create_demo
-from kiosk.gate import Gate
-from kiosk.office import Office
+from kiosk.office import service as office_mod
+from kiosk.core import passes
+from kiosk.store import registry
+from kiosk.core.clock import FixedClock
+from kiosk.sim.demo import SITE, create_demo
+from kiosk.gate.service import Gate
+from kiosk.office.service import Office
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=SHANGHAI)

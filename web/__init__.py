@@ -13,9 +13,9 @@ from flask import Flask, current_app, g, jsonify, render_template, request, sess
 from flask_wtf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from kiosk import i18n
-from kiosk.config import load_config
-from kiosk.gate import Gate
+from kiosk.core import i18n
+from kiosk.store.config import load_config
+from kiosk.gate.service import Gate
 
 # Every form POST needs the session's CSRF token; the bearer-token API blueprint is exempted.
 csrf = CSRFProtect()

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
-from kiosk import web_actions
-from kiosk.guards import GuardError
-from kiosk.returnees import Returnee, ReturneeError, register_returnee
-from kiosk.web_lookup import search_persons
-from kiosk.web_status import lane_card
+from web import guard_actions as web_actions
+from kiosk.store.guards import GuardError
+from kiosk.gate.returnees import Returnee, ReturneeError, register_returnee
+from web.lookup import search_persons
+from web.lane_status import lane_card
 from web import get_gate
 from web.auth import checked_pin, guard_required, status_of
 

@@ -2,7 +2,7 @@
 
 Every endpoint but ``/health`` (which answers only ``{"status": "ok"}`` without a
 token) and ``/openapi.json`` needs ``Authorization: Bearer <token>``. Views are thin:
-each calls one function of kiosk.sync, kiosk.tokens or kiosk.registry.
+each calls one function of kiosk.office.pull, kiosk.store.tokens or kiosk.store.registry.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from datetime import date
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
 
-from kiosk import sync, tokens
-from kiosk.registry import BundleError, load_bundle
+from kiosk.office import pull as sync
+from kiosk.store import tokens
+from kiosk.store.registry import BundleError, load_bundle
 from web import get_gate
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

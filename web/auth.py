@@ -14,9 +14,10 @@ from collections import defaultdict, deque
 from flask import (Blueprint, abort, current_app, g, redirect, render_template, request, session,
                    url_for)
 
-from kiosk import guards, web_users
-from kiosk.config import ConfigError
-from kiosk.guards import GuardError
+from kiosk.store import guards
+from kiosk.store import web_users
+from kiosk.store.config import ConfigError
+from kiosk.store.guards import GuardError
 from web import get_gate
 
 bp = Blueprint("auth", __name__)

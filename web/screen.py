@@ -13,8 +13,8 @@ import time
 
 from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
 
-from kiosk.web_status import decisions_after, lane_card, last_seq, latest_decision, status
-from kiosk.sync import MAX_SEQ
+from web.lane_status import decisions_after, lane_card, last_seq, latest_decision, status
+from kiosk.office.pull import MAX_SEQ
 from web import get_gate, whole_number
 from web.auth import viewer_required
 

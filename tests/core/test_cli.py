@@ -15,9 +15,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from kiosk.cli import EVENT_COLUMNS, cli
-from kiosk.config import resolve_home
-from kiosk.demo import write_ledger
+from kiosk.cli.root import EVENT_COLUMNS, cli
+from kiosk.store.config import resolve_home
+from kiosk.sim.demo import write_ledger
 
 
 def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.codes import CODES
+from kiosk.core.codes import CODES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "decision-codes.md"
 

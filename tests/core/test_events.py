@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from kiosk import events
-from kiosk.clock import FixedClock, Stamp
-from kiosk.gate import Gate
-from kiosk.rules import Scan
+from kiosk.store import events
+from kiosk.core.clock import FixedClock, Stamp
+from kiosk.gate.service import Gate
+from kiosk.core.rules import Scan
 from tests.conftest import NOW
 
 
@@ -152,7 +152,7 @@ def test_pruning_without_anchor_is_detected(logged):
 
 def test_integrity_check_is_part_of_verification(logged):
     assert events.verify_log(logged.db).ok
-    from kiosk.db import integrity_ok
+    from kiosk.store.db import integrity_ok
     assert integrity_ok(logged.db) == (True, "ok")
 
 

@@ -7,10 +7,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from kiosk import registry
-from kiosk.cli import cli
-from kiosk.config import ConfigError
-from kiosk.gate import Gate
+from kiosk.store import registry
+from kiosk.cli.root import cli
+from kiosk.store.config import ConfigError
+from kiosk.gate.service import Gate
 
 
 def invoke(home, *args):

@@ -10,7 +10,9 @@ import pytest
 import zxingcpp
 from pyzbar import pyzbar
 
-from kiosk import office as office_mod, passes, registry
+from kiosk.office import service as office_mod
+from kiosk.core import passes
+from kiosk.store import registry
 from tests.conftest import NOW
 
 HEADER = ["编号", "姓名", "手机", "楼号", "单元", "房号", "车牌号", "健康状态", "截止日期", "负责干部", "干部电话"]
@@ -142,7 +144,7 @@ def test_bundle_versions_increase(office, tmp_path):
 
 
 def test_second_signing_key_is_refused(office):
-    from kiosk.signing import KeyError_
+    from kiosk.core.signing import KeyError_
 
     with pytest.raises(KeyError_, match="refusing to overwrite"):
         office_mod.init_keys(office)

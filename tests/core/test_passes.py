@@ -10,8 +10,8 @@ import segno
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings, strategies as st
 
-from kiosk import passes
-from kiosk.signing import key_id
+from kiosk.core import passes
+from kiosk.core.signing import key_id
 from tests.conftest import NOW
 
 QR_ALPHANUMERIC = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"

@@ -9,12 +9,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from kiosk import office as office_mod, passes
-from kiosk.codes import CODES, severity_map
-from kiosk.demo import create_demo
-from kiosk.gate import Gate
-from kiosk.registry import trusted_keys
-from kiosk.rules import History, Registry, RuleSettings, Scan, decide
+from kiosk.office import service as office_mod
+from kiosk.core import passes
+from kiosk.core.codes import CODES, severity_map
+from kiosk.sim.demo import create_demo
+from kiosk.gate.service import Gate
+from kiosk.store.registry import trusted_keys
+from kiosk.core.rules import History, Registry, RuleSettings, Scan, decide
 from tests.conftest import NOW
 
 

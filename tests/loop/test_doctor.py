@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from hardware.frames import compose_frame
-from kiosk.cli import cli
-from kiosk.demo import create_demo
+from kiosk.cli.root import cli
+from kiosk.sim.demo import create_demo
 from tests.loop.conftest import NOW
 
 ENV_KEYS = ("clock_", "disk")  # depend on the machine: checked by prefix only

@@ -8,7 +8,7 @@ from datetime import timedelta
 import numpy as np
 
 from hardware.thermometer import FakeThermometer, ThermometerError
-from kiosk.clock import utc_text
+from kiosk.core.clock import utc_text
 from tests.loop.conftest import (
     PINS, code_frame, empty_frame, events, highs, make_lane, rig_signals, timed_signals,
 )

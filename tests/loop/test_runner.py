@@ -5,9 +5,9 @@ import threading
 
 from hardware.camera import FrameListCamera
 from hardware.decoder import make_decoder
-from kiosk.gate import Gate
-from kiosk.lane import Lane
-from kiosk.runner import Runner, watchdog_interval
+from kiosk.gate.service import Gate
+from kiosk.gate.lane import Lane
+from kiosk.gate.runner import Runner, watchdog_interval
 from tests.loop.conftest import empty_frame
 from tests.waiting import poll
 
@@ -63,7 +63,7 @@ def test_watchdog_interval_is_half_of_watchdog_usec(monkeypatch):
 def test_stop_interrupts_a_lane_waiting_between_temperature_readings(community, decoder):
     """SIGTERM sets the stop event; a lane in the middle of (re-)measuring must not hold it up."""
     from hardware.thermometer import FakeThermometer
-    from kiosk.demo import GUARD
+    from kiosk.sim.demo import GUARD
     from tests.loop.conftest import code_frame
 
     gate = Gate.open(community.gate_home)

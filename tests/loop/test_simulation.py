@@ -5,8 +5,8 @@ import sqlite3
 import subprocess
 import sys
 
-from kiosk.runner import Runner
-from kiosk.simulate import STEPS, build_simulation, expected_events
+from kiosk.gate.runner import Runner
+from kiosk.sim.simulate import STEPS, build_simulation, expected_events
 from tests.loop.conftest import PINS, highs, rig_signals
 
 
@@ -87,7 +87,7 @@ def test_kiosk_run_stops_cleanly_on_sigterm(tmp_path):
     import cv2
 
     from hardware.frames import compose_frame
-    from kiosk.demo import create_demo
+    from kiosk.sim.demo import create_demo
     from tests.loop.conftest import NOW
 
     frames = tmp_path / "frames"
@@ -117,7 +117,7 @@ def test_kiosk_run_stops_cleanly_on_sigterm(tmp_path):
 
 
 def test_the_scenario_never_uses_a_frame_the_decoder_misreads():
-    from kiosk.simulate import _frame_decoding_to
+    from kiosk.sim.simulate import _frame_decoding_to
 
     class MisreadsFirst:
         """A decoder (hardware interface) that misreads the first frame it is shown."""

@@ -24,9 +24,9 @@ from hardware.decoder import make_decoder
 from hardware.frames import compose_frame
 from hardware.signals import Signals
 from hardware.thermometer import FakeThermometer
-from kiosk.clock import FixedClock, parse_utc
-from kiosk.gate import Gate
-from kiosk.lane import Lane
+from kiosk.core.clock import FixedClock, parse_utc
+from kiosk.gate.service import Gate
+from kiosk.gate.lane import Lane
 
 T0 = datetime(2026, 11, 29, 0, 0, tzinfo=timezone.utc)  # 08:00 Shanghai
 STEP = timedelta(seconds=15)  # > the rules' 10 s duplicate window: no scan is a repeat

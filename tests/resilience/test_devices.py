@@ -12,13 +12,13 @@ from datetime import datetime, timezone
 
 from hardware.camera import FrameListCamera
 from hardware.thermometer import FakeThermometer, ThermometerError
-from kiosk import web_actions
-from kiosk.demo import GUARD, create_demo
-from kiosk.events import verify_log
-from kiosk.gate import Gate
-from kiosk.i18n import t
-from kiosk.lane import Lane
-from kiosk.runner import Runner
+from web import guard_actions as web_actions
+from kiosk.sim.demo import GUARD, create_demo
+from kiosk.store.events import verify_log
+from kiosk.gate.service import Gate
+from kiosk.core.i18n import t
+from kiosk.gate.lane import Lane
+from kiosk.gate.runner import Runner
 from tests.loop.conftest import PINS, code_frame, empty_frame, highs, rig_signals
 from tests.waiting import poll
 

@@ -9,13 +9,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from hardware.thermometer import FakeThermometer
-from kiosk.clock import FixedClock
-from kiosk.config import Config, load_config
-from kiosk.demo import GUARD, create_demo
-from kiosk.events import verify_log
-from kiosk.gate import Gate
-from kiosk.i18n import t
-from kiosk.lane import Lane
+from kiosk.core.clock import FixedClock
+from kiosk.store.config import Config, load_config
+from kiosk.sim.demo import GUARD, create_demo
+from kiosk.store.events import verify_log
+from kiosk.gate.service import Gate
+from kiosk.core.i18n import t
+from kiosk.gate.lane import Lane
 from tests.loop.conftest import PINS, highs, rig_signals
 
 T0 = datetime(2026, 11, 29, 1, 0, tzinfo=timezone.utc)

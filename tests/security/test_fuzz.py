@@ -16,12 +16,14 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bench.sync import fill_events
-from kiosk import passes, registry, tokens
-from kiosk.clock import parse_utc
-from kiosk.db import open_db
-from kiosk.office import Office
-from kiosk.rules import Scan
-from kiosk.signing import key_id
+from kiosk.core import passes
+from kiosk.store import registry
+from kiosk.store import tokens
+from kiosk.core.clock import parse_utc
+from kiosk.store.db import open_db
+from kiosk.office.service import Office
+from kiosk.core.rules import Scan
+from kiosk.core.signing import key_id
 from web.api import OPENAPI
 from tests.web.conftest import NOW, csrf_token, office_login, sign_on
 

@@ -18,12 +18,14 @@ import shutil
 import pytest
 from openpyxl import load_workbook
 
-from kiosk import guards, office as office_mod, registry
-from kiosk.demo import SITE
-from kiosk.office import Office
-from kiosk.rules import Scan
-from kiosk.sync import safe_cell
-from kiosk.web_query import PAGE_SIZE
+from kiosk.store import guards
+from kiosk.office import service as office_mod
+from kiosk.store import registry
+from kiosk.sim.demo import SITE
+from kiosk.office.service import Office
+from kiosk.core.rules import Scan
+from kiosk.office.pull import safe_cell
+from web.event_query import PAGE_SIZE
 from tests.sync.sync_helpers import kiosk
 from tests.web.conftest import office_login, post, sign_on
 
@@ -174,8 +176,7 @@ def test_office_report_neutralises_formulas_and_escapes_html(client, gate, evil,
 
 
 def test_both_exports_use_the_same_neutraliser():
-    from kiosk import web_query
-
+    from web import event_query as web_query
     assert web_query.safe_cell is safe_cell
     assert [safe_cell(v) for v in ("\t=1", "\r=1", "=1", "ok", -2, None)] == ["'\t=1", "'\r=1", "'=1", "ok", -2, None]
 
@@ -202,8 +203,7 @@ def test_sql_metacharacters_in_every_filter_find_exactly_nothing(client, gate, e
 
 
 def test_sql_metacharacters_in_api_parameters_are_refused_cleanly(client, gate, evil, clock):
-    from kiosk import tokens
-
+    from kiosk.store import tokens
     _, secret = tokens.create_token(gate.db, "office", "office", clock.now())
     headers = {"Authorization": f"Bearer {secret}"}
     for name, path in (("since", "/api/v1/events"), ("limit", "/api/v1/events"), ("since", "/api/v1/shifts")):

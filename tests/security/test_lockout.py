@@ -13,10 +13,10 @@ from datetime import timedelta
 import pytest
 import requests
 
-from kiosk.guards import LOCKOUT, MAX_FAILURES, GuardError
-from kiosk.web_users import authenticate
-from kiosk import guards
-from kiosk.gate import Gate
+from kiosk.store.guards import LOCKOUT, MAX_FAILURES, GuardError
+from kiosk.store.web_users import authenticate
+from kiosk.store import guards
+from kiosk.gate.service import Gate
 from tests.servers import KioskServer
 from tests.web.conftest import NOW, OFFICE_PASSWORD, OFFICE_USER, TOKEN, csrf_token, sign_on
 
@@ -92,7 +92,7 @@ def test_the_address_limit_holds_under_a_burst_over_many_guard_ids(app):
 
 
 def test_a_supervisor_pin_burst_on_overrides_is_bounded(gate, clock, demo):
-    # The supervisor's PIN is checked by the same code (kiosk.guards.authenticate) from the override form.
+    # The supervisor's PIN is checked by the same code (kiosk.store.guards.authenticate) from the override form.
     def attempt(_):
         def run():
             try:

@@ -12,10 +12,10 @@ from contextlib import contextmanager
 import pytest
 from click.testing import CliRunner
 
-from kiosk.cli import cli
-from kiosk.demo import create_demo
-from kiosk.gate import Gate
-from kiosk.office import Office
+from kiosk.cli.root import cli
+from kiosk.sim.demo import create_demo
+from kiosk.gate.service import Gate
+from kiosk.office.service import Office
 from tests.sync.sync_helpers import kiosk
 from tests.web.conftest import NOW
 

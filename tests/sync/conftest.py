@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk import sync, tokens
-from kiosk.demo import create_demo
-from kiosk.gate import Gate
-from kiosk.office import Office
+from kiosk.office import pull as sync
+from kiosk.store import tokens
+from kiosk.sim.demo import create_demo
+from kiosk.gate.service import Gate
+from kiosk.office.service import Office
 from sync_helpers import NOW
 from tests.servers import KioskServer
 

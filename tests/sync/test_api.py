@@ -10,12 +10,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.sync import fill_events
-from kiosk import registry, sync, tokens
-from kiosk.clock import FixedClock
-from kiosk.events import event_hash, verify_log
-from kiosk.gate import Gate
-from kiosk.office import Office, write_bundle
-from kiosk.signing import public_key_text
+from kiosk.store import registry
+from kiosk.office import pull as sync
+from kiosk.store import tokens
+from kiosk.core.clock import FixedClock
+from kiosk.store.events import event_hash, verify_log
+from kiosk.gate.service import Gate
+from kiosk.office.service import Office, write_bundle
+from kiosk.core.signing import public_key_text
 from sync_helpers import NOW
 from web import create_app
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from bench.sync import fill_events
-from kiosk.gate import Gate
+from kiosk.gate.service import Gate
 from sync_helpers import NOW
 from web.api import OPENAPI
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from bench.sync import fill_events
-from kiosk.gate import Gate
+from kiosk.gate.service import Gate
 
 from sync_helpers import NOW, gate_rows, kiosk, office_rows
 
@@ -97,7 +97,7 @@ def test_a_rewritten_history_is_detected_even_without_new_events(community, offi
     fill(community.gate_home, 30)
     assert kiosk(office_with_gate, "office", "pull").returncode == 0
     with Gate.open(community.gate_home) as gate:  # rewrite event 30 and its hash consistently
-        from kiosk.events import event_hash
+        from kiosk.store.events import event_hash
 
         gate.db.conn.execute("DROP TRIGGER events_no_update")
         row = next(iter(gate.db.query("SELECT * FROM events WHERE seq = 30")))
@@ -109,8 +109,7 @@ def test_a_rewritten_history_is_detected_even_without_new_events(community, offi
 
 
 def test_a_revoked_token_is_refused_and_reported(community, office_with_gate):
-    from kiosk import tokens
-
+    from kiosk.store import tokens
     with Gate.open(community.gate_home) as gate:
         for row in tokens.list_tokens(gate.db):
             tokens.revoke_token(gate.db, row["id"], NOW)
@@ -123,8 +122,8 @@ def test_a_revoked_token_is_refused_and_reported(community, office_with_gate):
 
 
 def test_an_unreachable_gate_does_not_stop_the_others(community, office_with_gate, server, gate_token):
-    from kiosk import sync
-    from kiosk.office import Office
+    from kiosk.office import pull as sync
+    from kiosk.office.service import Office
     from tests.servers import free_port
 
     with Office.open(office_with_gate) as office:
@@ -142,7 +141,7 @@ def test_an_unreachable_gate_does_not_stop_the_others(community, office_with_gat
 
 
 def test_clock_offset_is_measured_and_kept_with_each_event(community, office_with_gate):
-    from kiosk.office import Office
+    from kiosk.office.service import Office
 
     fill(community.gate_home, 3)
     assert kiosk(office_with_gate, "office", "pull").returncode == 0
@@ -158,6 +157,5 @@ def test_push_sends_the_next_bundle(community, office_with_gate):
     assert result.returncode == 0, result.stderr
     assert result.stdout == "jinan-gate: registry version 2 loaded\n"
     with Gate.open(community.gate_home) as gate:
-        from kiosk import registry
-
+        from kiosk.store import registry
         assert registry.meta(gate.db)["version"] == "2"

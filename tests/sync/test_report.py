@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import openpyxl
 
-from kiosk.clock import FixedClock
-from kiosk.gate import Gate
-from kiosk.rules import Scan
-from kiosk.sync import add_gate
-from kiosk.office import Office
+from kiosk.core.clock import FixedClock
+from kiosk.gate.service import Gate
+from kiosk.core.rules import Scan
+from kiosk.office.pull import add_gate
+from kiosk.office.service import Office
 from sync_helpers import NOW, kiosk
 
 NOTE = '=HYPERLINK("http://x")<script>'

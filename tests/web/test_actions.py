@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from kiosk.rules import Scan
-from kiosk.web_lookup import search_persons
+from kiosk.core.rules import Scan
+from web.lookup import search_persons
 from tests.web.conftest import post, sign_on
 
 

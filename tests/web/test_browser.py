@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import web_users
-from kiosk.clock import SystemClock
-from kiosk.demo import create_demo
-from kiosk.gate import Gate
+from kiosk.store import web_users
+from kiosk.core.clock import SystemClock
+from kiosk.sim.demo import create_demo
+from kiosk.gate.service import Gate
 from tests.servers import ROOT, KioskServer
 
 pytestmark = pytest.mark.browser

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kiosk.cli import cli
-from kiosk.i18n import catalogue
+from kiosk.cli.root import cli
+from kiosk.core.i18n import catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "web" / "templates"
@@ -20,8 +20,8 @@ PROSE_ATTRS = re.compile(r'\b(?:placeholder|title|alt|aria-label)="([^"{]*)"')
 
 
 def test_zh_and_en_web_catalogues_have_the_same_keys():
-    zh = json.loads((ROOT / "kiosk/locale/web.zh.json").read_text(encoding="utf-8"))
-    en = json.loads((ROOT / "kiosk/locale/web.en.json").read_text(encoding="utf-8"))
+    zh = json.loads((ROOT / "kiosk/core/locale/web.zh.json").read_text(encoding="utf-8"))
+    en = json.loads((ROOT / "kiosk/core/locale/web.en.json").read_text(encoding="utf-8"))
     assert set(zh) == set(en) and len(zh) > 100
 
 

@@ -7,8 +7,8 @@ import io
 
 from openpyxl import load_workbook
 
-from kiosk.rules import Scan
-from kiosk.web_query import PAGE_SIZE, safe_cell
+from kiosk.core.rules import Scan
+from web.event_query import PAGE_SIZE, safe_cell
 from tests.web.conftest import office_login, post, sign_on
 
 

@@ -6,9 +6,9 @@ import socket
 
 import requests
 
-from kiosk.clock import utc_text
-from kiosk.rules import Scan
-from kiosk.web_lookup import mask_name
+from kiosk.core.clock import utc_text
+from kiosk.core.rules import Scan
+from web.lookup import mask_name
 from tests.servers import KioskServer
 from tests.web.conftest import NOW, TOKEN, sign_on
 from web.screen import PING_SECONDS

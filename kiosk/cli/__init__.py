@@ -1,0 +1,5 @@
+"""The ``kiosk`` command line."""
+
+from kiosk.cli.root import main
+
+__all__ = ["main"]

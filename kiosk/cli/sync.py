@@ -1,0 +1,280 @@
+"""Commands for gate-office sync: API tokens, USB export, pruning, office pull/push/report."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from kiosk.office import pull as sync
+from kiosk.store import tokens
+from kiosk.gate import usb_export as usb
+from kiosk.core.clock import SystemClock
+from kiosk.gate.service import Gate
+from kiosk.core.i18n import say, t
+from kiosk.office.service import Office
+
+
+def _gate(ctx: click.Context) -> Gate:
+    return ctx.with_resource(Gate.open(ctx.find_root().obj))
+
+
+def _office(ctx: click.Context) -> Office:
+    return ctx.with_resource(Office.open(ctx.find_root().obj))
+
+
+def _now() -> datetime:
+    return SystemClock().now()
+
+
+# --- gate: tokens, export, prune -------------------------------------------------------
+
+@click.group("token")
+def token_group():
+    """Bearer tokens for the office's access to this gate's sync API.
+
+    Example: kiosk token create --role office --name office-pc
+    """
+
+
+@token_group.command("create")
+@click.option("--role", type=click.Choice(tokens.ROLES), default="office", show_default=True)
+@click.option("--name", help="Who holds it, e.g. the office PC.")
+@click.pass_context
+def token_create(ctx, role, name):
+    """Create a token and print it once (only its hash is kept).
+
+    Example: kiosk token create --role office --name 社区办公室
+    """
+    token_id, secret = tokens.create_token(_gate(ctx).db, role, name, _now())
+    say("sync.token_created", err=True, token_id=token_id, role=role)
+    click.echo(secret)
+
+
+@token_group.command("list")
+@click.pass_context
+def token_list(ctx):
+    """List tokens (never their secrets).
+
+    Example: kiosk token list
+    """
+    for row in tokens.list_tokens(_gate(ctx).db):
+        state = t("sync.token_revoked_at", at=row["revoked_at"]) if row["revoked_at"] else t("sync.token_active")
+        used = t("sync.last_used", at=row["last_used_at"] or t("sync.never"))
+        click.echo(f"{row['id']}\t{row['role']}\t{row['name'] or '-'}\t{row['created_at']}\t{used}\t{state}")
+
+
+@token_group.command("revoke")
+@click.argument("token_id")
+@click.pass_context
+def token_revoke(ctx, token_id):
+    """Revoke a token at once.
+
+    Example: kiosk token revoke T1A2B3C4
+    """
+    tokens.revoke_token(_gate(ctx).db, token_id, _now())
+    say("sync.token_revoked", token_id=token_id)
+
+
+@click.command("export")
+@click.option("--since", type=int, default=0, show_default=True, help="Export the events after this seq.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.pass_context
+def export_cmd(ctx, since, out):
+    """Write a signed, chain-verifiable file of events for the office (USB fallback).
+
+    Example: kiosk export --since 0 --out /media/usb/jinan-gate.events
+    """
+    gate = _gate(ctx)
+    info = usb.export_events(gate, since, out, _now())
+    say("sync.exported", count=info["count"], first=since + 1, last=info["last_seq"], out=out)
+
+
+@click.command("export-key")
+@click.pass_context
+def export_key_cmd(ctx):
+    """Print this gate's export public key for `kiosk office gate add --export-key`.
+
+    Example: kiosk export-key > jinan-gate-export-key.txt
+    """
+    click.echo(usb.export_public_key(_gate(ctx)))
+
+
+@click.command("prune")
+@click.option("--retention-days", type=float, help="Override sync.retention_days from kiosk.toml.")
+@click.pass_context
+def prune_cmd(ctx, retention_days):
+    """Delete events the office acknowledged and that are older than the retention.
+
+    Unacknowledged events are never deleted, whatever the retention.
+
+    Example: kiosk prune --retention-days 30
+    """
+    gate = _gate(ctx)
+    days = gate.config["sync"]["retention_days"] if retention_days is None else retention_days
+    say("sync.pruned", count=sync.prune(gate.db, _now(), float(days)))
+
+
+# --- office ----------------------------------------------------------------------------
+
+@click.group("gate")
+def office_gate_group():
+    """The gates this office pulls from.
+
+    Example: kiosk office gate add jinan-gate --url http://192.168.1.20:8000 --token kt_...
+    """
+
+
+@office_gate_group.command("add")
+@click.argument("name")
+@click.option("--url", default="", help="The gate's web address, e.g. http://192.168.1.20:8000.")
+@click.option("--token", default="", help="A token from `kiosk token create` on the gate.")
+@click.option("--export-key", help="The gate's `kiosk export-key` line (else trusted on first import).")
+@click.pass_context
+def office_gate_add(ctx, name, url, token, export_key):
+    """Add or update a gate by name, URL and token.
+
+    Example: kiosk office gate add jinan-gate --url http://192.168.1.20:8000 --token kt_...
+    """
+    sync.add_gate(_office(ctx), name, url, token, export_key)
+    say("sync.gate_saved", name=name)
+
+
+@office_gate_group.command("list")
+@click.pass_context
+def office_gate_list(ctx):
+    """List gates with their last seq, last contact, clock offset and chain state.
+
+    Example: kiosk office gate list
+    """
+    for gate in sync.chosen_gates(_office(ctx), []):
+        offset = "-" if gate["clock_offset_s"] is None else f"{gate['clock_offset_s']:+.3f}s"
+        chain = t("sync.chain_broken", detail=gate["chain_broken"]) if gate["chain_broken"] else t("sync.chain_ok")
+        click.echo(f"{gate['name']}\t{gate['url'] or '-'}\tseq {gate['last_seq']}\t"
+                   f"{gate['last_contact_utc'] or t('sync.never')}\t{t('sync.offset', offset=offset)}\t{chain}")
+
+
+@office_gate_group.command("reset-chain")
+@click.argument("name")
+@click.pass_context
+def office_gate_reset(ctx, name):
+    """Accept pulls again after a chain break has been looked into.
+
+    Example: kiosk office gate reset-chain jinan-gate
+    """
+    sync.reset_chain(_office(ctx), name)
+    say("sync.chain_reset", name=name)
+
+
+class _Progress:
+    """A progress bar per gate, only on a terminal."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.bar = name, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=max(total, 1), label=self.name, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+@click.command("pull")
+@click.argument("names", nargs=-1)
+@click.option("--batch", type=click.IntRange(1, sync.MAX_LIMIT), default=5000, show_default=True)
+@click.option("--verbose", "-v", is_flag=True, help="Print the summary even when not on a terminal.")
+@click.pass_context
+def office_pull(ctx, names, batch, verbose):
+    """Pull new events and shift logs from every gate (or the named ones), verify, store, acknowledge.
+
+    Exit status 0 when every gate pulled fine, 1 when a gate was unreachable or a chain broke.
+    Quiet unless something is wrong when not on a terminal (for the systemd timer).
+
+    Example: kiosk office pull jinan-gate
+    """
+    office = _office(ctx)
+    tty = sys.stderr.isatty()
+    failed = False
+    for gate in sync.networked_gates(office, names):
+        progress = _Progress(gate["name"]) if tty else None
+        result = sync.pull_gate(office, gate["name"], _now, batch, progress)
+        if progress:
+            progress.close()
+        if result.problem:
+            failed = True
+            mark = "!!! " if result.broken else ""
+            click.echo(f"{mark}{result.gate}: {result.problem}", err=True)
+        if tty or verbose:
+            offset = "-" if result.clock_offset_s is None else f"{result.clock_offset_s:+.3f} s"
+            say("sync.pulled" if result.ok else "sync.pulled_failed", gate=result.gate,
+                new=result.new_events, last=result.last_seq, offset=offset)
+    ctx.exit(1 if failed else 0)
+
+
+@click.command("push")
+@click.argument("names", nargs=-1)
+@click.pass_context
+def office_push(ctx, names):
+    """Send the current registry bundle to every gate (or the named ones).
+
+    Example: kiosk office push jinan-gate
+    """
+    failed = False
+    for name, problem, detail in sync.push_registry(_office(ctx), list(names), _now()):
+        failed = failed or problem is not None
+        click.echo(f"{name}: {problem or detail}", err=problem is not None)
+    ctx.exit(1 if failed else 0)
+
+
+@click.command("report")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--shift", "shift_no", type=int, help="Shift number as configured: 1 早班, 2 中班, 3 夜班 by default.")
+@click.option("--gate", help="Only this gate.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "html"]), default="csv", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File (required for xlsx).")
+@click.pass_context
+def office_report(ctx, day, shift_no, gate, fmt, out):
+    """Shift logs and daily totals across gates, from the events the office pulled.
+
+    Example: kiosk office report --date 2026-11-29 --format xlsx --out 2026-11-29.xlsx
+    """
+    rows = sync.report_rows(_office(ctx), day.date(), shift_no, gate)
+    if fmt == "xlsx":
+        if out is None:
+            raise click.UsageError("--format xlsx needs --out FILE")
+        sync.write_report(rows, fmt, out)
+    elif out is not None:
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            sync.write_report(rows, fmt, handle)
+    else:
+        sync.write_report(rows, fmt, click.get_text_stream("stdout"))
+
+
+@click.command("import-events")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--gate", "gate_name", help="The gate's name here (default: found from the file's gate id).")
+@click.pass_context
+def office_import_events(ctx, file, gate_name):
+    """Import a gate's `kiosk export` file exactly once (signature and chain verified).
+
+    Example: kiosk office import-events /media/usb/jinan-gate.events
+    """
+    result = usb.import_events(_office(ctx), file, gate_name)
+    if result.trusted_now:
+        say("sync.key_recorded", err=True, gate=result.gate)
+    say("sync.imported", gate=result.gate, new=result.new_events, held=result.already_held, last=result.last_seq)
+
+
+def register(cli: click.Group) -> None:
+    """Add the sync commands to the ``kiosk`` group and its ``office`` group."""
+    for command in (token_group, export_cmd, export_key_cmd, prune_cmd):
+        cli.add_command(command)
+    office = cli.commands["office"]
+    for command in (office_gate_group, office_pull, office_push, office_report, office_import_events):
+        office.add_command(command)

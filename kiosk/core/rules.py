@@ -1,0 +1,286 @@
+"""The access rules: one decision from a scan, the registry, recent events and ``now``.
+
+The decision is pure with respect to time (``now`` is passed in) and reads the
+registry and history only through the small classes below. Every reason is a stable
+code (kiosk.core.codes); the configured severity of each code makes the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from kiosk.core import passes
+from kiosk.store import registry
+from kiosk.core.clock import parse_utc, utc_text
+from kiosk.core.codes import message, severity_map
+
+DIRECTIONS = ("in", "out")
+PASSAGES = ("scan", "manual", "override", "vehicle")
+FORGERY_CODES = ("unreadable", "unknown_key", "bad_signature")
+RANK = {"allow": 0, "warn": 0, "refer": 1, "deny": 2}
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What the lane saw: a token (camera/scanner) or a pass id / plate typed by a guard."""
+
+    direction: str
+    token: str | None = None
+    pass_id: str | None = None
+    plate: str | None = None
+    temperature: float | None = None
+    temperature_required: bool = False
+    lane: str | None = None
+    source: str = "camera"  # camera | scanner | manual
+    nonce: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"direction must be 'in' or 'out', not {self.direction!r}")
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    severity: dict[str, str]
+    fever_threshold: float = 37.3
+    plausible_min: float = 30.0
+    plausible_max: float = 43.0
+    duplicate_window_s: float = 10.0
+    household_quota_members: int = 1
+    household_quota_days: float = 2.0
+
+    @classmethod
+    def from_sources(cls, config_rules: dict[str, Any], registry_settings: dict[str, Any] | None = None) -> "RuleSettings":
+        """Defaults, then the gate's configuration, then the office's registry settings."""
+        merged = {**config_rules, **{k: v for k, v in (registry_settings or {}).items() if k != "severity"}}
+        severity = {**config_rules.get("severity", {}), **(registry_settings or {}).get("severity", {})}
+        numeric = {name: type(getattr(cls, name))(merged[name]) for name in (
+            "fever_threshold", "plausible_min", "plausible_max", "duplicate_window_s",
+            "household_quota_members", "household_quota_days") if name in merged}
+        return cls(severity=severity_map(severity), **numeric)
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str  # allow | deny | refer
+    codes: tuple[str, ...]
+    message_zh: str
+    message_en: str
+    pass_id: str | None = None
+    subject_kind: str | None = None
+    subject_id: str | None = None
+    household_id: str | None = None
+    plate: str | None = None
+    temperature: float | None = None
+    duplicate_of: dict | None = field(default=None, compare=False)
+
+    def message(self, language: str = "zh") -> str:
+        return self.message_zh if language == "zh" else self.message_en
+
+
+class Registry:
+    """The registry replica and trusted keys, as the rules see them."""
+
+    def __init__(self, db: sqlite_utils.Database, site_id: str, keys: dict[str, Ed25519PublicKey]) -> None:
+        self.db, self.site_id, self.keys = db, site_id, keys
+
+    def pass_row(self, pass_id: str) -> dict | None:
+        return registry.get_pass(self.db, pass_id)
+
+    def person(self, person_id: str) -> dict | None:
+        return registry.get_person(self.db, person_id)
+
+    def vehicle(self, plate: str) -> dict | None:
+        return registry.get_vehicle(self.db, plate)
+
+    def health(self, person_id: str) -> dict | None:
+        return registry.get_health(self.db, person_id)
+
+    def vehicle_pass(self, plate: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM passes WHERE subject_kind = 'vehicle' AND subject_id = ? "
+                                  "ORDER BY status = 'active' DESC, valid_until DESC LIMIT 1",
+                                  [registry.normalise_plate(plate)]))
+        return rows[0] if rows else None
+
+
+class History:
+    """Recent recorded events, as the rules see them."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def last_scan_of_pass(self, pass_id: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM events WHERE pass_id = ? AND kind IN ('scan', 'manual', 'vehicle') "
+                                  "ORDER BY seq DESC LIMIT 1", [pass_id]))
+        return rows[0] if rows else None
+
+    def last_passage(self, subject_kind: str, subject_id: str) -> dict | None:
+        marks = ",".join("?" for _ in PASSAGES)
+        rows = list(self.db.query(
+            f"SELECT * FROM events WHERE subject_kind = ? AND subject_id = ? AND outcome = 'allow' "
+            f"AND kind IN ({marks}) ORDER BY seq DESC LIMIT 1", [subject_kind, subject_id, *PASSAGES]))
+        return rows[0] if rows else None
+
+    def household_exits_since(self, household_id: str, since: datetime) -> set[str]:
+        """Ids of household members who went out since ``since``."""
+        marks = ",".join("?" for _ in PASSAGES)
+        rows = self.db.query(
+            f"SELECT DISTINCT subject_id FROM events WHERE household_id = ? AND direction = 'out' "
+            f"AND outcome = 'allow' AND subject_kind != 'vehicle' AND ts_utc >= ? AND kind IN ({marks})",
+            [household_id, utc_text(since), *PASSAGES])
+        return {row["subject_id"] for row in rows}
+
+
+@dataclass
+class _Findings:
+    """What the checks found about one scan; turned into a Decision at the end."""
+
+    codes: list[str] = field(default_factory=list)
+    pass_id: str | None = None
+    subject_kind: str | None = None
+    subject_id: str | None = None
+    household_id: str | None = None
+
+
+def decide(scan: Scan, reg: Registry, history: History, now: datetime, rules: RuleSettings) -> Decision:
+    """Decide on one scan. Never raises on what was scanned or typed."""
+    found = _Findings()
+    usable = _credential(scan, reg, now, found)
+    # A genuine pass (even a refused one) held up again within the window changes nothing.
+    previous = history.last_scan_of_pass(found.pass_id) if found.pass_id else None
+    if previous and _is_repeat(previous, scan, now, rules):
+        return decision_from_event(previous, ("duplicate_scan",))
+    if usable:
+        _subject(scan, reg, found)
+        _health(scan, reg, now, found)
+        _temperature(scan, rules, found)
+        _movement(scan, history, now, rules, found)
+    return _conclude(scan, found, rules)
+
+
+def _credential(scan: Scan, reg: Registry, now: datetime, found: _Findings) -> bool:
+    """Establish which pass this is; False when nothing further can be checked."""
+    if scan.token is not None:
+        result = passes.check(scan.token, reg.keys, reg.site_id, now)
+        if result.claims and result.code not in FORGERY_CODES:  # signed by the office
+            found.pass_id = result.claims.pass_id
+            found.subject_kind, found.subject_id = result.claims.subject_kind, result.claims.subject_id
+        if result.code:
+            found.codes.append(result.code)
+            return False
+        row = reg.pass_row(found.pass_id)
+    else:
+        row = reg.pass_row(scan.pass_id) if scan.pass_id else (reg.vehicle_pass(scan.plate) if scan.plate else None)
+        if row is None:
+            found.codes.append("unknown_pass" if (scan.pass_id or scan.plate) else "unreadable")
+            return False
+        found.pass_id, found.subject_kind, found.subject_id = row["id"], row["subject_kind"], row["subject_id"]
+        code = _row_validity(row, reg.site_id, now)
+        if code:
+            found.codes.append(code)
+            return False
+    if row and row["status"] != "active":
+        found.codes.append(row["status"])  # 'revoked' or 'blocked'
+        return False
+    return True
+
+
+def _row_validity(row: dict, site_id: str, now: datetime) -> str | None:
+    if row["site_id"] != site_id:
+        return "wrong_site"
+    if now < parse_utc(row["valid_from"]):
+        return "not_yet_valid"
+    if now >= parse_utc(row["valid_until"]):
+        return "expired"
+    return None
+
+
+def _is_repeat(previous: dict, scan: Scan, now: datetime, rules: RuleSettings) -> bool:
+    age = (now - parse_utc(previous["ts_utc"])).total_seconds()
+    return previous["direction"] == scan.direction and 0 <= age < rules.duplicate_window_s \
+        and rules.severity["duplicate_scan"] != "off"
+
+
+def decision_from_event(event: dict, extra_codes: tuple[str, ...] = ()) -> Decision:
+    """The decision an earlier event recorded, with ``extra_codes`` appended."""
+    codes = [c for c in json.loads(event["codes"]) if c not in extra_codes] + list(extra_codes)
+    outcome = event["outcome"]
+    return Decision(outcome=outcome, codes=tuple(codes), message_zh=message(codes, outcome, "zh"),
+                    message_en=message(codes, outcome, "en"), pass_id=event["pass_id"],
+                    subject_kind=event["subject_kind"], subject_id=event["subject_id"],
+                    household_id=event["household_id"], plate=event["plate"],
+                    temperature=event["temperature"], duplicate_of=event)
+
+
+def _subject(scan: Scan, reg: Registry, found: _Findings) -> None:
+    if found.subject_kind == "vehicle":
+        vehicle = reg.vehicle(found.subject_id)
+        if vehicle is None:
+            found.codes.append("unknown_subject")
+            return
+        found.household_id = vehicle["household_id"]
+        if scan.plate and registry.normalise_plate(scan.plate) != vehicle["plate"]:
+            found.codes.append("plate_mismatch")
+        return
+    person = reg.person(found.subject_id)
+    if person is None:
+        found.codes.append("unknown_subject")
+        return
+    found.household_id = person["household_id"]
+
+
+def _health(scan: Scan, reg: Registry, now: datetime, found: _Findings) -> None:
+    if found.subject_kind == "vehicle" or "unknown_subject" in found.codes:
+        return
+    health = reg.health(found.subject_id)
+    if health is None or health["status"] == "normal":
+        return
+    if health["until"] and parse_utc(health["until"]) <= now:
+        return  # the measure has ended
+    if health["status"] == "home_isolation" and scan.direction == "out":
+        found.codes.append("home_isolation")
+    elif health["status"] in ("central_quarantine", "health_monitoring"):
+        found.codes.append(health["status"])
+
+
+def _temperature(scan: Scan, rules: RuleSettings, found: _Findings) -> None:
+    value = scan.temperature
+    if value is None:
+        if scan.temperature_required and found.subject_kind != "vehicle":
+            found.codes.append("temperature_missing")
+    elif not (rules.plausible_min <= value <= rules.plausible_max):
+        found.codes.append("temperature_implausible")
+    elif value >= rules.fever_threshold:
+        found.codes.append("fever")
+
+
+def _movement(scan: Scan, history: History, now: datetime, rules: RuleSettings, found: _Findings) -> None:
+    if found.subject_id is None or "unknown_subject" in found.codes:
+        return
+    if scan.direction == "in":  # exits are never refused for passback
+        last = history.last_passage(found.subject_kind, found.subject_id)
+        if last and last["direction"] == "in":
+            found.codes.append("passback")
+    elif found.household_id and found.subject_kind != "vehicle":
+        since = now - timedelta(days=rules.household_quota_days)
+        others = history.household_exits_since(found.household_id, since) - {found.subject_id}
+        if len(others) >= rules.household_quota_members:
+            found.codes.append("household_quota")
+
+
+def _conclude(scan: Scan, found: _Findings, rules: RuleSettings) -> Decision:
+    codes = [c for c in found.codes if rules.severity[c] != "off"]
+    outcome = max((rules.severity[c] for c in codes), key=RANK.__getitem__, default="allow")
+    outcome = "allow" if outcome == "warn" else outcome
+    return Decision(outcome=outcome, codes=tuple(codes), message_zh=message(codes, outcome, "zh"),
+                    message_en=message(codes, outcome, "en"), pass_id=found.pass_id,
+                    subject_kind=found.subject_kind, subject_id=found.subject_id,
+                    household_id=found.household_id,
+                    plate=registry.normalise_plate(scan.plate) if scan.plate else None,
+                    temperature=scan.temperature)

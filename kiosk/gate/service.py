@@ -1,0 +1,220 @@
+"""The gate's domain service: decide, record, sign guards on and off, override.
+
+One ``Gate`` per process wraps the configuration, the database and a clock. The scan
+loop, the web page and the CLI all go through it, so every path records events the
+same way. ``now`` is read from the clock here, at the boundary, and passed down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from kiosk.store import events
+from kiosk.store import guards
+from kiosk.store import registry
+from kiosk.core.clock import Stamp, SystemClock
+from kiosk.store.config import Config, ConfigError, load_config
+from kiosk.store.db import open_db, transaction
+from kiosk.core.rules import Decision, History, Registry, RuleSettings, Scan, decide, decision_from_event
+from kiosk.core.shifts import ShiftRef, shift_at, shift_defs
+from kiosk.core.signing import KeyError_, key_id, load_signing_key
+
+
+class NotRecorded(Exception):
+    """A decision was made but could not be recorded; the caller must say so loudly.
+
+    The lane still shows the decision; the relay opens for an unrecorded event only
+    when the configuration says so (``[gate] open_unrecorded``).
+    """
+
+    def __init__(self, decision: Decision, reason: str) -> None:
+        super().__init__(reason)
+        self.decision = decision
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    decision: Decision
+    event: dict | None  # the recorded event (the earlier one for a repeated scan)
+
+
+class Gate:
+    """A gate's data folder opened for work. Close it (or use ``with``) when done."""
+
+    def __init__(self, config: Config, clock=None, db: sqlite_utils.Database | None = None) -> None:
+        if config.role != "gate":
+            raise ConfigError(f"{config.home} is an {config.role} folder, not a gate")
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.db = db or open_db(config.db_path, "gate")
+        self.shift_defs = shift_defs(config["shifts"])
+        self._rules_for_version: tuple[int, RuleSettings] | None = None
+        try:
+            self.rules()  # a typo in [rules] must stop the gate at start-up, not at the first scan
+        except ValueError as exc:
+            self.close()
+            raise ConfigError(f"{config.home / 'kiosk.toml'} [rules]: {exc}") from exc
+
+    @classmethod
+    def open(cls, home=None, clock=None, config: Config | None = None) -> "Gate":
+        """Open a gate folder (or an already loaded *config*); refuses one that holds the
+        office's pass-signing key."""
+        gate = cls(config if config is not None else load_config(home), clock=clock)
+        held = held_signing_keys(gate)
+        if held:
+            gate.close()
+            raise ConfigError(f"{held[0]} is the office's signing key: a gate must never hold it. "
+                              "Move it back to the office machine.")
+        return gate
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.conn.close()
+            self.db = None
+
+    def __enter__(self) -> "Gate":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- identity and time ----------------------------------------------------------
+
+    @property
+    def site_id(self) -> str:
+        return self.config["site_id"]
+
+    @property
+    def gate_id(self) -> str:
+        return self.config["gate_id"]
+
+    @property
+    def tz(self) -> str:
+        return self.config["timezone"]
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def stamp(self, now: datetime) -> Stamp:
+        return Stamp.of(now, self.tz, self.clock.synchronised())
+
+    def shift(self, now: datetime) -> ShiftRef:
+        return shift_at(now, self.shift_defs, self.tz)
+
+    def lane(self, lane_id: str) -> dict:
+        for lane in self.config["lanes"]:
+            if lane["id"] == lane_id:
+                return lane
+        raise ConfigError(f"no lane {lane_id!r} in the configuration")
+
+    # --- deciding and recording ---------------------------------------------------------
+
+    def rules(self) -> RuleSettings:
+        """Rule settings; rebuilt only when a new registry version was loaded."""
+        version = registry.current_version(self.db)
+        if self._rules_for_version is None or self._rules_for_version[0] != version:
+            self._rules_for_version = (version, RuleSettings.from_sources(
+                self.config["rules"], registry.settings(self.db).get("rules")))
+        return self._rules_for_version[1]
+
+    def decide(self, scan: Scan, now: datetime) -> Decision:
+        reg = Registry(self.db, self.site_id, registry.trusted_keys(self.db))
+        return decide(scan, reg, History(self.db), now, self.rules())
+
+    def check(self, scan: Scan, now: datetime | None = None, record: bool = True,
+              data: dict | None = None) -> CheckResult:
+        """Decide on a scan and (by default) record it durably before returning.
+
+        ``data`` adds facts to the recorded event (e.g. a vehicle's disinfection).
+        """
+        now = now or self.now()
+        if scan.nonce and (earlier := events.find_by_nonce(self.db, scan.nonce)):
+            return CheckResult(decision_from_event(earlier), earlier)  # resubmitted: changes nothing
+        decision = self.decide(scan, now)
+        if decision.duplicate_of is not None or not record:
+            return CheckResult(decision, decision.duplicate_of)
+        try:
+            event = self._record_decision(scan, decision, now, data)
+        except events.RecordingError as exc:
+            raise NotRecorded(decision, str(exc)) from exc
+        return CheckResult(decision, event)
+
+    def _record_decision(self, scan: Scan, decision: Decision, now: datetime, data: dict | None) -> dict:
+        return self.record(
+            "manual" if scan.source == "manual" else "scan", now, lane=scan.lane,
+            direction=scan.direction, outcome=decision.outcome, codes=list(decision.codes),
+            pass_id=decision.pass_id, subject_kind=decision.subject_kind,
+            subject_id=decision.subject_id, household_id=decision.household_id,
+            plate=decision.plate, temperature=decision.temperature, nonce=scan.nonce,
+            data={**(data or {}), "source": scan.source})
+
+    def record(self, kind: str, now: datetime, *, codes: list[str] | None = None,
+               data: dict | None = None, guard_id: str | None = None, **fields) -> dict:
+        """Append an event with the guard on duty at its lane and the current shift."""
+        guard_id = guard_id or guards.on_duty(self.db, fields.get("lane"))
+        return events.append(self.db, gate_id=self.gate_id, site_id=self.site_id, kind=kind,
+                             stamp=self.stamp(now), codes=codes, data=data, guard_id=guard_id,
+                             shift_id=self.shift(now).id, **fields)
+
+    def override(self, refused_event_id: str, guard_id: str, reason: str, now: datetime,
+                 approved_by: str | None = None) -> dict:
+        """Let a refused person or vehicle through; the override is its own event."""
+        if not reason or not reason.strip():
+            raise guards.GuardError("reason_required", "an override needs a reason")
+        rows = list(self.db.query("SELECT * FROM events WHERE id = ?", [refused_event_id]))
+        if not rows or rows[0]["outcome"] not in ("deny", "refer"):
+            raise guards.GuardError("not_refused", "only a refused or referred event can be overridden")
+        refused = rows[0]
+        if self.db.conn.execute("SELECT 1 FROM events WHERE kind = 'override' AND "
+                                "json_extract(data, '$.overrides') = ?", [refused_event_id]).fetchone():
+            raise guards.GuardError("already_overridden", "this refusal was overridden already")
+        return self.record(
+            "override", now, guard_id=guard_id, lane=refused["lane"], direction=refused["direction"],
+            outcome="allow", codes=[], pass_id=refused["pass_id"], subject_kind=refused["subject_kind"],
+            subject_id=refused["subject_id"], household_id=refused["household_id"],
+            plate=refused["plate"], temperature=refused["temperature"],
+            data={"overrides": refused_event_id, "overridden_codes": refused["codes"],
+                  "reason": reason.strip(), "approved_by": approved_by})
+
+    # --- guards -------------------------------------------------------------------------
+
+    def sign_on(self, guard_id: str, pin: str, lane: str, now: datetime) -> dict:
+        guard = guards.authenticate(self.db, guard_id, pin, now)
+        stamp = self.stamp(now)
+        with transaction(self.db) as conn:
+            conn.execute("UPDATE duty SET off_utc = ? WHERE guard_id = ? AND off_utc IS NULL",
+                         [stamp.utc, guard.id])
+            conn.execute("INSERT INTO duty (guard_id, lane, on_utc) VALUES (?, ?, ?)", [guard.id, lane, stamp.utc])
+        return self.record("sign_on", now, guard_id=guard.id, lane=lane,
+                           data={"name": guard.name, "organisation": guard.organisation})
+
+    def sign_off(self, guard_id: str, pin: str, now: datetime, handover_note: str = "") -> dict:
+        guard = guards.authenticate(self.db, guard_id, pin, now)
+        open_rows = [row for row in guards.open_duty(self.db) if row["guard_id"] == guard.id]
+        if not open_rows:
+            raise guards.GuardError("not_on_duty", f"guard {guard.id} is not signed on")
+        stamp = self.stamp(now)
+        self.db.conn.execute("UPDATE duty SET off_utc = ?, handover_note = ? WHERE guard_id = ? AND off_utc IS NULL",
+                             [stamp.utc, handover_note, guard.id])
+        return self.record("sign_off", now, guard_id=guard.id, lane=open_rows[0]["lane"],
+                           data={"handover_note": handover_note})
+
+
+def held_signing_keys(gate: Gate) -> list[Path]:
+    """Private key files in the gate folder whose public key the gate trusts as an office key."""
+    trusted = registry.trusted_keys(gate.db)
+    found = []
+    for path in sorted(gate.config.home.glob("**/*")):
+        if not path.is_file() or path.stat().st_size > 4096 or b"PRIVATE KEY" not in path.read_bytes():
+            continue
+        try:
+            key = load_signing_key(path)
+        except KeyError_:
+            continue
+        if key_id(key.public_key()) in trusted:
+            found.append(path)
+    return found

@@ -1,0 +1,287 @@
+"""Lanes from ``kiosk.toml``: validate the device settings and build the devices.
+
+Nothing is opened at import; ``build_lane`` opens a lane's devices and hands them
+to a :class:`kiosk.gate.lane.Lane` (gpiozero style). Example configuration::
+
+    [signals]                 # shared by lanes without their own `signals`
+    pin_factory = "lgpio"     # "mock" for a desk demo; absent = gpiozero's default
+    green = 17
+    red = 27
+    buzzer = 22
+    relay = 23
+    button = 24
+
+    [[lanes]]
+    id = "in"
+    direction = "in"
+    require_temperature = true
+    camera = {kind = "opencv", source = 0, width = 640, height = 480}
+    scanner = {kind = "evdev", device = "/dev/input/by-id/usb-scanner-event-kbd"}
+    thermometer = {kind = "mlx90614", bus = 1, address = 0x5A, offset = 0.0}
+    decoder = "zxing"
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import logging
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hardware.debounce import Debouncer
+from kiosk.store.config import Config, ConfigError
+from kiosk.gate.service import Gate
+from kiosk.gate.lane import Lane
+
+__all__ = ["DEFAULT_PINS", "LaneSpec", "build_lane", "build_lanes", "lane_specs",
+           "open_signals", "open_thermometer", "pin_factory"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PINS = {"green": 17, "red": 27, "buzzer": 22, "relay": 23, "button": 24}
+CAMERA_KINDS = ("opencv", "folder")
+SCANNER_KINDS = ("stdin", "evdev")
+THERMOMETER_KINDS = ("manual", "fake", "mlx90614")
+
+
+@dataclass(frozen=True)
+class LaneSpec:
+    """One ``[[lanes]]`` entry, checked."""
+
+    id: str
+    direction: str
+    require_temperature: bool = False
+    camera: dict | None = None
+    scanner: dict | None = None
+    thermometer: dict = field(default_factory=lambda: {"kind": "manual"})
+    proximity: dict | None = None
+    decoder: str = "zxing"
+    signals: dict | None = None  # this lane's own pins; None = the shared [signals]
+    debounce_gone_s: float = 1.0
+    debounce_repeat_s: float = 5.0
+
+
+def _kind(lane_id: str, name: str, spec: Any, kinds: tuple[str, ...]) -> dict:
+    if not isinstance(spec, dict):
+        raise ConfigError(f"lane {lane_id}: `{name}` must be a table such as {{kind = \"{kinds[0]}\"}}")
+    if spec.get("kind") not in kinds:
+        raise ConfigError(f"lane {lane_id}: {name} kind must be one of {', '.join(kinds)}, "
+                          f"not {spec.get('kind')!r}")
+    return dict(spec)
+
+
+def lane_specs(config: Config) -> list[LaneSpec]:
+    """The configured lanes; a clear ConfigError for each mistake."""
+    from hardware.decoder import DECODERS
+
+    specs, seen = [], set()
+    for raw in config["lanes"]:
+        lane_id = str(raw.get("id", ""))
+        if not lane_id or lane_id in seen:
+            raise ConfigError(f"every lane needs a unique id (got {lane_id!r})")
+        seen.add(lane_id)
+        if raw.get("direction") not in ("in", "out"):
+            raise ConfigError(f"lane {lane_id}: direction must be \"in\" or \"out\"")
+        decoder = raw.get("decoder", "zxing")
+        if decoder not in DECODERS:
+            raise ConfigError(f"lane {lane_id}: decoder must be one of {', '.join(DECODERS)}")
+        debounce = raw.get("debounce", {})
+        specs.append(LaneSpec(
+            id=lane_id, direction=raw["direction"],
+            require_temperature=bool(raw.get("require_temperature", False)),
+            camera=_kind(lane_id, "camera", raw["camera"], CAMERA_KINDS) if "camera" in raw else None,
+            scanner=_kind(lane_id, "scanner", raw["scanner"], SCANNER_KINDS) if "scanner" in raw else None,
+            thermometer=_kind(lane_id, "thermometer", raw.get("thermometer", {"kind": "manual"}),
+                              THERMOMETER_KINDS),
+            proximity=raw.get("proximity"), decoder=decoder, signals=raw.get("signals"),
+            debounce_gone_s=float(debounce.get("gone_s", 1.0)),
+            debounce_repeat_s=float(debounce.get("repeat_s", 5.0))))
+    return specs
+
+
+# --- devices ---------------------------------------------------------------------------
+
+def open_camera_spec(spec: dict, **overrides: Any):
+    from hardware.camera import open_camera
+
+    return open_camera({**spec, **overrides})
+
+
+def open_scanner(spec: dict):
+    from hardware.scanner import EvdevScanner, StreamScanner
+
+    if spec["kind"] == "stdin":
+        return StreamScanner(sys.stdin)
+    return EvdevScanner(spec["device"])
+
+
+def open_thermometer(spec: dict, simulate: bool = False):
+    """A thermometer object, or None for manual entry on the web page."""
+    from hardware.thermometer import MLX90614, FakeThermometer
+
+    kind = spec["kind"]
+    if kind == "manual":
+        return None
+    if kind == "fake" or simulate:  # a desk demo has no I2C bus
+        return FakeThermometer(spec.get("value", 36.6))
+    return MLX90614.open(int(spec.get("bus", 1)), address=int(spec.get("address", 0x5A)),
+                         offset=float(spec.get("offset", 0.0)),
+                         ambient_compensation=float(spec.get("ambient_compensation", 0.0)))
+
+
+def pin_factory(name: str | None):
+    """gpiozero pin factory by name: "mock", a factory name like "lgpio", or None (default).
+
+    A real factory is made once per process and shared by every lane, as gpiozero's own
+    default is: each one holds a handle on the GPIO chip. Mock factories are per caller,
+    so simulated lanes can use the same pin numbers.
+    """
+    if name in (None, "", "default"):
+        return None
+    if name == "mock":
+        from gpiozero.pins.mock import MockFactory
+
+        return MockFactory()
+    return _shared_factory(name.lower())
+
+
+@functools.cache
+def _shared_factory(name: str):
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="gpiozero_pin_factories"):
+        if entry.name == name:
+            factory = entry.load()()
+            atexit.register(factory.close)
+            return factory
+    raise ConfigError(f"unknown GPIO pin factory {name!r} (try lgpio, rpigpio, mock)")
+
+
+def open_signals(pins: dict, factory_name: str | None, **kwargs: Any):
+    from hardware.signals import make_signals
+
+    merged = {**DEFAULT_PINS, **{k: v for k, v in pins.items() if k != "pin_factory"}}
+    return make_signals(merged, pin_factory=pin_factory(factory_name), **kwargs)
+
+
+def open_proximity(spec: dict, factory_name: str | None):
+    from gpiozero import DistanceSensor
+
+    from hardware.thermometer import ProximityTrigger
+
+    sensor = DistanceSensor(echo=spec["echo"], trigger=spec["trigger"],
+                            pin_factory=pin_factory(factory_name))
+    return ProximityTrigger(sensor, float(spec.get("threshold_m", 0.3)))
+
+
+def _signals_settings(config: Config, simulate: bool) -> tuple[dict | None, str | None]:
+    table = dict(config.get("signals") or {})
+    factory = "mock" if simulate else table.pop("pin_factory", None)
+    table.pop("pin_factory", None)
+    if not table and simulate:
+        table = dict(DEFAULT_PINS)
+    return (table or None), factory
+
+
+def _open(what: str, opener, problems: dict[str, str]):
+    """Open one device; on failure note it and return None (the lane degrades, others go on)."""
+    try:
+        return opener()
+    except Exception as exc:  # missing /dev node, absent driver, bad settings
+        problems[what] = f"{what}: {type(exc).__name__}: {exc}"
+        return None
+
+
+def _close_all(devices: Iterable[Any]) -> None:
+    """Close devices after a failed start; one failing close must not keep the others open."""
+    for device in devices:
+        if device is not None:
+            try:
+                device.close()
+            except Exception:
+                log.exception("closing %r failed", device)
+
+
+def _open_devices(spec: LaneSpec, config: Config, simulate: bool, problems: dict[str, str], *,
+                  camera: Any, thermometer: Any, signals: Any) -> dict[str, Any]:
+    """Open the configured devices the caller did not supply; {name: device} of those opened."""
+    shared_pins, factory = _signals_settings(config, simulate)
+    opened: dict[str, Any] = {}
+    if camera is None and spec.camera is not None and not simulate:
+        opened["camera"] = _open("camera", lambda: open_camera_spec(spec.camera), problems)
+    if spec.scanner and not simulate:
+        opened["scanner"] = _open("scanner", lambda: open_scanner(spec.scanner), problems)
+    if thermometer is None:
+        opened["thermometer"] = _open("thermometer",
+                                      lambda: open_thermometer(spec.thermometer, simulate), problems)
+    if signals is None and (spec.signals is not None or simulate):
+        pins = spec.signals if spec.signals is not None else shared_pins
+        opened["signals"] = _open("signals", lambda: open_signals(pins, factory), problems)
+    if spec.proximity and not simulate:
+        opened["proximity"] = _open("proximity", lambda: open_proximity(spec.proximity, factory),
+                                    problems)
+    return opened
+
+
+def build_lane(lane_config: dict | LaneSpec, config: Config, simulate: bool = False, *,
+               clock: Any = None, signals: Any = None, camera: Any = None,
+               thermometer: Any = None, **lane_options: Any) -> Lane:
+    """Open the devices of one lane and return its :class:`Lane` with its own Gate.
+
+    *signals*, *camera* and *thermometer* given here are used instead of the
+    configured ones (shared signals, simulated frames). With *simulate*, the
+    lane uses mock GPIO pins and a fake thermometer instead of I2C. A device
+    that cannot be opened is left out and named in the lane's status: the lane
+    then works with what it has (at worst: manual checks on the web page).
+    If the lane cannot be built, the devices opened here are closed again.
+    """
+    spec = lane_config if isinstance(lane_config, LaneSpec) else \
+        lane_specs(Config(config.home, {**config.data, "lanes": [lane_config]}))[0]
+    problems: dict[str, str] = {}
+    opened = _open_devices(spec, config, simulate, problems, camera=camera,
+                           thermometer=thermometer, signals=signals)
+    devices = {"camera": camera, "scanner": None, "thermometer": thermometer, "signals": signals,
+               "proximity": None, **opened}
+    try:
+        decoder = None
+        if devices["camera"] is not None:
+            from hardware.decoder import make_decoder
+
+            decoder = make_decoder(spec.decoder)
+        gate = Gate.open(config=config, clock=clock)
+    except BaseException:
+        _close_all(opened.values())
+        raise
+    lane = Lane(spec.id, spec.direction, gate, decoder=decoder,
+                require_temperature=spec.require_temperature,
+                debouncer=Debouncer(spec.debounce_gone_s, spec.debounce_repeat_s),
+                language=config.get("language"), **devices, **lane_options)
+    lane.status.alerts.update(problems)
+    return lane
+
+
+def build_lanes(config: Config, simulate: bool = False, *, clock: Any = None,
+                **lane_options: Any) -> list[Lane]:
+    """Every configured lane; lanes without their own pins share the ``[signals]`` outputs.
+
+    In simulation every lane gets its own mock pins, so each lane's LEDs and
+    relay can be watched separately.
+    """
+    specs = lane_specs(config)
+    shared_pins, factory = _signals_settings(config, simulate)
+    shared = open_signals(shared_pins, factory) if shared_pins and not simulate else None
+    lanes: list[Lane] = []
+    try:
+        for spec in specs:
+            lanes.append(build_lane(spec, config, simulate, clock=clock,
+                                    signals=None if spec.signals is not None else shared,
+                                    **lane_options))
+    except BaseException:
+        for lane in lanes:
+            _close_all([lane.signals if lane.signals is not shared else None, lane])
+        _close_all([shared])
+        raise
+    return lanes

@@ -1,0 +1,156 @@
+"""The gate's append-only event log with a hash chain.
+
+Each event stores a monotonically increasing ``seq``, a globally unique ``id`` and
+``hash = SHA-256(canonical JSON of the event including prev_hash)``. The office
+recomputes the chain to prove nothing was altered, inserted or removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import sqlite_utils
+
+from kiosk.core.clock import Stamp
+from kiosk.store.db import integrity_ok, transaction
+
+GENESIS_HASH = "0" * 64
+# The fields covered by the hash, in the order they are stored.
+HASHED_FIELDS = (
+    "seq", "id", "gate_id", "site_id", "lane", "direction", "kind", "outcome", "codes",
+    "pass_id", "subject_kind", "subject_id", "household_id", "plate", "temperature",
+    "guard_id", "shift_id", "ts_utc", "ts_local", "tz", "clock_synced", "nonce", "data",
+    "prev_hash",
+)
+OPTIONAL_FIELDS = ("lane", "direction", "outcome", "pass_id", "subject_kind", "subject_id",
+                   "household_id", "plate", "temperature", "guard_id", "shift_id", "nonce")
+
+
+class RecordingError(Exception):
+    """An event could not be stored durably (disk full, I/O error, database locked)."""
+
+
+def event_hash(event: dict[str, Any]) -> str:
+    """The chain hash of an event row (all hashed fields, canonical JSON)."""
+    canonical = json.dumps({name: event.get(name) for name in HASHED_FIELDS},
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def chain_head(db: sqlite_utils.Database) -> tuple[int, str]:
+    """(seq, hash) of the newest event, or of the pruning anchor, or genesis."""
+    row = db.conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    if row:
+        return row[0], row[1]
+    anchor = db.conn.execute("SELECT seq, hash FROM chain_anchor WHERE id = 1").fetchone()
+    return (anchor[0], anchor[1]) if anchor else (0, GENESIS_HASH)
+
+
+def find_by_nonce(db: sqlite_utils.Database, nonce: str) -> dict | None:
+    rows = list(db.query("SELECT * FROM events WHERE nonce = ?", [nonce]))
+    return rows[0] if rows else None
+
+
+def append(db: sqlite_utils.Database, *, gate_id: str, site_id: str, kind: str, stamp: Stamp,
+           codes: list[str] | None = None, data: dict | None = None, **fields: Any) -> dict:
+    """Append one event durably and return the stored row.
+
+    With a ``nonce`` that was already recorded, nothing is written and the earlier
+    event is returned: a repeated submission changes nothing.
+    """
+    unknown = set(fields) - set(OPTIONAL_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown event fields: {sorted(unknown)}")
+    try:
+        return _append(db, gate_id, site_id, kind, stamp, codes, data, fields)
+    except sqlite3.OperationalError as exc:
+        raise RecordingError(f"event not recorded: {exc}") from exc
+
+
+def _append(db: sqlite_utils.Database, gate_id: str, site_id: str, kind: str, stamp: Stamp,
+            codes: list[str] | None, data: dict | None, fields: dict[str, Any]) -> dict:
+    with transaction(db):
+        if fields.get("nonce"):
+            earlier = find_by_nonce(db, fields["nonce"])
+            if earlier:
+                return earlier
+        seq, prev_hash = chain_head(db)
+        latest = _latest_time(db, seq)
+        if latest and stamp.utc < latest:
+            # The clock went back (a Pi without network after a power cut): keep seq order,
+            # flag every event until the clock passes the latest time seen, so the office
+            # can place them using the measured clock offset.
+            data = {**(data or {}), "clock_behind_previous": latest}
+        event = {name: fields.get(name) for name in OPTIONAL_FIELDS}
+        if event["temperature"] is not None:  # stored as REAL: hash what will be read back
+            event["temperature"] = float(event["temperature"])
+        event.update(
+            seq=seq + 1, id=str(uuid.uuid4()), gate_id=gate_id, site_id=site_id, kind=kind,
+            codes=json.dumps(codes or []), ts_utc=stamp.utc, ts_local=stamp.local, tz=stamp.tz,
+            clock_synced=int(stamp.clock_synced),
+            data=json.dumps(data or {}, sort_keys=True, ensure_ascii=False), prev_hash=prev_hash,
+        )
+        event["hash"] = event_hash(event)
+        columns = ", ".join(event)
+        marks = ", ".join("?" for _ in event)
+        db.conn.execute(f"INSERT INTO events ({columns}) VALUES ({marks})", list(event.values()))
+    return event
+
+
+def _latest_time(db: sqlite_utils.Database, seq: int) -> str | None:
+    """The latest time recorded so far: the previous event's, or the mark it carries forward."""
+    previous = db.conn.execute("SELECT ts_utc, data FROM events WHERE seq = ?", [seq]).fetchone()
+    if previous is None:
+        return None
+    carried = json.loads(previous[1]).get("clock_behind_previous")
+    return max(previous[0], carried) if carried else previous[0]
+
+
+def iter_events(db: sqlite_utils.Database, since: int = 0, limit: int | None = None) -> Iterator[dict]:
+    sql = "SELECT * FROM events WHERE seq > ? ORDER BY seq"
+    params: list[Any] = [since]
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    yield from db.query(sql, params)
+
+
+@dataclass
+class ChainReport:
+    ok: bool
+    checked: int
+    problems: list[str]
+
+
+def verify_rows(rows: Iterator[dict], start_seq: int, start_hash: str) -> ChainReport:
+    """Check that rows continue the chain from (start_seq, start_hash) with no gap or edit."""
+    problems: list[str] = []
+    expected_seq, prev = start_seq + 1, start_hash
+    checked = 0
+    for row in rows:
+        checked += 1
+        if row["seq"] != expected_seq:
+            problems.append(f"seq {row['seq']}: expected seq {expected_seq} (events missing)")
+        if row["prev_hash"] != prev:
+            problems.append(f"seq {row['seq']}: prev_hash does not match the previous event")
+        if event_hash(row) != row["hash"]:
+            problems.append(f"seq {row['seq']}: content does not match its hash (altered)")
+        expected_seq, prev = row["seq"] + 1, row["hash"]
+    return ChainReport(ok=not problems, checked=checked, problems=problems)
+
+
+def verify_log(db: sqlite_utils.Database) -> ChainReport:
+    """Verify the whole local chain (from the pruning anchor) and SQLite's integrity."""
+    anchor = db.conn.execute("SELECT seq, hash FROM chain_anchor WHERE id = 1").fetchone()
+    start_seq, start_hash = anchor if anchor else (0, GENESIS_HASH)
+    report = verify_rows(iter_events(db, since=start_seq), start_seq, start_hash)
+    ok, detail = integrity_ok(db)
+    if not ok:
+        report.problems.insert(0, f"database integrity check failed: {detail}")
+        report.ok = False
+    return report

@@ -1,0 +1,244 @@
+"""The registry: persons, households, vehicles, passes, health, risk areas, settings.
+
+The office edits it and exports a *bundle*: a versioned JSON document signed by the
+office key. A gate applies a bundle atomically and refuses one that is older, for
+another site, or not signed by a key it trusts.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from kiosk.core.clock import parse_utc, utc_text
+from kiosk.store.db import transaction
+from kiosk.core.errors import KioskError
+from kiosk.core.signing import key_id, parse_public_key_text, public_key_text, verify
+
+BUNDLE_FORMAT = "kiosk-registry/1"
+# Child tables first when deleting, parents first when inserting.
+REGISTRY_TABLES = ("households", "persons", "vehicles", "passes", "health", "risk_areas")
+
+
+class BundleError(KioskError):
+    """A registry bundle was refused (e.g. ``not_newer``, ``bad_signature``)."""
+
+
+@dataclass(frozen=True)
+class BundleInfo:
+    version: int
+    site_id: str
+    issued_utc: str
+    key_id: str
+    counts: dict[str, int]
+
+
+# --- office side -------------------------------------------------------------------
+
+def registry_snapshot(db: sqlite_utils.Database, site_id: str) -> dict[str, list[dict]]:
+    """The rows of one site's registry, as they go into a bundle."""
+    households = list(db.query("SELECT * FROM households WHERE site_id = ? ORDER BY id", [site_id]))
+    ids = {h["id"] for h in households}
+    persons = [p for p in db.query("SELECT * FROM persons ORDER BY id") if p["household_id"] in ids]
+    person_ids = {p["id"] for p in persons}
+    return {
+        "households": households,
+        "persons": persons,
+        "vehicles": [v for v in db.query("SELECT * FROM vehicles ORDER BY plate") if v["household_id"] in ids],
+        "passes": list(db.query("SELECT * FROM passes WHERE site_id = ? ORDER BY id", [site_id])),
+        "health": [h for h in db.query("SELECT * FROM health ORDER BY person_id") if h["person_id"] in person_ids],
+        "risk_areas": list(db.query("SELECT * FROM risk_areas ORDER BY code")),
+    }
+
+
+def build_bundle(key: Ed25519PrivateKey, *, site_id: str, version: int, issued: datetime,
+                 tables: dict[str, list[dict]], settings: dict[str, Any],
+                 trusted_keys: list[str]) -> bytes:
+    """A signed bundle file's bytes. ``trusted_keys`` lets the office rotate keys."""
+    payload = {
+        "format": BUNDLE_FORMAT, "site_id": site_id, "version": version,
+        "issued_utc": utc_text(issued), "settings": settings,
+        "trusted_keys": trusted_keys, "tables": tables,
+    }
+    body = gzip.compress(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8"), mtime=0)
+    envelope = {
+        "format": BUNDLE_FORMAT,
+        "key_id": key_id(key.public_key()),
+        "payload": base64.b64encode(body).decode("ascii"),
+        "signature": base64.b64encode(key.sign(body)).decode("ascii"),
+    }
+    return json.dumps(envelope, indent=1).encode("utf-8")
+
+
+# --- gate side ---------------------------------------------------------------------
+
+def trusted_keys(db: sqlite_utils.Database) -> dict[str, Ed25519PublicKey]:
+    keys = {}
+    for row in db.query("SELECT public_key FROM trusted_keys"):
+        kid, key = parse_public_key_text(row["public_key"])
+        keys[kid] = key
+    return keys
+
+
+def trust_key(db: sqlite_utils.Database, text: str, now: datetime) -> str:
+    kid, key = parse_public_key_text(text)
+    db["trusted_keys"].upsert({"key_id": kid, "public_key": public_key_text(key),
+                               "added_at": utc_text(now)}, pk="key_id")
+    return kid
+
+
+def distrust_key(db: sqlite_utils.Database, kid: str) -> None:
+    """Remove a trusted key; refuses to remove the last one (the gate could verify nothing)."""
+    if not db["trusted_keys"].count_where("key_id = ?", [kid]):
+        raise KeyError(f"key {kid} is not trusted here")
+    if db["trusted_keys"].count == 1:
+        raise ValueError("refusing to remove the only trusted key: trust its successor first")
+    db["trusted_keys"].delete(kid)
+
+
+def open_bundle(data: bytes, keys: dict[str, Ed25519PublicKey]) -> dict[str, Any]:
+    """Check a bundle's envelope and signature and return its payload. Raises BundleError."""
+    try:
+        envelope = json.loads(data)
+        body = base64.b64decode(envelope["payload"], validate=True)
+        signature = base64.b64decode(envelope["signature"], validate=True)
+        kid = envelope["key_id"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BundleError("malformed", f"not a registry bundle: {exc}") from exc
+    if envelope.get("format") != BUNDLE_FORMAT:
+        raise BundleError("malformed", f"unsupported bundle format {envelope.get('format')!r}")
+    key = keys.get(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise BundleError("unknown_key", f"bundle signed by key {kid!r}, which this gate does not trust")
+    if not verify(key, signature, body):
+        raise BundleError("bad_signature", "bundle signature is invalid: forged or damaged")
+    try:
+        payload = json.loads(gzip.decompress(body))
+        int(payload["version"]), payload["site_id"], payload["tables"]
+        if parse_utc(payload["issued_utc"]).tzinfo is None:  # the pages and the doctor compute its age
+            raise ValueError("issued_utc has no time zone")
+    except (OSError, ValueError, KeyError, TypeError, EOFError, AttributeError) as exc:
+        raise BundleError("malformed", f"bundle content unreadable: {exc}") from exc
+    return payload
+
+
+def current_version(db: sqlite_utils.Database) -> int:
+    row = db.conn.execute("SELECT value FROM registry_meta WHERE key = 'version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def meta(db: sqlite_utils.Database) -> dict[str, str]:
+    return {row["key"]: row["value"] for row in db.query("SELECT key, value FROM registry_meta")}
+
+
+def settings(db: sqlite_utils.Database) -> dict[str, Any]:
+    raw = meta(db).get("settings")
+    return json.loads(raw) if raw else {}
+
+
+def load_bundle(db: sqlite_utils.Database, data: bytes, site_id: str, now: datetime) -> BundleInfo:
+    """Apply a bundle atomically; refuse older, foreign or badly signed ones."""
+    envelope_kid = _peek_key_id(data)
+    payload = open_bundle(data, trusted_keys(db))
+    version = int(payload["version"])
+    if payload["site_id"] != site_id:
+        raise BundleError("wrong_site", f"bundle is for site {payload['site_id']!r}, this gate is {site_id!r}")
+    if version <= current_version(db):
+        raise BundleError("not_newer", f"bundle version {version} is not newer than the loaded "
+                                       f"version {current_version(db)}")
+    _check_settings(payload.get("settings", {}))
+    with transaction(db):
+        try:  # rows the database refuses roll the whole bundle back
+            _replace_tables(db, payload, now)
+        except (sqlite3.DatabaseError, ValueError, TypeError, AttributeError) as exc:
+            raise BundleError("malformed", f"bundle rows refused by the database: {exc}") from exc
+        db["registry_meta"].upsert_all([
+            {"key": "version", "value": str(version)},
+            {"key": "site_id", "value": site_id},
+            {"key": "issued_utc", "value": payload["issued_utc"]},
+            {"key": "loaded_utc", "value": utc_text(now)},
+            {"key": "key_id", "value": envelope_kid},
+            {"key": "settings", "value": json.dumps(payload.get("settings", {}))},
+        ], pk="key")
+    counts = {t: len(payload["tables"].get(t, [])) for t in REGISTRY_TABLES}
+    return BundleInfo(version, site_id, payload["issued_utc"], envelope_kid, counts)
+
+
+def _check_settings(settings: Any) -> None:
+    """Refuse settings the rules could not use, so a bad bundle cannot stop every decision."""
+    from kiosk.core.rules import RuleSettings  # rules imports this module
+
+    try:
+        RuleSettings.from_sources({}, settings.get("rules"))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise BundleError("malformed", f"bundle rule settings are invalid: {exc}") from exc
+
+
+def _replace_tables(db: sqlite_utils.Database, payload: dict[str, Any], now: datetime) -> None:
+    for table in reversed(REGISTRY_TABLES):
+        db.conn.execute(f"DELETE FROM {table}")
+    for table in REGISTRY_TABLES:
+        rows = payload["tables"].get(table, [])
+        if rows:
+            db[table].insert_all(rows)
+    for text in payload.get("trusted_keys", []):
+        trust_key(db, text, now)
+
+
+def load_bundle_file(db: sqlite_utils.Database, path: Path, site_id: str, now: datetime) -> BundleInfo:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BundleError("unreadable", f"cannot read {path}: {exc}") from exc
+    return load_bundle(db, data, site_id, now)
+
+
+def _peek_key_id(data: bytes) -> str:
+    try:
+        return str(json.loads(data).get("key_id", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
+# --- lookups used by the rules ------------------------------------------------------
+
+def get_pass(db: sqlite_utils.Database, pass_id: str) -> dict | None:
+    return _one(db, "SELECT * FROM passes WHERE id = ?", pass_id)
+
+
+def get_person(db: sqlite_utils.Database, person_id: str) -> dict | None:
+    return _one(db, "SELECT * FROM persons WHERE id = ?", person_id)
+
+
+def get_vehicle(db: sqlite_utils.Database, plate: str) -> dict | None:
+    return _one(db, "SELECT * FROM vehicles WHERE plate = ?", normalise_plate(plate))
+
+
+def get_household(db: sqlite_utils.Database, household_id: str | None) -> dict | None:
+    return _one(db, "SELECT * FROM households WHERE id = ?", household_id) if household_id else None
+
+
+def get_health(db: sqlite_utils.Database, person_id: str) -> dict | None:
+    return _one(db, "SELECT * FROM health WHERE person_id = ?", person_id)
+
+
+def household_size(db: sqlite_utils.Database, household_id: str) -> int:
+    return db.conn.execute("SELECT count(*) FROM persons WHERE household_id = ?", [household_id]).fetchone()[0]
+
+
+def normalise_plate(plate: str) -> str:
+    return "".join(plate.split()).upper()
+
+
+def _one(db: sqlite_utils.Database, sql: str, value: Any) -> dict | None:
+    rows = list(db.query(sql, [value]))
+    return rows[0] if rows else None

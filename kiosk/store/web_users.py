@@ -1,0 +1,31 @@
+"""Office logins for the web page: passwords as salted scrypt hashes, lockout on failures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlite_utils
+
+from kiosk.store.guards import GuardError, check_secret, hash_pin
+
+ROLES = ("office", "supervisor")
+MIN_PASSWORD = 8
+
+
+def add_user(db: sqlite_utils.Database, name: str, role: str, password: str) -> None:
+    if role not in ROLES:
+        raise GuardError("bad_role", f"role must be one of {ROLES}")
+    if len(password) < MIN_PASSWORD:
+        raise GuardError("weak_password", f"a password has at least {MIN_PASSWORD} characters")
+    if not name.strip():
+        raise GuardError("bad_name", "a user needs a name")
+    if db["web_users"].count_where("name = ?", [name]):
+        raise GuardError("exists", f"web user {name} exists already")
+    db["web_users"].insert({"name": name, "role": role, "password_hash": hash_pin(password),
+                            "failed_attempts": 0, "locked_until": None})
+
+
+def authenticate(db: sqlite_utils.Database, name: str, password: str, now: datetime) -> dict:
+    """The user (name, role) for a correct password; GuardError wrong_password/locked otherwise."""
+    row = check_secret(db, "web_users", "name", name, password, "password_hash", now, who="user", what="password")
+    return {"name": row["name"], "role": row["role"]}

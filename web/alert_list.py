@@ -1,0 +1,41 @@
+"""Alerts for the office: fevers, isolated persons at the exit, bad passes, overrides."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlite_utils
+
+from kiosk.core.clock import utc_text
+
+ALERT_CODES = ("fever", "home_isolation", "central_quarantine", "bad_signature", "unknown_key",
+               "revoked", "blocked", "returnee_high_risk")
+
+
+class AlertError(ValueError):
+    pass
+
+
+def _alert_where() -> tuple[str, list]:
+    marks = ",".join("?" for _ in ALERT_CODES)
+    return (f"(e.kind = 'override' OR EXISTS (SELECT 1 FROM json_each(e.codes) WHERE value IN ({marks})))",
+            list(ALERT_CODES))
+
+
+def alerts(db: sqlite_utils.Database, unacknowledged_only: bool = False, limit: int = 200) -> list[dict]:
+    """Alert events, newest first, each with its acknowledgement (or None)."""
+    where, params = _alert_where()
+    if unacknowledged_only:
+        where += " AND a.event_id IS NULL"
+    return list(db.query(
+        f"SELECT e.*, a.acked_by, a.note AS ack_note, a.acked_at FROM events e "
+        f"LEFT JOIN alert_acks a ON a.event_id = e.id WHERE {where} ORDER BY e.seq DESC LIMIT ?",
+        [*params, limit]))
+
+
+def acknowledge(db: sqlite_utils.Database, event_id: str, by: str, note: str, now: datetime) -> None:
+    where, params = _alert_where()
+    if not db.conn.execute(f"SELECT 1 FROM events e WHERE e.id = ? AND {where}", [event_id, *params]).fetchone():
+        raise AlertError(f"no alert {event_id!r}")
+    db["alert_acks"].upsert({"event_id": event_id, "acked_by": by, "note": note.strip(),
+                             "acked_at": utc_text(now)}, pk="event_id")

@@ -1,0 +1,81 @@
+"""What a signed-on guard can do from the touchscreen when the machines cannot.
+
+Each function takes the gate and ``now`` and records through the gate, so a manual
+decision is made and logged exactly like a scan (with source ``manual``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Callable
+
+from kiosk.store import guards
+from kiosk.core.clock import utc_text
+from kiosk.gate.service import CheckResult, Gate
+from kiosk.core.rules import Scan
+
+# Refusals only a supervisor may override (with their own id and PIN).
+SUPERVISED_CODES = ("fever", "home_isolation", "central_quarantine")
+
+
+def parse_temperature(text: str | None) -> float | None:
+    """A typed temperature, or None when left empty; ValueError for anything else."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    value = float(text)
+    if not 30.0 <= value <= 45.0:
+        raise ValueError(f"temperature {value} is outside 30-45 °C")
+    return value
+
+
+def manual_check(gate: Gate, pass_id: str, lane: str, temperature: float | None, now: datetime) -> CheckResult:
+    """Decide on a pass id typed or picked by the guard, recorded as manual."""
+    direction = gate.lane(lane)["direction"]
+    return gate.check(Scan(direction=direction, pass_id=pass_id.strip().upper(), temperature=temperature,
+                           lane=lane, source="manual"), now)
+
+
+def vehicle_check(gate: Gate, plate: str, pass_id: str, lane: str, disinfected: bool, now: datetime) -> CheckResult:
+    """A vehicle by plate and/or vehicle pass id; whether it was disinfected goes in the event."""
+    if not (plate.strip() or pass_id.strip()):
+        raise ValueError("enter a plate or a vehicle pass id")
+    direction = gate.lane(lane)["direction"]
+    scan = Scan(direction=direction, pass_id=pass_id.strip().upper() or None, plate=plate.strip() or None,
+                lane=lane, source="manual")
+    return gate.check(scan, now, data={"vehicle_check": True, "disinfected": disinfected})
+
+
+def enter_temperature(gate: Gate, lane: str, value: float, guard_id: str, now: datetime) -> int:
+    """Queue a typed temperature for the lane's scan loop (no sensor fitted); returns its id."""
+    gate.lane(lane)
+    return gate.db["manual_readings"].insert({"lane": lane, "value": value, "guard_id": guard_id,
+                                              "entered_utc": utc_text(now), "consumed_utc": None}).last_pk
+
+
+def needs_supervisor(event: dict) -> bool:
+    return any(code in SUPERVISED_CODES for code in json.loads(event["codes"]))
+
+
+def override(gate: Gate, event_id: str, guard_id: str, reason: str, now: datetime,
+             supervisor_id: str = "", supervisor_pin: str = "",
+             check_pin: Callable[[str, str], guards.Guard] | None = None) -> dict:
+    """Let a refused person through with a reason; fever and isolation need a supervisor's PIN.
+
+    ``check_pin(id, pin)`` lets the web layer put its per-address attempt limits in front
+    of the supervisor's PIN, as it does for sign-on.
+    """
+    rows = list(gate.db.query("SELECT * FROM events WHERE id = ?", [event_id]))
+    if not rows:
+        raise guards.GuardError("not_refused", "no such event")
+    if not reason.strip():
+        raise guards.GuardError("reason_required", "an override needs a reason")
+    approved_by = None
+    if needs_supervisor(rows[0]):
+        check_pin = check_pin or (lambda who, pin: guards.authenticate(gate.db, who, pin, now))
+        supervisor = check_pin(supervisor_id, supervisor_pin)
+        if supervisor.role != "supervisor":
+            raise guards.GuardError("supervisor_required", "this override needs a supervisor's PIN")
+        approved_by = supervisor.id
+    return gate.override(event_id, guard_id, reason, now, approved_by=approved_by)

@@ -1,0 +1,85 @@
+"""What the guard screen shows: the latest decision per lane and the status bar."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime
+
+import sqlite_utils
+
+from kiosk.store import guards
+from kiosk.store import registry
+from kiosk.core.clock import parse_utc
+from kiosk.core.shifts import shift_log
+from web.lookup import household_label, mask_name, subject_name
+
+# Events that show a decision on a lane's card.
+DECISION_KINDS = ("scan", "manual", "override", "vehicle", "returnee")
+# Codes that must be impossible to miss (colour, size, sound).
+ALARM_CODES = ("fever", "home_isolation", "central_quarantine", "returnee_high_risk")
+REGISTRY_STALE_HOURS = 24
+
+
+def latest_decision(db: sqlite_utils.Database, lane: str) -> dict | None:
+    marks = ",".join("?" for _ in DECISION_KINDS)
+    rows = list(db.query(f"SELECT * FROM events WHERE lane = ? AND kind IN ({marks}) ORDER BY seq DESC LIMIT 1",
+                         [lane, *DECISION_KINDS]))
+    return rows[0] if rows else None
+
+
+def decisions_after(db: sqlite_utils.Database, seq: int, limit: int = 50) -> list[dict]:
+    """Decision events newer than ``seq`` (what the live stream sends)."""
+    marks = ",".join("?" for _ in DECISION_KINDS)
+    return list(db.query(f"SELECT * FROM events WHERE seq > ? AND kind IN ({marks}) ORDER BY seq LIMIT ?",
+                         [seq, *DECISION_KINDS, limit]))
+
+
+def last_seq(db: sqlite_utils.Database) -> int:
+    return db.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+
+
+def lane_card(db: sqlite_utils.Database, lane: dict, event: dict | None) -> dict:
+    """A lane's card: its latest decision, with the person masked and the alarm flag."""
+    card = {"lane": lane["id"], "direction": lane["direction"], "event": None}
+    if event is None:
+        return card
+    codes = json.loads(event["codes"])
+    name = subject_name(db, event)
+    card["event"] = {
+        "seq": event["seq"], "id": event["id"], "kind": event["kind"], "outcome": event["outcome"],
+        "codes": codes, "direction": event["direction"], "temperature": event["temperature"],
+        "time": event["ts_local"][11:19],
+        "name": name if event["subject_kind"] == "vehicle" else mask_name(name),  # plates are not masked
+        "household": household_label(db, event["household_id"]) or json.loads(event["data"]).get("household", ""),
+        "alarm": any(code in ALARM_CODES for code in codes),
+    }
+    return card
+
+
+def status(gate, now: datetime) -> dict:
+    """The status bar: duty, shift counts, devices, registry age, office contact, clock, disk."""
+    db = gate.db
+    ref = gate.shift(now)
+    log = shift_log(db, ref)
+    meta = registry.meta(db)
+    age_h = (now - parse_utc(meta["issued_utc"])).total_seconds() / 3600 if meta.get("issued_utc") else None
+    devices = {row["lane"]: row for row in db.query("SELECT * FROM lane_status")}
+    contact = db.conn.execute("SELECT value FROM sync_state WHERE key = 'office_last_contact_utc'").fetchone()
+    names = {row["id"]: row["name"] for row in db.query("SELECT id, name FROM guards")}
+    return {
+        "on_duty": [{"guard_id": row["guard_id"], "name": names.get(row["guard_id"], ""), "lane": row["lane"]}
+                    for row in guards.open_duty(db)],
+        "shift": ref,
+        "counts": {"in": log["entries"]["persons"] + log["entries"]["vehicles"],
+                   "out": log["exits"]["persons"] + log["exits"]["vehicles"],
+                   "refused": sum(log["refusals_by_code"].values()), "fever": log["fevers"]},
+        "lanes": [{"lane": lane["id"], "direction": lane["direction"], "camera": devices.get(lane["id"], {}).get("camera") or "unknown",
+                   "thermometer": devices.get(lane["id"], {}).get("thermometer") or "unknown"}
+                  for lane in gate.config["lanes"]],
+        "registry": {"version": meta.get("version"), "age_hours": age_h,
+                     "stale": age_h is None or age_h > REGISTRY_STALE_HOURS},
+        "office_contact": contact[0] if contact else None,
+        "clock_synced": gate.clock.synchronised(),
+        "free_disk_mb": shutil.disk_usage(gate.config.home).free // 2**20,
+    }
