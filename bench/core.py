@@ -19,7 +19,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,12 +28,12 @@ import base45
 
 import bench
 from kiosk.core import passes
-from kiosk.store import registry
 from kiosk.core.clock import FixedClock
-from kiosk.store.db import connect
-from kiosk.sim.demo import create_demo
-from kiosk.gate.service import Gate
 from kiosk.core.rules import Scan
+from kiosk.gate.service import Gate
+from kiosk.sim.demo import create_demo
+from kiosk.store import registry
+from kiosk.store.db import connect
 
 HEADING = "## Core"
 START = datetime(2026, 11, 29, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

@@ -18,14 +18,12 @@ import platform
 import statistics
 import sys
 import time
-from collections import defaultdict
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 
 import bench
-
 from hardware.decoder import ZbarDecoder, ZxingDecoder
 from hardware.frames import CorpusFrame, make_corpus
 

@@ -32,9 +32,9 @@ from hardware.frames import compose_frame, make_corpus
 from hardware.signals import make_signals
 from hardware.thermometer import FakeThermometer
 from kiosk.core.clock import FixedClock
-from kiosk.sim.demo import create_demo
-from kiosk.gate.service import Gate
 from kiosk.gate.lane import Lane
+from kiosk.gate.service import Gate
+from kiosk.sim.demo import create_demo
 
 HEADING = "## Scan pipeline"
 PINS = {"green": 17, "red": 27, "buzzer": 22, "relay": 23}

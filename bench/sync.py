@@ -113,11 +113,11 @@ def free_port() -> int:
 
 
 def measure(size: int, folder: Path) -> dict:
-    from kiosk.office import pull as sync
-    from kiosk.store import tokens
-    from kiosk.sim.demo import create_demo
     from kiosk.gate.service import Gate
+    from kiosk.office import pull as sync
     from kiosk.office.service import Office
+    from kiosk.sim.demo import create_demo
+    from kiosk.store import tokens
 
     now = datetime.now(timezone.utc) - timedelta(days=1)
     demo = create_demo(folder / f"n{size}", now)

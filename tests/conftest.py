@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kiosk.office import service as office_mod
 from kiosk.core import passes
-from kiosk.store import registry
 from kiosk.core.clock import FixedClock
-from kiosk.sim.demo import SITE, create_demo
 from kiosk.gate.service import Gate
+from kiosk.office import service as office_mod
 from kiosk.office.service import Office
+from kiosk.sim.demo import SITE, create_demo
+from kiosk.store import registry
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=SHANGHAI)

@@ -5,9 +5,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from kiosk.store.config import ConfigError
-from kiosk.sim.demo import create_demo
 from kiosk.gate.service import Gate
+from kiosk.sim.demo import create_demo
+from kiosk.store.config import ConfigError
 
 
 @pytest.fixture()

@@ -14,8 +14,8 @@ from flask_wtf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from kiosk.core import i18n
-from kiosk.store.config import load_config
 from kiosk.gate.service import Gate
+from kiosk.store.config import load_config
 
 # Every form POST needs the session's CSRF token; the bearer-token API blueprint is exempted.
 csrf = CSRFProtect()

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
-from web import guard_actions as web_actions
-from kiosk.store.guards import GuardError
 from kiosk.gate.returnees import Returnee, ReturneeError, register_returnee
-from web.lookup import search_persons
-from web.lane_status import lane_card
+from kiosk.store.guards import GuardError
 from web import get_gate
+from web import guard_actions as web_actions
 from web.auth import checked_pin, guard_required, status_of
+from web.lane_status import lane_card
+from web.lookup import search_persons
 
 bp = Blueprint("actions", __name__, url_prefix="/actions")
 

@@ -11,11 +11,9 @@ import threading
 import time
 from collections import defaultdict, deque
 
-from flask import (Blueprint, abort, current_app, g, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 
-from kiosk.store import guards
-from kiosk.store import web_users
+from kiosk.store import guards, web_users
 from kiosk.store.config import ConfigError
 from kiosk.store.guards import GuardError
 from web import get_gate

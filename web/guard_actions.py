@@ -10,10 +10,10 @@ import json
 from datetime import datetime
 from typing import Callable
 
-from kiosk.store import guards
 from kiosk.core.clock import utc_text
-from kiosk.gate.service import CheckResult, Gate
 from kiosk.core.rules import Scan
+from kiosk.gate.service import CheckResult, Gate
+from kiosk.store import guards
 
 # Refusals only a supervisor may override (with their own id and PIN).
 SUPERVISED_CODES = ("fever", "home_isolation", "central_quarantine")

@@ -8,10 +8,9 @@ from datetime import datetime
 
 import sqlite_utils
 
-from kiosk.store import guards
-from kiosk.store import registry
 from kiosk.core.clock import parse_utc
 from kiosk.core.shifts import shift_log
+from kiosk.store import guards, registry
 from web.lookup import household_label, mask_name, subject_name
 
 # Events that show a decision on a lane's card.

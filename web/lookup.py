@@ -8,6 +8,7 @@ import re
 import sqlite_utils
 
 from kiosk.store import registry
+
 HOUSEHOLD_QUERY = re.compile(r"^\s*(\w+)\s*[-－/]\s*(\w+)\s*[-－/]\s*(\w+)\s*$")
 
 

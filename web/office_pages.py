@@ -7,12 +7,12 @@ from datetime import date
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, session, url_for
 
 from kiosk.core.shifts import shift_log, shifts_of_day
-from web.alert_list import AlertError, acknowledge, alerts
-from web.chart import bars, hourly_counts
-from web.event_query import PAGE_SIZE, EventFilter, count_events, find_events, to_csv, to_xlsx
 from kiosk.office.pull import MAX_SEQ
 from web import get_gate, whole_number
+from web.alert_list import AlertError, acknowledge, alerts
 from web.auth import office_required
+from web.chart import bars, hourly_counts
+from web.event_query import PAGE_SIZE, EventFilter, count_events, find_events, to_csv, to_xlsx
 
 bp = Blueprint("office", __name__, url_prefix="/office")
 MAX_PAGE = MAX_SEQ // PAGE_SIZE  # the OFFSET must fit SQLite's INTEGER

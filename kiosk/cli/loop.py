@@ -33,9 +33,9 @@ def run_simulated(root: Path, *, once: bool, realtime: bool, language: str,
                   install_signals: bool = True) -> None:
     """Create (or reuse) the demo community under *root* and play the scenario."""
     from kiosk.core.clock import SystemClock
-    from kiosk.sim.demo import GUARD, create_demo
-    from kiosk.gate.service import Gate
     from kiosk.gate.runner import install_stop_handlers
+    from kiosk.gate.service import Gate
+    from kiosk.sim.demo import GUARD, create_demo
     from kiosk.sim.simulate import run_simulation
 
     clock = SystemClock()
@@ -103,9 +103,9 @@ def run(ctx: click.Context, simulate: bool, once: bool, realtime: bool | None, l
         run_simulated(ctx.obj, once=once, realtime=not once if realtime is None else realtime,
                       language=lang)
         return
-    from kiosk.store.config import load_config
-    from kiosk.gate.wiring import build_lanes
     from kiosk.gate.runner import Runner, install_stop_handlers
+    from kiosk.gate.wiring import build_lanes
+    from kiosk.store.config import load_config
 
     lanes = build_lanes(load_config(ctx.obj), on_result=printer(lang))
     runner = Runner(lanes)

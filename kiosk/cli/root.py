@@ -9,23 +9,22 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from kiosk import __version__
-from kiosk.store import events as events_mod
-from kiosk.store import guards
-from kiosk.office import service as office_mod
-from kiosk.store import registry
-from kiosk.store.config import DEFAULT_LANES, ConfigError, create_home, resolve_home
 from kiosk.core.errors import KioskError
 from kiosk.core.i18n import LANGUAGES, language, say, t, use_language
-from kiosk.gate.service import Gate
-from kiosk.office.service import Office
 from kiosk.core.rules import Scan
 from kiosk.core.shifts import shift_log, shifts_of_day
+from kiosk.gate.service import Gate
+from kiosk.office import service as office_mod
+from kiosk.office.service import Office
+from kiosk.store import events as events_mod
+from kiosk.store import guards, registry
+from kiosk.store.config import DEFAULT_LANES, ConfigError, create_home, resolve_home
 
 EVENT_COLUMNS = ("seq", "id", "ts_local", "shift_id", "lane", "direction", "kind", "outcome", "codes",
                  "pass_id", "subject_kind", "subject_id", "household_id", "plate", "temperature",
@@ -48,7 +47,6 @@ class KioskGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (ConfigError, KioskError, ValueError, KeyError) as exc:
-            code = getattr(exc, "code", None)
             raise click.ClickException(_refusal(exc)) from exc
 
 
@@ -509,6 +507,7 @@ cli.add_command(doctor)
 
 
 from kiosk.cli.sync import register as register_sync  # noqa: E402 (needs the groups above)
+
 register_sync(cli)
 
 

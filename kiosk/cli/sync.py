@@ -8,13 +8,13 @@ from pathlib import Path
 
 import click
 
-from kiosk.office import pull as sync
-from kiosk.store import tokens
-from kiosk.gate import usb_export as usb
 from kiosk.core.clock import SystemClock
-from kiosk.gate.service import Gate
 from kiosk.core.i18n import say, t
+from kiosk.gate import usb_export as usb
+from kiosk.gate.service import Gate
+from kiosk.office import pull as sync
 from kiosk.office.service import Office
+from kiosk.store import tokens
 
 
 def _gate(ctx: click.Context) -> Gate:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
+from kiosk.core.i18n import t
+from kiosk.gate.service import Gate
 from kiosk.store import web_users
 from kiosk.store.config import load_config
-from kiosk.gate.service import Gate
-from kiosk.core.i18n import t
 from web.serve import DEFAULT_THREADS, serve
 
 

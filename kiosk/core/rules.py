@@ -16,9 +16,9 @@ import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from kiosk.core import passes
-from kiosk.store import registry
 from kiosk.core.clock import parse_utc, utc_text
 from kiosk.core.codes import message, severity_map
+from kiosk.store import registry
 
 DIRECTIONS = ("in", "out")
 PASSAGES = ("scan", "manual", "override", "vehicle")

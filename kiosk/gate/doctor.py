@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.core.clock import kernel_clock_synchronised, parse_utc
-from kiosk.store.config import Config, ConfigError, load_config
 from kiosk.core.i18n import t
+from kiosk.store.config import Config, ConfigError, load_config
 
 __all__ = ["Finding", "diagnose", "render"]
 
@@ -94,8 +94,8 @@ def _permissions(config: Config) -> Iterator[Finding]:
 
 
 def _data(config: Config, now: datetime) -> Iterator[Finding]:
-    from kiosk.store import registry
     from kiosk.gate.service import Gate, held_signing_keys
+    from kiosk.store import registry
 
     try:
         gate = Gate(config)

@@ -40,10 +40,10 @@ from hardware.debounce import Debouncer
 from hardware.thermometer import Measurement, measure
 from kiosk.core import passes
 from kiosk.core.clock import utc_text
-from kiosk.store.events import RecordingError
-from kiosk.gate.service import Gate, NotRecorded
 from kiosk.core.i18n import t
 from kiosk.core.rules import Decision, Scan
+from kiosk.gate.service import Gate, NotRecorded
+from kiosk.store.events import RecordingError
 
 __all__ = ["Lane", "LaneResult"]
 

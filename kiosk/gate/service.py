@@ -13,15 +13,13 @@ from pathlib import Path
 
 import sqlite_utils
 
-from kiosk.store import events
-from kiosk.store import guards
-from kiosk.store import registry
 from kiosk.core.clock import Stamp, SystemClock
-from kiosk.store.config import Config, ConfigError, load_config
-from kiosk.store.db import open_db, transaction
 from kiosk.core.rules import Decision, History, Registry, RuleSettings, Scan, decide, decision_from_event
 from kiosk.core.shifts import ShiftRef, shift_at, shift_defs
 from kiosk.core.signing import KeyError_, key_id, load_signing_key
+from kiosk.store import events, guards, registry
+from kiosk.store.config import Config, ConfigError, load_config
+from kiosk.store.db import open_db, transaction
 
 
 class NotRecorded(Exception):

@@ -26,10 +26,10 @@ from typing import Iterator
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.core.clock import utc_text
-from kiosk.store.db import transaction
-from kiosk.office.service import Office
 from kiosk.core.signing import generate_signing_key, load_signing_key, parse_public_key_text, public_key_text, verify
 from kiosk.office.pull import ChainBreak, EventSink, SyncError, chosen_gates, event_feed, get_gate
+from kiosk.office.service import Office
+from kiosk.store.db import transaction
 
 FORMAT = "kiosk-events/1"
 EXPORT_KEY = "gate-export.key"

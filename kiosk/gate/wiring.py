@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hardware.debounce import Debouncer
-from kiosk.store.config import Config, ConfigError
-from kiosk.gate.service import Gate
 from kiosk.gate.lane import Lane
+from kiosk.gate.service import Gate
+from kiosk.store.config import Config, ConfigError
 
 __all__ = ["DEFAULT_PINS", "LaneSpec", "build_lane", "build_lanes", "lane_specs",
            "open_signals", "open_thermometer", "pin_factory"]

@@ -23,15 +23,15 @@ import requests
 import sqlite_utils
 
 from kiosk import __version__
-from kiosk.store import events as events_mod
-from kiosk.office import service as office_mod
-from kiosk.store import registry
 from kiosk.core.clock import parse_utc, utc_text
-from kiosk.store.db import connect, transaction
 from kiosk.core.errors import KioskError
-from kiosk.store.events import GENESIS_HASH, HASHED_FIELDS, event_hash
-from kiosk.office.service import Office
 from kiosk.core.shifts import shift_defs, shift_log, shifts_of_day, summarise
+from kiosk.office import service as office_mod
+from kiosk.office.service import Office
+from kiosk.store import events as events_mod
+from kiosk.store import registry
+from kiosk.store.db import connect, transaction
+from kiosk.store.events import GENESIS_HASH, HASHED_FIELDS, event_hash
 
 API = "/api/v1"
 DEFAULT_LIMIT = 1000

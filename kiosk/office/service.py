@@ -8,19 +8,19 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 from typing import Iterable
+from zoneinfo import ZoneInfo
 
 import segno
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.core import passes
-from kiosk.store import registry
 from kiosk.core.clock import utc_text
+from kiosk.core.signing import generate_signing_key, load_signing_key, public_key_text
+from kiosk.store import registry
 from kiosk.store.config import Config, ConfigError, load_config
 from kiosk.store.db import open_db, transaction
-from kiosk.core.signing import generate_signing_key, load_signing_key, public_key_text
 
 SIGNING_KEY = "signing.key"
 HEALTH_STATUSES = ("normal", "health_monitoring", "home_isolation", "central_quarantine")

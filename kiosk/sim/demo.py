@@ -12,13 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from kiosk.store import guards
-from kiosk.office import service as office_mod
-from kiosk.store import registry
-from kiosk.store import web_users
-from kiosk.store.config import create_home
 from kiosk.gate.service import Gate
+from kiosk.office import service as office_mod
 from kiosk.office.service import Office
+from kiosk.store import guards, registry, web_users
+from kiosk.store.config import create_home
 
 SITE = "jinan"
 GATE_ID = "jinan-gate"

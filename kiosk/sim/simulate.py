@@ -22,11 +22,11 @@ from hardware.camera import FrameListCamera
 from hardware.decoder import make_decoder
 from hardware.frames import compose_frame
 from hardware.thermometer import FakeThermometer
-from kiosk.store.config import load_config
-from kiosk.sim.demo import DemoCommunity
 from kiosk.gate.lane import Lane, LaneResult
-from kiosk.gate.wiring import build_lane, lane_specs
 from kiosk.gate.runner import Runner
+from kiosk.gate.wiring import build_lane, lane_specs
+from kiosk.sim.demo import DemoCommunity
+from kiosk.store.config import load_config
 
 __all__ = ["STEPS", "SimCamera", "Step", "build_simulation", "expected_events"]
 

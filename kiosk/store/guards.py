@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 import sqlite_utils
 
 from kiosk.core.clock import parse_utc, utc_text
-from kiosk.store.db import transaction
 from kiosk.core.errors import KioskError
+from kiosk.store.db import transaction
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MAX_FAILURES = 5

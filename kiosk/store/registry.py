@@ -20,9 +20,9 @@ import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from kiosk.core.clock import parse_utc, utc_text
-from kiosk.store.db import transaction
 from kiosk.core.errors import KioskError
 from kiosk.core.signing import key_id, parse_public_key_text, public_key_text, verify
+from kiosk.store.db import transaction
 
 BUNDLE_FORMAT = "kiosk-registry/1"
 # Child tables first when deleting, parents first when inserting.

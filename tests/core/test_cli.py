@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from kiosk.cli.root import EVENT_COLUMNS, cli
-from kiosk.store.config import resolve_home
 from kiosk.sim.demo import write_ledger
+from kiosk.store.config import resolve_home
 
 
 def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from kiosk.store import events
 from kiosk.core.clock import FixedClock, Stamp
-from kiosk.gate.service import Gate
 from kiosk.core.rules import Scan
+from kiosk.gate.service import Gate
+from kiosk.store import events
 from tests.conftest import NOW
 
 

@@ -7,10 +7,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from kiosk.store import registry
 from kiosk.cli.root import cli
-from kiosk.store.config import ConfigError
 from kiosk.gate.service import Gate
+from kiosk.store import registry
+from kiosk.store.config import ConfigError
 
 
 def invoke(home, *args):

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from kiosk.core.rules import Scan
 from kiosk.store import guards
 from kiosk.store.guards import GuardError
-from kiosk.core.rules import Scan
 from tests.conftest import NOW
 
 

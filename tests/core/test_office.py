@@ -10,8 +10,8 @@ import pytest
 import zxingcpp
 from pyzbar import pyzbar
 
-from kiosk.office import service as office_mod
 from kiosk.core import passes
+from kiosk.office import service as office_mod
 from kiosk.store import registry
 from tests.conftest import NOW
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from kiosk.core.signing import key_id, public_key_text
 from kiosk.office import service as office_mod
 from kiosk.store import registry
 from kiosk.store.registry import BundleError
-from kiosk.core.signing import key_id, public_key_text
 from tests.conftest import NOW
 
 STATE_TABLES = registry.REGISTRY_TABLES + ("registry_meta", "trusted_keys")

@@ -7,15 +7,16 @@ from datetime import timedelta
 import base45
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from kiosk.office import service as office_mod
 from kiosk.core import passes
 from kiosk.core.codes import CODES, severity_map
-from kiosk.sim.demo import create_demo
-from kiosk.gate.service import Gate
-from kiosk.store.registry import trusted_keys
 from kiosk.core.rules import History, Registry, RuleSettings, Scan, decide
+from kiosk.gate.service import Gate
+from kiosk.office import service as office_mod
+from kiosk.sim.demo import create_demo
+from kiosk.store.registry import trusted_keys
 from tests.conftest import NOW
 
 

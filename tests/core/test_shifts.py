@@ -7,9 +7,9 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from kiosk.store.config import DEFAULT_SHIFTS
 from kiosk.core.rules import Scan
 from kiosk.core.shifts import ShiftConfigError, shift_at, shift_defs, shift_log, shifts_of_day
+from kiosk.store.config import DEFAULT_SHIFTS
 from tests.conftest import NOW, SHANGHAI
 
 DEFAULTS = shift_defs(DEFAULT_SHIFTS)

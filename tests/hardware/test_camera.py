@@ -7,7 +7,11 @@ import numpy as np
 import pytest
 
 from hardware.camera import (
-    CameraHealth, FolderCamera, FrameListCamera, OpenCVCamera, open_camera,
+    CameraHealth,
+    FolderCamera,
+    FrameListCamera,
+    OpenCVCamera,
+    open_camera,
 )
 from tests.waiting import poll
 

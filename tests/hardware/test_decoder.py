@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 
 from hardware.decoder import (
-    DEFAULT_DECODER, Decoder, ZbarDecoder, ZxingDecoder, make_decoder,
+    DEFAULT_DECODER,
+    Decoder,
+    ZbarDecoder,
+    ZxingDecoder,
+    make_decoder,
 )
 from hardware.frames import compose_frame, render_qr
 

@@ -5,8 +5,16 @@ from gpiozero import DistanceSensor, PWMSoftwareFallback
 from gpiozero.pins.mock import MockFactory
 
 from hardware.thermometer import (
-    FakeSMBus, FakeThermometer, ManualThermometer, MLX90614, Measurement,
-    ProximityTrigger, ThermometerError, celsius_to_raw, measure, raw_to_celsius,
+    MLX90614,
+    FakeSMBus,
+    FakeThermometer,
+    ManualThermometer,
+    Measurement,
+    ProximityTrigger,
+    ThermometerError,
+    celsius_to_raw,
+    measure,
+    raw_to_celsius,
 )
 
 

@@ -15,9 +15,9 @@ from hardware.decoder import make_decoder
 from hardware.frames import compose_frame
 from hardware.signals import Signals, make_signals
 from hardware.thermometer import FakeThermometer
-from kiosk.sim.demo import GUARD, create_demo
-from kiosk.gate.service import Gate
 from kiosk.gate.lane import Lane
+from kiosk.gate.service import Gate
+from kiosk.sim.demo import GUARD, create_demo
 
 PINS = {"green": 17, "red": 27, "buzzer": 22, "relay": 23, "button": 24}
 NOW = datetime.now(timezone.utc)  # the gate uses the real clock

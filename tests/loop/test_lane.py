@@ -10,7 +10,14 @@ import numpy as np
 from hardware.thermometer import FakeThermometer, ThermometerError
 from kiosk.core.clock import utc_text
 from tests.loop.conftest import (
-    PINS, code_frame, empty_frame, events, highs, make_lane, rig_signals, timed_signals,
+    PINS,
+    code_frame,
+    empty_frame,
+    events,
+    highs,
+    make_lane,
+    rig_signals,
+    timed_signals,
 )
 
 

@@ -5,9 +5,9 @@ import threading
 
 import pytest
 
-from kiosk.store.config import ConfigError, load_config
-from kiosk.sim.demo import create_demo
 from kiosk.gate.wiring import build_lanes
+from kiosk.sim.demo import create_demo
+from kiosk.store.config import ConfigError, load_config
 from tests.loop.conftest import NOW
 
 MISSING_CAMERA = "/dev/video-none"
@@ -31,8 +31,8 @@ def test_kiosk_run_refuses_a_folder_holding_the_signing_key_and_closes_what_it_o
 
 
 def test_a_named_pin_factory_is_made_once_and_mock_factories_per_lane():
-    from kiosk.store.config import ConfigError
     from kiosk.gate.wiring import _shared_factory, pin_factory
+    from kiosk.store.config import ConfigError
 
     assert _shared_factory("mock") is _shared_factory("mock")  # what "lgpio" gets on a Pi
     assert pin_factory("mock") is not pin_factory("mock")

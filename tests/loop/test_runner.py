@@ -5,12 +5,11 @@ import threading
 
 from hardware.camera import FrameListCamera
 from hardware.decoder import make_decoder
-from kiosk.gate.service import Gate
 from kiosk.gate.lane import Lane
 from kiosk.gate.runner import Runner, watchdog_interval
+from kiosk.gate.service import Gate
 from tests.loop.conftest import empty_frame
 from tests.waiting import poll
-
 
 _wait = poll
 

@@ -25,8 +25,8 @@ from hardware.frames import compose_frame
 from hardware.signals import Signals
 from hardware.thermometer import FakeThermometer
 from kiosk.core.clock import FixedClock, parse_utc
-from kiosk.gate.service import Gate
 from kiosk.gate.lane import Lane
+from kiosk.gate.service import Gate
 
 T0 = datetime(2026, 11, 29, 0, 0, tzinfo=timezone.utc)  # 08:00 Shanghai
 STEP = timedelta(seconds=15)  # > the rules' 10 s duplicate window: no scan is a repeat

@@ -16,9 +16,9 @@ import subprocess
 import pytest
 
 from kiosk.core.clock import utc_text
+from kiosk.gate.service import Gate
 from kiosk.sim.demo import GUARD, create_demo
 from kiosk.store.events import verify_log
-from kiosk.gate.service import Gate
 from tests.resilience.conftest import spawn
 from tests.resilience.crash_driver import T0, scan_plan, scan_time
 

@@ -12,15 +12,15 @@ from datetime import datetime, timezone
 
 from hardware.camera import FrameListCamera
 from hardware.thermometer import FakeThermometer, ThermometerError
-from web import guard_actions as web_actions
-from kiosk.sim.demo import GUARD, create_demo
-from kiosk.store.events import verify_log
-from kiosk.gate.service import Gate
 from kiosk.core.i18n import t
 from kiosk.gate.lane import Lane
 from kiosk.gate.runner import Runner
+from kiosk.gate.service import Gate
+from kiosk.sim.demo import GUARD, create_demo
+from kiosk.store.events import verify_log
 from tests.loop.conftest import PINS, code_frame, empty_frame, highs, rig_signals
 from tests.waiting import poll
+from web import guard_actions as web_actions
 
 I2C_ERROR = "I2C error at 0x5a: [Errno 121] Remote I/O error"
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import errno
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
 from hardware.thermometer import FakeThermometer
 from kiosk.core.clock import FixedClock
-from kiosk.store.config import Config, load_config
-from kiosk.sim.demo import GUARD, create_demo
-from kiosk.store.events import verify_log
-from kiosk.gate.service import Gate
 from kiosk.core.i18n import t
 from kiosk.gate.lane import Lane
+from kiosk.gate.service import Gate
+from kiosk.sim.demo import GUARD, create_demo
+from kiosk.store.config import Config, load_config
+from kiosk.store.events import verify_log
 from tests.loop.conftest import PINS, highs, rig_signals
 
 T0 = datetime(2026, 11, 29, 1, 0, tzinfo=timezone.utc)

@@ -10,11 +10,11 @@ import subprocess
 
 import pytest
 
-from kiosk.office import pull as sync
-from kiosk.store import tokens
-from kiosk.sim.demo import GUARD, create_demo
 from kiosk.gate.service import Gate
+from kiosk.office import pull as sync
 from kiosk.office.service import Office
+from kiosk.sim.demo import GUARD, create_demo
+from kiosk.store import tokens
 from tests.resilience.conftest import spawn
 from tests.resilience.crash_driver import T0
 from tests.servers import KioskServer

@@ -14,14 +14,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import waitress
 
-from kiosk.office import pull as sync
-from kiosk.store import tokens
 from kiosk.core.clock import FixedClock, parse_utc
-from kiosk.sim.demo import GUARD, create_demo
-from kiosk.gate.service import Gate
-from kiosk.gate.lane import Lane
-from kiosk.office.service import Office
 from kiosk.core.shifts import shift_at
+from kiosk.gate.lane import Lane
+from kiosk.gate.service import Gate
+from kiosk.office import pull as sync
+from kiosk.office.service import Office
+from kiosk.sim.demo import GUARD, create_demo
+from kiosk.store import tokens
 from web import create_app
 
 DAY = timedelta(days=1)

@@ -13,19 +13,19 @@ from datetime import timedelta
 import base45
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bench.sync import fill_events
 from kiosk.core import passes
-from kiosk.store import registry
-from kiosk.store import tokens
 from kiosk.core.clock import parse_utc
-from kiosk.store.db import open_db
-from kiosk.office.service import Office
 from kiosk.core.rules import Scan
 from kiosk.core.signing import key_id
-from web.api import OPENAPI
+from kiosk.office.service import Office
+from kiosk.store import registry, tokens
+from kiosk.store.db import open_db
 from tests.web.conftest import NOW, csrf_token, office_login, sign_on
+from web.api import OPENAPI
 
 FUZZ = settings(max_examples=120, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

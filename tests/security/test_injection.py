@@ -18,16 +18,15 @@ import shutil
 import pytest
 from openpyxl import load_workbook
 
-from kiosk.store import guards
-from kiosk.office import service as office_mod
-from kiosk.store import registry
-from kiosk.sim.demo import SITE
-from kiosk.office.service import Office
 from kiosk.core.rules import Scan
+from kiosk.office import service as office_mod
 from kiosk.office.pull import safe_cell
-from web.event_query import PAGE_SIZE
+from kiosk.office.service import Office
+from kiosk.sim.demo import SITE
+from kiosk.store import guards, registry
 from tests.sync.sync_helpers import kiosk
 from tests.web.conftest import office_login, post, sign_on
+from web.event_query import PAGE_SIZE
 
 SCRIPT = "<script>alert(1)</script>"
 LONG = "长" * 3000 + SCRIPT

@@ -13,10 +13,10 @@ from datetime import timedelta
 import pytest
 import requests
 
+from kiosk.gate.service import Gate
+from kiosk.store import guards
 from kiosk.store.guards import LOCKOUT, MAX_FAILURES, GuardError
 from kiosk.store.web_users import authenticate
-from kiosk.store import guards
-from kiosk.gate.service import Gate
 from tests.servers import KioskServer
 from tests.web.conftest import NOW, OFFICE_PASSWORD, OFFICE_USER, TOKEN, csrf_token, sign_on
 

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from kiosk.cli.root import cli
-from kiosk.sim.demo import create_demo
 from kiosk.gate.service import Gate
 from kiosk.office.service import Office
+from kiosk.sim.demo import create_demo
 from tests.sync.sync_helpers import kiosk
 from tests.web.conftest import NOW
 

@@ -11,11 +11,9 @@ import pytest
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
-from kiosk.store import registry
-from kiosk.store import tokens
-from kiosk.store import web_users
-from kiosk.office.service import Office, write_bundle
 from kiosk.core.rules import Scan
+from kiosk.office.service import Office, write_bundle
+from kiosk.store import registry, tokens, web_users
 from tests.web.conftest import csrf_token, office_login, sign_on
 
 # The only routes anybody may use without logging in. Changing this set is a security decision.

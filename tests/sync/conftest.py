@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-
-from kiosk.office import pull as sync
-from kiosk.store import tokens
-from kiosk.sim.demo import create_demo
-from kiosk.gate.service import Gate
-from kiosk.office.service import Office
 from sync_helpers import NOW
+
+from kiosk.gate.service import Gate
+from kiosk.office import pull as sync
+from kiosk.office.service import Office
+from kiosk.sim.demo import create_demo
+from kiosk.store import tokens
 from tests.servers import KioskServer
 
 

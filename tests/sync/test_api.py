@@ -8,17 +8,16 @@ from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sync_helpers import NOW
 
 from bench.sync import fill_events
-from kiosk.store import registry
-from kiosk.office import pull as sync
-from kiosk.store import tokens
 from kiosk.core.clock import FixedClock
-from kiosk.store.events import event_hash, verify_log
-from kiosk.gate.service import Gate
-from kiosk.office.service import Office, write_bundle
 from kiosk.core.signing import public_key_text
-from sync_helpers import NOW
+from kiosk.gate.service import Gate
+from kiosk.office import pull as sync
+from kiosk.office.service import Office, write_bundle
+from kiosk.store import registry, tokens
+from kiosk.store.events import event_hash, verify_log
 from web import create_app
 
 ENDPOINTS = [("GET", "/api/v1/events"), ("GET", "/api/v1/events?since=0&limit=5"), ("GET", "/api/v1/shifts"),

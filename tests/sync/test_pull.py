@@ -6,11 +6,10 @@ import random
 import time
 
 import pytest
+from sync_helpers import NOW, gate_rows, kiosk, office_rows
 
 from bench.sync import fill_events
 from kiosk.gate.service import Gate
-
-from sync_helpers import NOW, gate_rows, kiosk, office_rows
 
 
 def fill(home, count):

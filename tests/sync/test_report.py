@@ -7,13 +7,13 @@ import io
 from datetime import timedelta
 
 import openpyxl
+from sync_helpers import NOW, kiosk
 
 from kiosk.core.clock import FixedClock
-from kiosk.gate.service import Gate
 from kiosk.core.rules import Scan
+from kiosk.gate.service import Gate
 from kiosk.office.pull import add_gate
 from kiosk.office.service import Office
-from sync_helpers import NOW, kiosk
 
 NOTE = '=HYPERLINK("http://x")<script>'
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
-from bench.sync import fill_events
-from kiosk.office import pull as sync
-from kiosk.gate.service import Gate
-from kiosk.office.service import Office
 from sync_helpers import NOW, gate_rows, kiosk, office_rows
+
+from bench.sync import fill_events
+from kiosk.gate.service import Gate
+from kiosk.office import pull as sync
+from kiosk.office.service import Office
 
 
 def fill(home, count):

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from kiosk.store import web_users
 from kiosk.core.clock import FixedClock
-from kiosk.sim.demo import create_demo
 from kiosk.gate.service import Gate
+from kiosk.sim.demo import create_demo
+from kiosk.store import web_users
 from web import create_app
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai: the morning shift

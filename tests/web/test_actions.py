@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from kiosk.core.rules import Scan
-from web.lookup import search_persons
 from tests.web.conftest import post, sign_on
+from web.lookup import search_persons
 
 
 def last_event(gate) -> dict:

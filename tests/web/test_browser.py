@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.store import web_users
 from kiosk.core.clock import SystemClock
-from kiosk.sim.demo import create_demo
 from kiosk.gate.service import Gate
+from kiosk.sim.demo import create_demo
+from kiosk.store import web_users
 from tests.servers import ROOT, KioskServer
 
 pytestmark = pytest.mark.browser

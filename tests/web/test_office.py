@@ -8,8 +8,8 @@ import io
 from openpyxl import load_workbook
 
 from kiosk.core.rules import Scan
-from web.event_query import PAGE_SIZE, safe_cell
 from tests.web.conftest import office_login, post, sign_on
+from web.event_query import PAGE_SIZE, safe_cell
 
 
 def scans(gate, demo, clock):

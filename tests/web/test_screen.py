@@ -8,9 +8,9 @@ import requests
 
 from kiosk.core.clock import utc_text
 from kiosk.core.rules import Scan
-from web.lookup import mask_name
 from tests.servers import KioskServer
 from tests.web.conftest import NOW, TOKEN, sign_on
+from web.lookup import mask_name
 from web.screen import PING_SECONDS
 
 
