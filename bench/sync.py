@@ -22,9 +22,10 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from bench import write_section
+from kiosk.core.chain import HASHED_FIELDS, event_hash
 from kiosk.core.clock import utc_text
 from kiosk.store.db import transaction
-from kiosk.store.events import HASHED_FIELDS, chain_head, event_hash
+from kiosk.store.events import chain_head
 
 ROOT = Path(__file__).resolve().parents[1]
 INSERT = (f"INSERT INTO events ({', '.join(HASHED_FIELDS)}, hash) "
@@ -114,7 +115,7 @@ def free_port() -> int:
 
 def measure(size: int, folder: Path) -> dict:
     from kiosk.gate.service import Gate
-    from kiosk.office import pull as sync
+    from kiosk.office import pull
     from kiosk.office.service import Office
     from kiosk.sim.demo import create_demo
     from kiosk.store import tokens
@@ -129,7 +130,7 @@ def measure(size: int, folder: Path) -> dict:
     port = free_port()
     server, server_peak = peak_child([a.format(home=demo.gate_home, port=port) for a in LAUNCH], folder, "server")
     with Office.open(demo.office_home) as office:
-        sync.add_gate(office, "gate", f"http://127.0.0.1:{port}", token)
+        pull.add_gate(office, "gate", f"http://127.0.0.1:{port}", token)
     _wait_for(f"http://127.0.0.1:{port}/api/v1/health")
     pull_s, status, office_kib = run_child(["-m", "kiosk", "--home", str(demo.office_home), "office", "pull"],
                                            folder, "office")

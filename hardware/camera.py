@@ -414,9 +414,9 @@ class FolderCamera(_SimulatedCamera):
 def open_camera(spec: Mapping[str, Any]) -> Camera:
     """Build a camera from configuration.
 
-    ``{"kind": "opencv", "source": 0, "width": 1280, "height": 720, "mjpg": true}``,
-    ``{"kind": "folder", "source": "demo/frames", "fps": 10, "loop": true}`` or
-    ``{"kind": "frames", "frames": [...]}``.
+    ``{"kind": "opencv", "source": 0, "width": 1280, "height": 720, "mjpg": true}`` or
+    ``{"kind": "folder", "source": "demo/frames", "fps": 10, "loop": true}``. (In-memory
+    frames, :class:`FrameListCamera`, are built directly by the simulation and tests.)
     """
     options = dict(spec)
     kind = options.pop("kind", "opencv")
@@ -425,13 +425,10 @@ def open_camera(spec: Mapping[str, Any]) -> Camera:
             return OpenCVCamera(options.pop("source"), **options)
         if kind == "folder":
             return FolderCamera(options.pop("source", None) or options.pop("path"), **options)
-        if kind == "frames":
-            return FrameListCamera(options.pop("frames", None) or options.pop("source"),
-                                   **options)
     except KeyError as exc:
         raise ValueError(f"camera kind {kind!r} needs a {exc.args[0]!r} setting") from None
     except TypeError as exc:
         raise ValueError(f"bad camera settings for kind {kind!r}: {exc}") from None
-    raise ValueError(f"unknown camera kind {kind!r}; choose opencv, folder or frames")
+    raise ValueError(f"unknown camera kind {kind!r}; choose opencv or folder")
 
 

@@ -29,7 +29,7 @@ def test_gate_refuses_to_open_with_the_office_signing_key_in_its_folder(communit
 
 
 def test_an_unrelated_private_key_is_not_mistaken_for_the_signing_key(community):
-    from kiosk.core.signing import generate_signing_key
+    from kiosk.store.keys import generate_signing_key
 
     generate_signing_key(community.gate_home / "keys" / "gate-export.key")
     with Gate.open(community.gate_home) as gate:

@@ -11,7 +11,8 @@ from datetime import date
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
 
-from kiosk.office import pull as sync
+from kiosk.core import protocol
+from kiosk.gate import sync_feed
 from kiosk.store import tokens
 from kiosk.store.registry import BundleError, load_bundle
 from web import get_gate
@@ -55,14 +56,14 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     try:
         value = default if raw is None else int(raw)
     except ValueError:
-        raise sync.SyncError("bad_request", f"{name} must be an integer") from None
+        raise protocol.SyncError("bad_request", f"{name} must be an integer") from None
     if not low <= value <= high:
-        raise sync.SyncError("bad_request", f"{name} must be between {low} and {high}")
+        raise protocol.SyncError("bad_request", f"{name} must be between {low} and {high}")
     return value
 
 
-@bp.errorhandler(sync.SyncError)
-def refused(exc: sync.SyncError):
+@bp.errorhandler(protocol.SyncError)
+def refused(exc: protocol.SyncError):
     status = {"bad_request": 400, "range": 400, "unknown_seq": 422, "hash_mismatch": 409}.get(exc.code, 400)
     return error(status, exc.code, str(exc))
 
@@ -72,16 +73,16 @@ def health():
     gate = get_gate()
     if g.api_token is None:
         return jsonify(status="ok")
-    return jsonify(sync.gate_health(gate, gate.clock.now()))
+    return jsonify(sync_feed.gate_health(gate, gate.clock.now()))
 
 
 @bp.get("/events")
 def events():
-    since = int_arg("since", 0, 0, sync.MAX_SEQ)
-    limit = int_arg("limit", sync.DEFAULT_LIMIT, 1, sync.MAX_LIMIT)
+    since = int_arg("since", 0, 0, protocol.MAX_SEQ)
+    limit = int_arg("limit", protocol.DEFAULT_LIMIT, 1, protocol.MAX_LIMIT)
     try:
-        feed = sync.event_feed(get_gate().config.db_path, since, limit)
-    except sync.Pruned as exc:
+        feed = sync_feed.event_feed(get_gate().config.db_path, since, limit)
+    except protocol.Pruned as exc:
         return error(410, "pruned", str(exc), lowest_seq=exc.lowest_seq)
     return Response(feed, mimetype="application/x-ndjson")
 
@@ -94,7 +95,7 @@ def shifts():
         since = date.fromisoformat(request.args.get("since", gate.shift(now).date.isoformat()))
     except ValueError:
         return error(400, "bad_request", "since must be a date YYYY-MM-DD")
-    return jsonify(gate_id=gate.gate_id, shifts=sync.gate_shift_logs(gate, since, now))
+    return jsonify(gate_id=gate.gate_id, shifts=sync_feed.gate_shift_logs(gate, since, now))
 
 
 @bp.put("/registry")
@@ -112,11 +113,11 @@ def ack():
     body = request.get_json(silent=True)
     seq = body.get("seq") if isinstance(body, dict) else None
     hash_ = body.get("hash") if isinstance(body, dict) else None
-    if type(seq) is not int or not 1 <= seq <= sync.MAX_SEQ or not isinstance(hash_, str):
+    if type(seq) is not int or not 1 <= seq <= protocol.MAX_SEQ or not isinstance(hash_, str):
         return error(400, "bad_request", 'send JSON {"seq": <int 1..2^63-1>, "hash": "<hex>"}')
     gate = get_gate()
     retention = float(gate.config["sync"]["retention_days"])
-    return jsonify(sync.acknowledge(gate.db, seq, hash_, gate.clock.now(), retention))
+    return jsonify(sync_feed.acknowledge(gate.db, seq, hash_, gate.clock.now(), retention))
 
 
 @bp.get("/openapi.json")
@@ -152,9 +153,9 @@ OPENAPI = {
             "summary": "Events after `since` as NDJSON, ending with {next, count, done}",
             "parameters": [
                 {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0,
-                                                            "maximum": sync.MAX_SEQ}},
+                                                            "maximum": protocol.MAX_SEQ}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
-                                                            "maximum": sync.MAX_LIMIT}}],
+                                                            "maximum": protocol.MAX_LIMIT}}],
             "responses": {"200": {"description": "one event per line, then the cursor line",
                                   "content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
                           "410": _json(ERROR, "`since` is older than the gate still holds"), **REFUSED}}},
@@ -177,7 +178,7 @@ OPENAPI = {
             "summary": "Acknowledge every event up to seq (whose hash must match); prunes old acknowledged events",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["seq", "hash"],
-                "properties": {"seq": {"type": "integer", "minimum": 1, "maximum": sync.MAX_SEQ}, "hash": {"type": "string"}}}}}},
+                "properties": {"seq": {"type": "integer", "minimum": 1, "maximum": protocol.MAX_SEQ}, "hash": {"type": "string"}}}}}},
             "responses": {"200": _json({"type": "object", "required": ["acked_seq", "pruned"], "properties": {
                 "acked_seq": {"type": "integer"}, "pruned": {"type": "integer"}}}, "acknowledged"),
                 "409": _json(ERROR, "the hash differs from the gate's event"),

@@ -11,8 +11,8 @@ from typing import Iterable, Mapping
 import sqlite_utils
 from openpyxl import Workbook
 
+from kiosk.core.cells import safe_cell
 from kiosk.core.i18n import t
-from kiosk.office.pull import safe_cell
 
 PAGE_SIZE = 50
 EXPORT_COLUMNS = ("seq", "ts_local", "shift_id", "lane", "direction", "kind", "outcome", "codes",

@@ -10,10 +10,9 @@ import json
 from datetime import datetime
 from typing import Callable
 
-from kiosk.core.clock import utc_text
 from kiosk.core.rules import Scan
 from kiosk.gate.service import CheckResult, Gate
-from kiosk.store import guards
+from kiosk.store import guards, lane_state
 
 # Refusals only a supervisor may override (with their own id and PIN).
 SUPERVISED_CODES = ("fever", "home_isolation", "central_quarantine")
@@ -50,8 +49,7 @@ def vehicle_check(gate: Gate, plate: str, pass_id: str, lane: str, disinfected: 
 def enter_temperature(gate: Gate, lane: str, value: float, guard_id: str, now: datetime) -> int:
     """Queue a typed temperature for the lane's scan loop (no sensor fitted); returns its id."""
     gate.lane(lane)
-    return gate.db["manual_readings"].insert({"lane": lane, "value": value, "guard_id": guard_id,
-                                              "entered_utc": utc_text(now), "consumed_utc": None}).last_pk
+    return lane_state.add_manual_reading(gate.db, lane, value, guard_id, now)
 
 
 def needs_supervisor(event: dict) -> bool:

@@ -9,8 +9,8 @@ from datetime import datetime
 import sqlite_utils
 
 from kiosk.core.clock import parse_utc
-from kiosk.core.shifts import shift_log
-from kiosk.store import guards, registry
+from kiosk.store import guards, lane_state, registry
+from kiosk.store.shift_logs import shift_log
 from web.lookup import household_label, mask_name, subject_name
 
 # Events that show a decision on a lane's card.
@@ -63,7 +63,7 @@ def status(gate, now: datetime) -> dict:
     log = shift_log(db, ref)
     meta = registry.meta(db)
     age_h = (now - parse_utc(meta["issued_utc"])).total_seconds() / 3600 if meta.get("issued_utc") else None
-    devices = {row["lane"]: row for row in db.query("SELECT * FROM lane_status")}
+    devices = {row["lane"]: row for row in lane_state.lane_statuses(db)}
     contact = db.conn.execute("SELECT value FROM sync_state WHERE key = 'office_last_contact_utc'").fetchone()
     names = {row["id"]: row["name"] for row in db.query("SELECT id, name FROM guards")}
     return {

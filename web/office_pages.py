@@ -6,8 +6,9 @@ from datetime import date
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, session, url_for
 
-from kiosk.core.shifts import shift_log, shifts_of_day
-from kiosk.office.pull import MAX_SEQ
+from kiosk.core.protocol import MAX_SEQ
+from kiosk.core.shifts import shifts_of_day
+from kiosk.store.shift_logs import shift_log
 from web import get_gate, whole_number
 from web.alert_list import AlertError, acknowledge, alerts
 from web.auth import office_required

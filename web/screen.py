@@ -13,7 +13,7 @@ import time
 
 from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
 
-from kiosk.office.pull import MAX_SEQ
+from kiosk.core.protocol import MAX_SEQ
 from web import get_gate, whole_number
 from web.auth import viewer_required
 from web.lane_status import decisions_after, lane_card, last_seq, latest_decision, status

@@ -17,14 +17,17 @@ import click
 from kiosk import __version__
 from kiosk.core.errors import KioskError
 from kiosk.core.i18n import LANGUAGES, language, say, t, use_language
+from kiosk.core.plates import normalise_plate
 from kiosk.core.rules import Scan
-from kiosk.core.shifts import shift_log, shifts_of_day
+from kiosk.core.shifts import shifts_of_day
 from kiosk.gate.service import Gate
+from kiosk.office import ledger as ledger_mod
 from kiosk.office import service as office_mod
 from kiosk.office.service import Office
 from kiosk.store import events as events_mod
 from kiosk.store import guards, registry
 from kiosk.store.config import DEFAULT_LANES, ConfigError, create_home, resolve_home
+from kiosk.store.shift_logs import shift_log
 
 EVENT_COLUMNS = ("seq", "id", "ts_local", "shift_id", "lane", "direction", "kind", "outcome", "codes",
                  "pass_id", "subject_kind", "subject_id", "household_id", "plate", "temperature",
@@ -403,7 +406,7 @@ def office_import(ctx, ledger, site_id, strict):
 
     Example: kiosk office import 金岸台账.xlsx --site jinan --strict
     """
-    report = office_mod.import_ledger(_office(ctx), ledger, site_id, _now(), strict)
+    report = ledger_mod.import_ledger(_office(ctx), ledger, site_id, _now(), strict)
     for line, problem in report.errors:
         click.echo(f"{ledger}:{line}: {problem}", err=True)
     say("cli.imported", imported=report.imported, bad=len(report.errors))
@@ -426,7 +429,7 @@ def office_issue(ctx, site_id, persons, vehicles, everyone, days, out, fmt):
     """
     office = _office(ctx)
     wanted = office_mod.subjects(office, site_id, ("resident", "vehicle")) if everyone else \
-        [("resident", p) for p in persons] + [("vehicle", registry.normalise_plate(v)) for v in vehicles]
+        [("resident", p) for p in persons] + [("vehicle", normalise_plate(v)) for v in vehicles]
     if not wanted:
         raise click.UsageError(t("cli.name_subjects"))
     out.mkdir(parents=True, exist_ok=True)

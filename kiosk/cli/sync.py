@@ -8,11 +8,12 @@ from pathlib import Path
 
 import click
 
+from kiosk.core import protocol
 from kiosk.core.clock import SystemClock
 from kiosk.core.i18n import say, t
-from kiosk.gate import usb_export as usb
+from kiosk.gate import sync_feed, usb_export
 from kiosk.gate.service import Gate
-from kiosk.office import pull as sync
+from kiosk.office import pull, reports, usb_import
 from kiosk.office.service import Office
 from kiosk.store import tokens
 
@@ -88,7 +89,7 @@ def export_cmd(ctx, since, out):
     Example: kiosk export --since 0 --out /media/usb/jinan-gate.events
     """
     gate = _gate(ctx)
-    info = usb.export_events(gate, since, out, _now())
+    info = usb_export.export_events(gate, since, out, _now())
     say("sync.exported", count=info["count"], first=since + 1, last=info["last_seq"], out=out)
 
 
@@ -99,7 +100,7 @@ def export_key_cmd(ctx):
 
     Example: kiosk export-key > jinan-gate-export-key.txt
     """
-    click.echo(usb.export_public_key(_gate(ctx)))
+    click.echo(usb_export.export_public_key(_gate(ctx)))
 
 
 @click.command("prune")
@@ -114,7 +115,7 @@ def prune_cmd(ctx, retention_days):
     """
     gate = _gate(ctx)
     days = gate.config["sync"]["retention_days"] if retention_days is None else retention_days
-    say("sync.pruned", count=sync.prune(gate.db, _now(), float(days)))
+    say("sync.pruned", count=sync_feed.prune(gate.db, _now(), float(days)))
 
 
 # --- office ----------------------------------------------------------------------------
@@ -138,7 +139,7 @@ def office_gate_add(ctx, name, url, token, export_key):
 
     Example: kiosk office gate add jinan-gate --url http://192.168.1.20:8000 --token kt_...
     """
-    sync.add_gate(_office(ctx), name, url, token, export_key)
+    pull.add_gate(_office(ctx), name, url, token, export_key)
     say("sync.gate_saved", name=name)
 
 
@@ -149,7 +150,7 @@ def office_gate_list(ctx):
 
     Example: kiosk office gate list
     """
-    for gate in sync.chosen_gates(_office(ctx), []):
+    for gate in pull.chosen_gates(_office(ctx), []):
         offset = "-" if gate["clock_offset_s"] is None else f"{gate['clock_offset_s']:+.3f}s"
         chain = t("sync.chain_broken", detail=gate["chain_broken"]) if gate["chain_broken"] else t("sync.chain_ok")
         click.echo(f"{gate['name']}\t{gate['url'] or '-'}\tseq {gate['last_seq']}\t"
@@ -164,7 +165,7 @@ def office_gate_reset(ctx, name):
 
     Example: kiosk office gate reset-chain jinan-gate
     """
-    sync.reset_chain(_office(ctx), name)
+    pull.reset_chain(_office(ctx), name)
     say("sync.chain_reset", name=name)
 
 
@@ -187,7 +188,7 @@ class _Progress:
 
 @click.command("pull")
 @click.argument("names", nargs=-1)
-@click.option("--batch", type=click.IntRange(1, sync.MAX_LIMIT), default=5000, show_default=True)
+@click.option("--batch", type=click.IntRange(1, protocol.MAX_LIMIT), default=5000, show_default=True)
 @click.option("--verbose", "-v", is_flag=True, help="Print the summary even when not on a terminal.")
 @click.pass_context
 def office_pull(ctx, names, batch, verbose):
@@ -201,9 +202,9 @@ def office_pull(ctx, names, batch, verbose):
     office = _office(ctx)
     tty = sys.stderr.isatty()
     failed = False
-    for gate in sync.networked_gates(office, names):
+    for gate in pull.networked_gates(office, names):
         progress = _Progress(gate["name"]) if tty else None
-        result = sync.pull_gate(office, gate["name"], _now, batch, progress)
+        result = pull.pull_gate(office, gate["name"], _now, batch, progress)
         if progress:
             progress.close()
         if result.problem:
@@ -226,7 +227,7 @@ def office_push(ctx, names):
     Example: kiosk office push jinan-gate
     """
     failed = False
-    for name, problem, detail in sync.push_registry(_office(ctx), list(names), _now()):
+    for name, problem, detail in pull.push_registry(_office(ctx), list(names), _now()):
         failed = failed or problem is not None
         click.echo(f"{name}: {problem or detail}", err=problem is not None)
     ctx.exit(1 if failed else 0)
@@ -244,16 +245,16 @@ def office_report(ctx, day, shift_no, gate, fmt, out):
 
     Example: kiosk office report --date 2026-11-29 --format xlsx --out 2026-11-29.xlsx
     """
-    rows = sync.report_rows(_office(ctx), day.date(), shift_no, gate)
+    rows = reports.report_rows(_office(ctx), day.date(), shift_no, gate)
     if fmt == "xlsx":
         if out is None:
             raise click.UsageError("--format xlsx needs --out FILE")
-        sync.write_report(rows, fmt, out)
+        reports.write_report(rows, fmt, out)
     elif out is not None:
         with out.open("w", encoding="utf-8", newline="") as handle:
-            sync.write_report(rows, fmt, handle)
+            reports.write_report(rows, fmt, handle)
     else:
-        sync.write_report(rows, fmt, click.get_text_stream("stdout"))
+        reports.write_report(rows, fmt, click.get_text_stream("stdout"))
 
 
 @click.command("import-events")
@@ -265,7 +266,7 @@ def office_import_events(ctx, file, gate_name):
 
     Example: kiosk office import-events /media/usb/jinan-gate.events
     """
-    result = usb.import_events(_office(ctx), file, gate_name)
+    result = usb_import.import_events(_office(ctx), file, gate_name)
     if result.trusted_now:
         say("sync.key_recorded", err=True, gate=result.gate)
     say("sync.imported", gate=result.gate, new=result.new_events, held=result.already_held, last=result.last_seq)

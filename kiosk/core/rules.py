@@ -1,7 +1,8 @@
 """The access rules: one decision from a scan, the registry, recent events and ``now``.
 
 The decision is pure with respect to time (``now`` is passed in) and reads the
-registry and history only through the small classes below. Every reason is a stable
+registry and history only through the two small protocols below, which the store
+implements (kiosk.store.registry.RegistryView, kiosk.store.history.EventHistory). Every reason is a stable
 code (kiosk.core.codes); the configured severity of each code makes the outcome.
 """
 
@@ -10,15 +11,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from kiosk.core import passes
-from kiosk.core.clock import parse_utc, utc_text
+from kiosk.core.clock import parse_utc
 from kiosk.core.codes import message, severity_map
-from kiosk.store import registry
+from kiosk.core.plates import normalise_plate
 
 DIRECTIONS = ("in", "out")
 PASSAGES = ("scan", "manual", "override", "vehicle")
@@ -84,57 +84,33 @@ class Decision:
         return self.message_zh if language == "zh" else self.message_en
 
 
-class Registry:
-    """The registry replica and trusted keys, as the rules see them."""
+class Registry(Protocol):
+    """The registry replica and trusted keys, as the rules see them (kiosk.store.registry.RegistryView)."""
 
-    def __init__(self, db: sqlite_utils.Database, site_id: str, keys: dict[str, Ed25519PublicKey]) -> None:
-        self.db, self.site_id, self.keys = db, site_id, keys
+    site_id: str
+    keys: dict[str, Ed25519PublicKey]
 
-    def pass_row(self, pass_id: str) -> dict | None:
-        return registry.get_pass(self.db, pass_id)
+    def pass_row(self, pass_id: str) -> dict | None: ...
 
-    def person(self, person_id: str) -> dict | None:
-        return registry.get_person(self.db, person_id)
+    def person(self, person_id: str) -> dict | None: ...
 
-    def vehicle(self, plate: str) -> dict | None:
-        return registry.get_vehicle(self.db, plate)
+    def vehicle(self, plate: str) -> dict | None: ...
 
-    def health(self, person_id: str) -> dict | None:
-        return registry.get_health(self.db, person_id)
+    def health(self, person_id: str) -> dict | None: ...
 
-    def vehicle_pass(self, plate: str) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM passes WHERE subject_kind = 'vehicle' AND subject_id = ? "
-                                  "ORDER BY status = 'active' DESC, valid_until DESC LIMIT 1",
-                                  [registry.normalise_plate(plate)]))
-        return rows[0] if rows else None
+    def vehicle_pass(self, plate: str) -> dict | None: ...
 
 
-class History:
-    """Recent recorded events, as the rules see them."""
+class History(Protocol):
+    """Recent recorded events, as the rules see them (kiosk.store.history.EventHistory)."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
-        self.db = db
+    def last_scan_of_pass(self, pass_id: str) -> dict | None: ...
 
-    def last_scan_of_pass(self, pass_id: str) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM events WHERE pass_id = ? AND kind IN ('scan', 'manual', 'vehicle') "
-                                  "ORDER BY seq DESC LIMIT 1", [pass_id]))
-        return rows[0] if rows else None
-
-    def last_passage(self, subject_kind: str, subject_id: str) -> dict | None:
-        marks = ",".join("?" for _ in PASSAGES)
-        rows = list(self.db.query(
-            f"SELECT * FROM events WHERE subject_kind = ? AND subject_id = ? AND outcome = 'allow' "
-            f"AND kind IN ({marks}) ORDER BY seq DESC LIMIT 1", [subject_kind, subject_id, *PASSAGES]))
-        return rows[0] if rows else None
+    def last_passage(self, subject_kind: str, subject_id: str) -> dict | None: ...
 
     def household_exits_since(self, household_id: str, since: datetime) -> set[str]:
         """Ids of household members who went out since ``since``."""
-        marks = ",".join("?" for _ in PASSAGES)
-        rows = self.db.query(
-            f"SELECT DISTINCT subject_id FROM events WHERE household_id = ? AND direction = 'out' "
-            f"AND outcome = 'allow' AND subject_kind != 'vehicle' AND ts_utc >= ? AND kind IN ({marks})",
-            [household_id, utc_text(since), *PASSAGES])
-        return {row["subject_id"] for row in rows}
+        ...
 
 
 @dataclass
@@ -225,7 +201,7 @@ def _subject(scan: Scan, reg: Registry, found: _Findings) -> None:
             found.codes.append("unknown_subject")
             return
         found.household_id = vehicle["household_id"]
-        if scan.plate and registry.normalise_plate(scan.plate) != vehicle["plate"]:
+        if scan.plate and normalise_plate(scan.plate) != vehicle["plate"]:
             found.codes.append("plate_mismatch")
         return
     person = reg.person(found.subject_id)
@@ -282,5 +258,5 @@ def _conclude(scan: Scan, found: _Findings, rules: RuleSettings) -> Decision:
                     message_en=message(codes, outcome, "en"), pass_id=found.pass_id,
                     subject_kind=found.subject_kind, subject_id=found.subject_id,
                     household_id=found.household_id,
-                    plate=registry.normalise_plate(scan.plate) if scan.plate else None,
+                    plate=normalise_plate(scan.plate) if scan.plate else None,
                     temperature=scan.temperature)

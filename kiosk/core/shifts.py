@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import sqlite_utils
-
 DAY_MINUTES = 24 * 60
 
 
@@ -136,10 +134,3 @@ def summarise(events: list[dict]) -> dict:
         "referrals": referrals, "fevers": fevers, "overrides": overrides, "returnees": returnees,
         "guards": list(guards.values()), "handover_notes": notes, "events": len(events),
     }
-
-
-def shift_log(db: sqlite_utils.Database, ref: ShiftRef, table: str = "events") -> dict:
-    events = list(db.query(f"SELECT * FROM {table} WHERE shift_id = ? ORDER BY ts_utc, seq", [ref.id]))
-    return {"shift_id": ref.id, "date": ref.date.isoformat(), "key": ref.shift.key,
-            "name_zh": ref.name_zh, "name_en": ref.name_en,
-            "start": ref.start.isoformat(), "end": ref.end.isoformat(), **summarise(events)}

@@ -43,6 +43,7 @@ from kiosk.core.clock import utc_text
 from kiosk.core.i18n import t
 from kiosk.core.rules import Decision, Scan
 from kiosk.gate.service import Gate, NotRecorded
+from kiosk.store import lane_state
 from kiosk.store.events import RecordingError
 
 __all__ = ["Lane", "LaneResult"]
@@ -293,9 +294,7 @@ class Lane:
     def _manual_reading(self, now: datetime) -> _Reading | None:
         """The newest unconsumed reading the guard typed for this lane, if fresh."""
         try:
-            rows = self.gate.db.conn.execute(
-                "SELECT id, value, entered_utc FROM manual_readings WHERE lane = ? "
-                "AND consumed_utc IS NULL ORDER BY id DESC LIMIT 5", [self.id]).fetchall()
+            rows = lane_state.unconsumed_readings(self.gate.db, self.id)
         except sqlite3.Error as exc:
             log.warning("lane %s: manual readings unavailable: %s", self.id, exc)
             return None
@@ -315,9 +314,7 @@ class Lane:
         if reading.manual_id is None:
             return
         try:
-            self.gate.db.conn.execute(
-                "UPDATE manual_readings SET consumed_utc = ? WHERE id = ? AND consumed_utc IS NULL",
-                [utc_text(self.gate.now()), reading.manual_id])
+            lane_state.consume_reading(self.gate.db, reading.manual_id, self.gate.now())
         except sqlite3.Error as exc:
             log.warning("lane %s: could not mark manual reading used: %s", self.id, exc)
 
@@ -408,12 +405,7 @@ class Lane:
             return False
         with self._lock:
             try:
-                self.gate.db.conn.execute(
-                    "INSERT INTO lane_status (lane, camera, thermometer, scanner, detail, updated_utc) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (lane) DO UPDATE SET camera = excluded.camera, "
-                    "thermometer = excluded.thermometer, scanner = excluded.scanner, "
-                    "detail = excluded.detail, updated_utc = excluded.updated_utc",
-                    [self.id, *row, utc_text(self.gate.now())])
+                lane_state.write_lane_status(self.gate.db, self.id, row, self.gate.now())
             except sqlite3.Error as exc:  # full disk: the in-memory status still says it
                 log.warning("lane %s: lane_status not written: %s", self.id, exc)
                 return False

@@ -14,12 +14,15 @@ from pathlib import Path
 import sqlite_utils
 
 from kiosk.core.clock import Stamp, SystemClock
-from kiosk.core.rules import Decision, History, Registry, RuleSettings, Scan, decide, decision_from_event
+from kiosk.core.rules import Decision, RuleSettings, Scan, decide, decision_from_event
 from kiosk.core.shifts import ShiftRef, shift_at, shift_defs
-from kiosk.core.signing import KeyError_, key_id, load_signing_key
+from kiosk.core.signing import KeyError_, key_id
 from kiosk.store import events, guards, registry
 from kiosk.store.config import Config, ConfigError, load_config
 from kiosk.store.db import open_db, transaction
+from kiosk.store.history import EventHistory
+from kiosk.store.keys import load_signing_key
+from kiosk.store.registry import RegistryView
 
 
 class NotRecorded(Exception):
@@ -120,8 +123,8 @@ class Gate:
         return self._rules_for_version[1]
 
     def decide(self, scan: Scan, now: datetime) -> Decision:
-        reg = Registry(self.db, self.site_id, registry.trusted_keys(self.db))
-        return decide(scan, reg, History(self.db), now, self.rules())
+        reg = RegistryView(self.db, self.site_id, registry.trusted_keys(self.db))
+        return decide(scan, reg, EventHistory(self.db), now, self.rules())
 
     def check(self, scan: Scan, now: datetime | None = None, record: bool = True,
               data: dict | None = None) -> CheckResult:

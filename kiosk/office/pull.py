@@ -1,173 +1,35 @@
-"""Gate-office sync: the gate's feed, acknowledgements and pruning, and the office client.
+"""The office's half of sync: the gates it pulls from, pulling and storing events, pushing bundles.
 
-The gate serves its event log in seq order with the chain hashes; the office
-recomputes every hash, checks that the chain continues what it already holds, stores
-each batch in one transaction together with its cursor, and then acknowledges. A
+The office recomputes every hash, checks that the chain continues what it already holds,
+stores each batch in one transaction together with its cursor, and then acknowledges. A
 repeated or interrupted pull therefore neither duplicates nor skips: the cursor only
-moves with the rows it describes. See docs/sync.md.
+moves with the rows it describes. See docs/sync.md; the gate's half is kiosk.gate.sync_feed.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable
 
 import requests
-import sqlite_utils
 
-from kiosk import __version__
+from kiosk.core.chain import GENESIS_HASH, event_hash
 from kiosk.core.clock import parse_utc, utc_text
-from kiosk.core.errors import KioskError
-from kiosk.core.shifts import shift_defs, shift_log, shifts_of_day, summarise
+from kiosk.core.protocol import API, EVENT_COLUMNS, MAX_SHIFT_DAYS, Pruned, SyncError
+from kiosk.core.signing import parse_public_key_text
 from kiosk.office import service as office_mod
 from kiosk.office.service import Office
-from kiosk.store import events as events_mod
-from kiosk.store import registry
-from kiosk.store.db import connect, transaction
-from kiosk.store.events import GENESIS_HASH, HASHED_FIELDS, event_hash
+from kiosk.store.db import transaction
 
-API = "/api/v1"
-DEFAULT_LIMIT = 1000
-MAX_LIMIT = 50_000
-MAX_SEQ = 2**63 - 1  # SQLite's INTEGER
-MAX_SHIFT_DAYS = 400
-FLUSH_LINES = 256  # lines per chunk handed to the WSGI server
-EVENT_COLUMNS = HASHED_FIELDS[:-1] + ("prev_hash", "hash")
-
-
-class SyncError(KioskError, ValueError):
-    """A sync request or pull was refused."""
-
-
-class Pruned(SyncError):
-    def __init__(self, lowest_seq: int) -> None:
-        super().__init__("pruned", f"events before seq {lowest_seq} were pruned on the gate")
-        self.lowest_seq = lowest_seq
-
-
-# --- gate side -------------------------------------------------------------------------
-
-def anchor(conn: sqlite3.Connection) -> tuple[int, str]:
-    row = conn.execute("SELECT seq, hash FROM chain_anchor WHERE id = 1").fetchone()
-    return (row[0], row[1]) if row else (0, GENESIS_HASH)
-
-
-def event_feed(db_path: Path, since: int, limit: int) -> Iterator[bytes]:
-    """NDJSON lines of the events after ``since`` and a final cursor line, from one snapshot.
-
-    Raises :class:`Pruned` (before anything is streamed) when ``since`` is older than
-    the gate still holds. The rows are read lazily: memory does not depend on ``limit``.
-    """
-    conn = connect(db_path)
-    try:
-        conn.execute("BEGIN")  # one read snapshot: the 410 check and the rows agree
-        anchor_seq, _ = anchor(conn)
-        if since < anchor_seq:
-            raise Pruned(anchor_seq + 1)
-        head = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-    except BaseException:
-        conn.close()
-        raise
-    return _stream(conn, since, limit, head)
-
-
-def _stream(conn: sqlite3.Connection, since: int, limit: int, head: int) -> Iterator[bytes]:
-    try:
-        count, last, chunk = 0, since, []
-        for row in events_mod.iter_events(sqlite_utils.Database(conn), since, limit):
-            chunk.append(json.dumps(row, ensure_ascii=False))
-            count, last = count + 1, row["seq"]
-            if len(chunk) >= FLUSH_LINES:
-                yield ("\n".join(chunk) + "\n").encode("utf-8")
-                chunk = []
-        chunk.append(json.dumps({"next": last, "count": count, "done": last >= head}))
-        yield ("\n".join(chunk) + "\n").encode("utf-8")
-    finally:
-        conn.close()
-
-
-def acknowledge(db: sqlite_utils.Database, seq: int, hash_: str, now: datetime, retention_days: float) -> dict:
-    """Record that the office stored every event up to ``seq`` (whose hash must match), then prune."""
-    with transaction(db) as conn:
-        row = conn.execute("SELECT hash FROM events WHERE seq = ?", [seq]).fetchone()
-        anchor_seq, anchor_hash = anchor(conn)
-        known = row[0] if row else (anchor_hash if seq == anchor_seq and seq > 0 else None)
-        if known is None:
-            raise SyncError("unknown_seq", f"this gate has no event {seq} to acknowledge")
-        if known != hash_:
-            raise SyncError("hash_mismatch", f"event {seq} on this gate has another hash than the office stored")
-        earlier = conn.execute("SELECT acked_seq FROM sync_acks WHERE id = 1").fetchone()
-        acked = max(seq, earlier[0] if earlier else 0)
-        conn.execute("INSERT OR REPLACE INTO sync_acks VALUES (1, ?, ?)", [acked, utc_text(now)])
-    return {"acked_seq": acked, "pruned": prune(db, now, retention_days)}
-
-
-def prune(db: sqlite_utils.Database, now: datetime, retention_days: float) -> int:
-    """Delete the oldest events that are acknowledged AND older than the retention.
-
-    Only a prefix of the chain is removed (an old event after a young one stays), so
-    the anchor (last pruned seq and hash) lets the rest be verified.
-    """
-    cutoff = utc_text(now - timedelta(days=retention_days))
-    with transaction(db) as conn:
-        acked = conn.execute("SELECT coalesce(max(acked_seq), 0) FROM sync_acks").fetchone()[0]
-        young = conn.execute("SELECT seq FROM events WHERE ts_utc >= ? ORDER BY seq LIMIT 1", [cutoff]).fetchone()
-        limit = min(acked, young[0] - 1) if young else acked
-        last = conn.execute("SELECT seq, hash FROM events WHERE seq <= ? ORDER BY seq DESC LIMIT 1",
-                            [limit]).fetchone()
-        if last is None:
-            return 0
-        deleted = conn.execute("DELETE FROM events WHERE seq <= ?", [last[0]]).rowcount
-        conn.execute("INSERT OR REPLACE INTO chain_anchor VALUES (1, ?, ?)", [last[0], last[1]])
-    return deleted
-
-
-def gate_health(gate, now: datetime) -> dict:
-    """What the office (and a supervisor) needs to know about a gate, as JSON."""
-    db = gate.db
-    meta = registry.meta(db)
-    issued = meta.get("issued_utc")
-    state = {row["key"]: row["value"] for row in db.query("SELECT key, value FROM sync_state")}
-    acked = db.conn.execute("SELECT coalesce(max(acked_seq), 0) FROM sync_acks").fetchone()[0]
-    return {
-        "status": "ok", "gate_id": gate.gate_id, "site_id": gate.site_id, "version": __version__,
-        "clock_utc": utc_text(now), "clock_synced": bool(gate.clock.synchronised()),
-        "last_seq": events_mod.chain_head(db)[0], "lowest_seq": anchor(db.conn)[0] + 1, "acked_seq": acked,
-        "registry": {"version": int(meta.get("version", 0)), "issued_utc": issued,
-                     "age_s": round((now - parse_utc(issued)).total_seconds()) if issued else None},
-        "lanes": list(db.query("SELECT * FROM lane_status ORDER BY lane")),
-        "free_disk_bytes": shutil.disk_usage(gate.config.home).free,
-        "office_last_contact_utc": state.get("office_last_contact_utc"),
-    }
-
-
-def gate_shift_logs(gate, since: date, now: datetime) -> list[dict]:
-    """Shift logs from ``since`` up to the current (open) shift, in order."""
-    current = gate.shift(now)
-    if (current.date - since).days > MAX_SHIFT_DAYS:
-        raise SyncError("range", f"ask for at most {MAX_SHIFT_DAYS} days of shift logs")
-    logs, day = [], since
-    while day <= current.date:
-        for ref in shifts_of_day(day, gate.shift_defs, gate.tz):
-            if ref.start <= current.start:
-                logs.append({**shift_log(gate.db, ref), "open": ref.id == current.id})
-        day += timedelta(days=1)
-    return logs
-
-
-# --- office side: gates ----------------------------------------------------------------
 
 def add_gate(office: Office, name: str, url: str, token: str, export_key: str | None = None) -> None:
     if export_key:
-        from kiosk.core.signing import parse_public_key_text
-
         parse_public_key_text(export_key)  # refuse a mistyped key now, not at import time
     office.db["gates"].upsert({"name": name, "url": url.rstrip("/"), "token": token, "export_key": export_key},
                               pk="name")
@@ -445,90 +307,3 @@ def push_registry(office: Office, names: list[str], now: datetime) -> list[tuple
             finally:
                 client.close()
     return results
-
-
-# --- office side: reports --------------------------------------------------------------
-
-REPORT_COLUMNS = ("date", "gate", "shift", "shift_zh", "entries_persons", "entries_vehicles", "exits_persons",
-                  "exits_vehicles", "refusals", "referrals", "fevers", "overrides", "returnees", "events",
-                  "guards", "handover_notes")
-TOTAL_FIELDS = REPORT_COLUMNS[4:14]
-
-
-def report_rows(office: Office, day: date, shift_no: int | None = None, gate: str | None = None) -> list[dict]:
-    """Per gate and shift: the shift summary from the office's copy of the events, with daily totals."""
-    defs = shift_defs(office.config["shifts"])
-    refs = [ref for ref in shifts_of_day(day, defs, office.config["timezone"])
-            if shift_no is None or ref.shift.no == shift_no]
-    names = [gate] if gate else [g["name"] for g in chosen_gates(office, [])]
-    rows, totals = [], []
-    for name in names:
-        gate_rows = [_report_row(day, name, ref, summarise(list(office.db.query(
-            "SELECT * FROM gate_events WHERE gate = ? AND shift_id = ? ORDER BY ts_utc, seq", [name, ref.id]))))
-            for ref in refs]
-        rows += gate_rows
-        totals.append(_total(day, name, gate_rows))
-    return rows + totals + ([_total(day, "*", totals)] if len(totals) > 1 else [])
-
-
-def _report_row(day: date, gate: str, ref, log: dict) -> dict:
-    return {"date": day.isoformat(), "gate": gate, "shift": ref.shift.key, "shift_zh": ref.name_zh,
-            "entries_persons": log["entries"]["persons"], "entries_vehicles": log["entries"]["vehicles"],
-            "exits_persons": log["exits"]["persons"], "exits_vehicles": log["exits"]["vehicles"],
-            "refusals": sum(log["refusals_by_code"].values()), "referrals": log["referrals"],
-            "fevers": log["fevers"], "overrides": log["overrides"], "returnees": log["returnees"],
-            "events": log["events"], "guards": " ".join(g["guard_id"] for g in log["guards"]),
-            "handover_notes": " | ".join(f"{n['guard_id']}: {n['note']}" for n in log["handover_notes"])}
-
-
-def _total(day: date, gate: str, rows: list[dict]) -> dict:
-    total: dict[str, Any] = {"date": day.isoformat(), "gate": gate, "shift": "total", "shift_zh": "合计",
-                             "guards": "", "handover_notes": ""}
-    total.update({field: sum(row[field] for row in rows) for field in TOTAL_FIELDS})
-    return total
-
-
-def office_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-# --- report files ----------------------------------------------------------------------
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: Any) -> Any:
-    """Text a spreadsheet will not run as a formula (names and notes come from guards)."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
-def write_report(rows: list[dict], fmt: str, out) -> None:
-    """Write report rows as csv or html text (``out`` a text stream) or xlsx (``out`` a path)."""
-    if fmt == "csv":
-        import csv
-
-        writer = csv.writer(out)
-        writer.writerow(REPORT_COLUMNS)
-        writer.writerows([safe_cell(row[c]) for c in REPORT_COLUMNS] for row in rows)
-    elif fmt == "xlsx":
-        import openpyxl
-
-        book = openpyxl.Workbook()
-        sheet = book.active
-        sheet.title = "shifts"
-        sheet.append(REPORT_COLUMNS)
-        for row in rows:
-            sheet.append([safe_cell(row[c]) for c in REPORT_COLUMNS])
-        book.save(out)
-    elif fmt == "html":
-        from html import escape
-
-        head = "".join(f"<th>{escape(c)}</th>" for c in REPORT_COLUMNS)
-        body = "".join("<tr>" + "".join(f"<td>{escape(str(row[c]))}</td>" for c in REPORT_COLUMNS) + "</tr>\n"
-                       for row in rows)
-        out.write(f'<!doctype html>\n<html lang="zh"><meta charset="utf-8"><title>shift report</title>\n'
-                  f"<table>\n<tr>{head}</tr>\n{body}</table>\n</html>\n")
-    else:
-        raise ValueError(f"report format must be csv, xlsx or html, not {fmt!r}")

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from kiosk.gate.service import Gate
+from kiosk.office import ledger as ledger_mod
 from kiosk.office import service as office_mod
 from kiosk.office.service import Office
 from kiosk.store import guards, registry, web_users
@@ -72,7 +73,7 @@ def create_demo(root: Path, now: datetime, gate_settings: dict | None = None) ->
                                           **(gate_settings or {})})
     with Office(office_cfg) as office:
         public = office_mod.init_keys(office)
-        office_mod.import_ledger(office, write_ledger(root / "ledger.csv"), SITE, now, strict=True)
+        ledger_mod.import_ledger(office, write_ledger(root / "ledger.csv"), SITE, now, strict=True)
         tokens, pass_ids = _issue_demo_passes(office, root / "passes", now)
         office.db["risk_areas"].insert_all(
             [{"code": code, "name": name, "level": level} for code, name, level in RISK_AREAS])

@@ -7,39 +7,23 @@ recomputes the chain to prove nothing was altered, inserted or removed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import uuid
-from dataclasses import dataclass
 from typing import Any, Iterator
 
 import sqlite_utils
 
+from kiosk.core.chain import GENESIS_HASH, ChainReport, event_hash, verify_rows
 from kiosk.core.clock import Stamp
 from kiosk.store.db import integrity_ok, transaction
 
-GENESIS_HASH = "0" * 64
-# The fields covered by the hash, in the order they are stored.
-HASHED_FIELDS = (
-    "seq", "id", "gate_id", "site_id", "lane", "direction", "kind", "outcome", "codes",
-    "pass_id", "subject_kind", "subject_id", "household_id", "plate", "temperature",
-    "guard_id", "shift_id", "ts_utc", "ts_local", "tz", "clock_synced", "nonce", "data",
-    "prev_hash",
-)
 OPTIONAL_FIELDS = ("lane", "direction", "outcome", "pass_id", "subject_kind", "subject_id",
                    "household_id", "plate", "temperature", "guard_id", "shift_id", "nonce")
 
 
 class RecordingError(Exception):
     """An event could not be stored durably (disk full, I/O error, database locked)."""
-
-
-def event_hash(event: dict[str, Any]) -> str:
-    """The chain hash of an event row (all hashed fields, canonical JSON)."""
-    canonical = json.dumps({name: event.get(name) for name in HASHED_FIELDS},
-                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def chain_head(db: sqlite_utils.Database) -> tuple[int, str]:
@@ -118,30 +102,6 @@ def iter_events(db: sqlite_utils.Database, since: int = 0, limit: int | None = N
         sql += " LIMIT ?"
         params.append(limit)
     yield from db.query(sql, params)
-
-
-@dataclass
-class ChainReport:
-    ok: bool
-    checked: int
-    problems: list[str]
-
-
-def verify_rows(rows: Iterator[dict], start_seq: int, start_hash: str) -> ChainReport:
-    """Check that rows continue the chain from (start_seq, start_hash) with no gap or edit."""
-    problems: list[str] = []
-    expected_seq, prev = start_seq + 1, start_hash
-    checked = 0
-    for row in rows:
-        checked += 1
-        if row["seq"] != expected_seq:
-            problems.append(f"seq {row['seq']}: expected seq {expected_seq} (events missing)")
-        if row["prev_hash"] != prev:
-            problems.append(f"seq {row['seq']}: prev_hash does not match the previous event")
-        if event_hash(row) != row["hash"]:
-            problems.append(f"seq {row['seq']}: content does not match its hash (altered)")
-        expected_seq, prev = row["seq"] + 1, row["hash"]
-    return ChainReport(ok=not problems, checked=checked, problems=problems)
 
 
 def verify_log(db: sqlite_utils.Database) -> ChainReport:

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from kiosk.core.clock import parse_utc, utc_text
 from kiosk.core.errors import KioskError
+from kiosk.core.plates import normalise_plate
+from kiosk.core.rules import RuleSettings
 from kiosk.core.signing import key_id, parse_public_key_text, public_key_text, verify
 from kiosk.store.db import transaction
 
@@ -175,8 +177,6 @@ def load_bundle(db: sqlite_utils.Database, data: bytes, site_id: str, now: datet
 
 def _check_settings(settings: Any) -> None:
     """Refuse settings the rules could not use, so a bad bundle cannot stop every decision."""
-    from kiosk.core.rules import RuleSettings  # rules imports this module
-
     try:
         RuleSettings.from_sources({}, settings.get("rules"))
     except (ValueError, TypeError, AttributeError) as exc:
@@ -231,14 +231,31 @@ def get_health(db: sqlite_utils.Database, person_id: str) -> dict | None:
     return _one(db, "SELECT * FROM health WHERE person_id = ?", person_id)
 
 
-def household_size(db: sqlite_utils.Database, household_id: str) -> int:
-    return db.conn.execute("SELECT count(*) FROM persons WHERE household_id = ?", [household_id]).fetchone()[0]
-
-
-def normalise_plate(plate: str) -> str:
-    return "".join(plate.split()).upper()
-
-
 def _one(db: sqlite_utils.Database, sql: str, value: Any) -> dict | None:
     rows = list(db.query(sql, [value]))
     return rows[0] if rows else None
+
+
+class RegistryView:
+    """The registry replica and trusted keys, as the rules see them (kiosk.core.rules.Registry)."""
+
+    def __init__(self, db: sqlite_utils.Database, site_id: str, keys: dict[str, Ed25519PublicKey]) -> None:
+        self.db, self.site_id, self.keys = db, site_id, keys
+
+    def pass_row(self, pass_id: str) -> dict | None:
+        return get_pass(self.db, pass_id)
+
+    def person(self, person_id: str) -> dict | None:
+        return get_person(self.db, person_id)
+
+    def vehicle(self, plate: str) -> dict | None:
+        return get_vehicle(self.db, plate)
+
+    def health(self, person_id: str) -> dict | None:
+        return get_health(self.db, person_id)
+
+    def vehicle_pass(self, plate: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM passes WHERE subject_kind = 'vehicle' AND subject_id = ? "
+                                  "ORDER BY status = 'active' DESC, valid_until DESC LIMIT 1",
+                                  [normalise_plate(plate)]))
+        return rows[0] if rows else None

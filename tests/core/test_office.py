@@ -11,6 +11,7 @@ import zxingcpp
 from pyzbar import pyzbar
 
 from kiosk.core import passes
+from kiosk.office import ledger as ledger_mod
 from kiosk.office import service as office_mod
 from kiosk.store import registry
 from tests.conftest import NOW
@@ -55,7 +56,7 @@ def people(office) -> list[dict]:
 
 @pytest.mark.parametrize("writer, name", [(write_csv, "台账.csv"), (write_xlsx, "台账.xlsx")])
 def test_ledger_import_reports_every_bad_row_with_its_line(office, tmp_path, writer, name):
-    report = office_mod.import_ledger(office, writer(tmp_path / name, ledger_rows()), "jinan", NOW)
+    report = ledger_mod.import_ledger(office, writer(tmp_path / name, ledger_rows()), "jinan", NOW)
     assert report.errors == [(line, problem) for line, (_, problem) in sorted(BAD.items())]
     assert report.imported == 3
     assert office.db["persons"].get("L002")["household_id"] == "jinan:9-1-901"
@@ -70,27 +71,27 @@ def test_ledger_import_reports_every_bad_row_with_its_line(office, tmp_path, wri
 @pytest.mark.parametrize("writer, name", [(write_csv, "ledger.csv"), (write_xlsx, "ledger.xlsx")])
 def test_strict_import_with_a_bad_row_imports_nothing(office, tmp_path, writer, name):
     before = {t: list(office.db.query(f"SELECT * FROM {t} ORDER BY 1")) for t in registry.REGISTRY_TABLES}
-    report = office_mod.import_ledger(office, writer(tmp_path / name, ledger_rows()), "jinan", NOW, strict=True)
+    report = ledger_mod.import_ledger(office, writer(tmp_path / name, ledger_rows()), "jinan", NOW, strict=True)
     assert (report.imported, len(report.errors)) == (0, 5)
     assert {t: list(office.db.query(f"SELECT * FROM {t} ORDER BY 1")) for t in registry.REGISTRY_TABLES} == before
 
 
 def test_strict_import_of_a_clean_ledger_imports_all(office, tmp_path):
-    report = office_mod.import_ledger(office, write_csv(tmp_path / "ok.csv", [HEADER, *GOOD]), "jinan", NOW, strict=True)
+    report = ledger_mod.import_ledger(office, write_csv(tmp_path / "ok.csv", [HEADER, *GOOD]), "jinan", NOW, strict=True)
     assert (report.imported, report.errors) == (3, [])
     assert [p["id"] for p in people(office)][:3] == ["L001", "L002", "L003"]
 
 
 def test_english_headers_and_reimport_updates_in_place(office, tmp_path):
     rows = [["id", "name", "building", "unit", "room"], ["R001", "张晓明（改）", "1", "1", "101"]]
-    assert office_mod.import_ledger(office, write_csv(tmp_path / "en.csv", rows), "jinan", NOW).imported == 1
+    assert ledger_mod.import_ledger(office, write_csv(tmp_path / "en.csv", rows), "jinan", NOW).imported == 1
     assert office.db["persons"].get("R001")["name"] == "张晓明（改）"
     assert office.db["persons"].count == 8
 
 
 def test_empty_ledger_imports_nothing(office, tmp_path):
     (tmp_path / "empty.csv").write_text("", encoding="utf-8")
-    report = office_mod.import_ledger(office, tmp_path / "empty.csv", "jinan", NOW, strict=True)
+    report = ledger_mod.import_ledger(office, tmp_path / "empty.csv", "jinan", NOW, strict=True)
     assert (report.imported, report.errors) == (0, [])
 
 

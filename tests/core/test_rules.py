@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 
 from kiosk.core import passes
 from kiosk.core.codes import CODES, severity_map
-from kiosk.core.rules import History, Registry, RuleSettings, Scan, decide
+from kiosk.core.rules import RuleSettings, Scan, decide
 from kiosk.gate.service import Gate
+from kiosk.office import ledger as ledger_mod
 from kiosk.office import service as office_mod
 from kiosk.sim.demo import create_demo
-from kiosk.store.registry import trusted_keys
+from kiosk.store.history import EventHistory
+from kiosk.store.registry import RegistryView, trusted_keys
 from tests.conftest import NOW
 
 
@@ -189,7 +191,7 @@ def test_health_measure_with_past_until_no_longer_applies(gate, office, tmp_path
     ledger.write_text("编号,姓名,楼栋,单元,房号,健康状态,截止日期\n"
                       "R003,刘洋,2,1,302,居家隔离,2026-11-28\n"     # ended when yesterday ended
                       "R004,陈静,2,2,201,集中隔离,2026-11-30\n", encoding="utf-8")  # tomorrow included
-    assert office_mod.import_ledger(office, ledger, "jinan", NOW, strict=True).errors == []
+    assert ledger_mod.import_ledger(office, ledger, "jinan", NOW, strict=True).errors == []
     republish()
     isolated, quarantined = (office_mod.issue_pass(office, subject_kind="resident", subject_id=s, site_id="jinan",
                                                    now=NOW - timedelta(hours=1)).token for s in ("R003", "R004"))
@@ -287,8 +289,8 @@ def test_every_adjustable_code_but_duplicate_scan_has_a_scenario():
 def test_adjustable_rule_severity_switch(gate, community, mint, code, severity, expected):
     scan = SCENARIOS[code](gate, community, mint)
     rules = RuleSettings.from_sources(gate.config["rules"], {"severity": {code: severity}})
-    reg = Registry(gate.db, gate.site_id, trusted_keys(gate.db))
-    decision = decide(scan, reg, History(gate.db), NOW + timedelta(minutes=1), rules)
+    reg = RegistryView(gate.db, gate.site_id, trusted_keys(gate.db))
+    decision = decide(scan, reg, EventHistory(gate.db), NOW + timedelta(minutes=1), rules)
     assert (decision.outcome, decision.codes) == (expected, () if severity == "off" else (code,))
 
 

@@ -8,8 +8,9 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from kiosk.core.rules import Scan
-from kiosk.core.shifts import ShiftConfigError, shift_at, shift_defs, shift_log, shifts_of_day
+from kiosk.core.shifts import ShiftConfigError, shift_at, shift_defs, shifts_of_day
 from kiosk.store.config import DEFAULT_SHIFTS
+from kiosk.store.shift_logs import shift_log
 from tests.conftest import NOW, SHANGHAI
 
 DEFAULTS = shift_defs(DEFAULT_SHIFTS)

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from kiosk.gate.service import Gate
-from kiosk.office import pull as sync
+from kiosk.office.pull import add_gate
 from kiosk.office.service import Office
 from kiosk.sim.demo import GUARD, create_demo
 from kiosk.store import tokens
@@ -42,7 +42,7 @@ def test_office_unreachable_for_a_long_run_then_one_pull_catches_up(tmp_path):
     server = KioskServer(community.gate_home, tmp_path / "serve.log").start()
     try:
         with Office.open(community.office_home) as office:
-            sync.add_gate(office, "jinan-gate", server.url, secret)
+            add_gate(office, "jinan-gate", server.url, secret)
         assert pull(community.office_home).returncode == 0
         server.stop()  # the link is down (or the gate's web service is)
 

@@ -18,7 +18,7 @@ from kiosk.core.clock import FixedClock, parse_utc
 from kiosk.core.shifts import shift_at
 from kiosk.gate.lane import Lane
 from kiosk.gate.service import Gate
-from kiosk.office import pull as sync
+from kiosk.office import pull
 from kiosk.office.service import Office
 from kiosk.sim.demo import GUARD, create_demo
 from kiosk.store import tokens
@@ -64,7 +64,7 @@ def test_clock_jump_back_and_forward(gate_server):
         gate.sign_on(GUARD[0], GUARD[2], "out", clock.now())
         secret = tokens.create_token(gate.db, "office", "office", clock.now())[1]
     with Office.open(community.office_home) as office:
-        sync.add_gate(office, "jinan-gate", url, secret)
+        pull.add_gate(office, "jinan-gate", url, secret)
     lane = Lane("out", "out", Gate.open(community.gate_home, clock=clock))
     true_times: dict[str, datetime] = {}  # event id -> when it really happened (office clock)
 
@@ -73,7 +73,7 @@ def test_clock_jump_back_and_forward(gate_server):
             result = lane.handle(community.tokens[role], "scanner")
             true_times[result.event["id"]] = datetime.now(timezone.utc)
         with Office.open(community.office_home) as office:
-            pulled = sync.pull_gate(office, "jinan-gate", lambda: datetime.now(timezone.utc))
+            pulled = pull.pull_gate(office, "jinan-gate", lambda: datetime.now(timezone.utc))
         first = len(true_times) == len(roles)  # the first pull also brings the sign-on
         assert (pulled.problem, pulled.new_events) == (None, len(roles) + first)
 

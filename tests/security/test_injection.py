@@ -18,9 +18,9 @@ import shutil
 import pytest
 from openpyxl import load_workbook
 
+from kiosk.core.cells import safe_cell
 from kiosk.core.rules import Scan
 from kiosk.office import service as office_mod
-from kiosk.office.pull import safe_cell
 from kiosk.office.service import Office
 from kiosk.sim.demo import SITE
 from kiosk.store import guards, registry

@@ -6,7 +6,7 @@ import pytest
 from sync_helpers import NOW
 
 from kiosk.gate.service import Gate
-from kiosk.office import pull as sync
+from kiosk.office import pull
 from kiosk.office.service import Office
 from kiosk.sim.demo import create_demo
 from kiosk.store import tokens
@@ -34,5 +34,5 @@ def server(community, tmp_path):
 @pytest.fixture
 def office_with_gate(community, server, gate_token):
     with Office.open(community.office_home) as office:
-        sync.add_gate(office, "jinan-gate", server.url, gate_token)
+        pull.add_gate(office, "jinan-gate", server.url, gate_token)
     return community.office_home

@@ -11,13 +11,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sync_helpers import NOW
 
 from bench.sync import fill_events
+from kiosk.core.chain import event_hash
 from kiosk.core.clock import FixedClock
 from kiosk.core.signing import public_key_text
+from kiosk.gate import sync_feed
 from kiosk.gate.service import Gate
-from kiosk.office import pull as sync
 from kiosk.office.service import Office, write_bundle
 from kiosk.store import registry, tokens
-from kiosk.store.events import event_hash, verify_log
+from kiosk.store.events import verify_log
 from web import create_app
 
 ENDPOINTS = [("GET", "/api/v1/events"), ("GET", "/api/v1/events?since=0&limit=5"), ("GET", "/api/v1/shifts"),
@@ -141,9 +142,9 @@ def test_ack_prunes_only_acknowledged_events_older_than_the_retention(community,
 def test_pruning_never_removes_an_unacknowledged_event_even_when_asked(community, gate_token):
     fill(community, 50, start=NOW - timedelta(days=400))
     with Gate.open(community.gate_home) as gate:
-        assert sync.prune(gate.db, NOW, 0) == 0  # nothing acknowledged yet
-        sync.acknowledge(gate.db, 10, hash_of(community, 10), NOW, retention_days=10_000)
-        assert sync.prune(gate.db, NOW, 0) == 10
+        assert sync_feed.prune(gate.db, NOW, 0) == 0  # nothing acknowledged yet
+        sync_feed.acknowledge(gate.db, 10, hash_of(community, 10), NOW, retention_days=10_000)
+        assert sync_feed.prune(gate.db, NOW, 0) == 10
         with pytest.raises(sqlite3.IntegrityError, match="only acknowledged events may be pruned"):
             gate.db.conn.execute("DELETE FROM events WHERE seq = 11")
         assert gate.db.conn.execute("SELECT min(seq), count(*) FROM events").fetchone() == (11, 40)
@@ -156,7 +157,7 @@ def test_an_old_event_after_a_young_one_stays(community, gate_token):
     fill(community, 1, start=NOW)                        # a clock that was right
     fill(community, 5, start=NOW - timedelta(days=300))  # then wrong again
     with Gate.open(community.gate_home) as gate:
-        sync.acknowledge(gate.db, 11, hash_of(community, 11), NOW, retention_days=90)
+        sync_feed.acknowledge(gate.db, 11, hash_of(community, 11), NOW, retention_days=90)
         assert [r[0] for r in gate.db.conn.execute("SELECT seq FROM events")] == list(range(6, 12))
         assert verify_log(gate.db).ok
 

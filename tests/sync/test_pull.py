@@ -96,7 +96,7 @@ def test_a_rewritten_history_is_detected_even_without_new_events(community, offi
     fill(community.gate_home, 30)
     assert kiosk(office_with_gate, "office", "pull").returncode == 0
     with Gate.open(community.gate_home) as gate:  # rewrite event 30 and its hash consistently
-        from kiosk.store.events import event_hash
+        from kiosk.core.chain import event_hash
 
         gate.db.conn.execute("DROP TRIGGER events_no_update")
         row = next(iter(gate.db.query("SELECT * FROM events WHERE seq = 30")))
@@ -121,19 +121,19 @@ def test_a_revoked_token_is_refused_and_reported(community, office_with_gate):
 
 
 def test_an_unreachable_gate_does_not_stop_the_others(community, office_with_gate, server, gate_token):
-    from kiosk.office import pull as sync
+    from kiosk.office import pull
     from kiosk.office.service import Office
     from tests.servers import free_port
 
     with Office.open(office_with_gate) as office:
-        sync.add_gate(office, "longhai-gate", f"http://127.0.0.1:{free_port()}", gate_token)
+        pull.add_gate(office, "longhai-gate", f"http://127.0.0.1:{free_port()}", gate_token)
     fill(community.gate_home, 10)
     result = kiosk(office_with_gate, "office", "pull")
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("longhai-gate: unreachable")
     assert len(office_rows(office_with_gate)) == 10
     with Office.open(office_with_gate) as office:  # the same gate under a second name is refused
-        sync.add_gate(office, "jinan-again", server.url, gate_token)
+        pull.add_gate(office, "jinan-again", server.url, gate_token)
     twice = kiosk(office_with_gate, "office", "pull", "jinan-again")
     assert twice.stderr == "jinan-again: [wrong_gate] gate 'jinan-gate' is already pulled as 'jinan-gate'\n"
     assert office_rows(office_with_gate, "jinan-again") == []

@@ -7,8 +7,9 @@ import json
 from sync_helpers import NOW, gate_rows, kiosk, office_rows
 
 from bench.sync import fill_events
+from kiosk.gate import sync_feed
 from kiosk.gate.service import Gate
-from kiosk.office import pull as sync
+from kiosk.office import pull
 from kiosk.office.service import Office
 
 
@@ -30,7 +31,7 @@ def import_events(community, path):
 
 def add_usb_gate(community, export_key=None):
     with Office.open(community.office_home) as office:
-        sync.add_gate(office, "jinan-gate", "", "", export_key)
+        pull.add_gate(office, "jinan-gate", "", "", export_key)
 
 
 def test_export_import_is_exactly_once_and_trusts_the_key_on_first_use(community, tmp_path):
@@ -108,7 +109,7 @@ def test_export_refuses_what_was_pruned(community, tmp_path):
     fill(community.gate_home, 10)
     with Gate.open(community.gate_home) as gate:
         head = gate.db.conn.execute("SELECT hash FROM events WHERE seq = 4").fetchone()[0]
-        sync.acknowledge(gate.db, 4, head, NOW.replace(year=2030), retention_days=1)
+        sync_feed.acknowledge(gate.db, 4, head, NOW.replace(year=2030), retention_days=1)
     result = kiosk(community.gate_home, "export", "--since", "0", "--out", str(tmp_path / "x"))
     assert result.returncode == 1 and "[pruned] events before seq 5 were pruned" in result.stderr
     assert not (tmp_path / "x").exists()

@@ -1,0 +1,51 @@
+"""The event log's hash chain: what each event's hash covers and how a run of rows is checked.
+
+``hash = SHA-256(canonical JSON of the event including prev_hash)``; the gate stores it
+(kiosk.store.events), the office recomputes it (kiosk.office.pull, kiosk.office.usb_import).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+GENESIS_HASH = "0" * 64
+# The fields covered by the hash, in the order they are stored.
+HASHED_FIELDS = (
+    "seq", "id", "gate_id", "site_id", "lane", "direction", "kind", "outcome", "codes",
+    "pass_id", "subject_kind", "subject_id", "household_id", "plate", "temperature",
+    "guard_id", "shift_id", "ts_utc", "ts_local", "tz", "clock_synced", "nonce", "data",
+    "prev_hash",
+)
+
+def event_hash(event: dict[str, Any]) -> str:
+    """The chain hash of an event row (all hashed fields, canonical JSON)."""
+    canonical = json.dumps({name: event.get(name) for name in HASHED_FIELDS},
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class ChainReport:
+    ok: bool
+    checked: int
+    problems: list[str]
+
+
+def verify_rows(rows: Iterable[dict], start_seq: int, start_hash: str) -> ChainReport:
+    """Check that rows continue the chain from (start_seq, start_hash) with no gap or edit."""
+    problems: list[str] = []
+    expected_seq, prev = start_seq + 1, start_hash
+    checked = 0
+    for row in rows:
+        checked += 1
+        if row["seq"] != expected_seq:
+            problems.append(f"seq {row['seq']}: expected seq {expected_seq} (events missing)")
+        if row["prev_hash"] != prev:
+            problems.append(f"seq {row['seq']}: prev_hash does not match the previous event")
+        if event_hash(row) != row["hash"]:
+            problems.append(f"seq {row['seq']}: content does not match its hash (altered)")
+        expected_seq, prev = row["seq"] + 1, row["hash"]
+    return ChainReport(ok=not problems, checked=checked, problems=problems)

@@ -1,0 +1,38 @@
+"""The gate's recent history as the access rules read it (passback, duplicates, household quota)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlite_utils
+
+from kiosk.core.clock import utc_text
+from kiosk.core.rules import PASSAGES
+
+
+class EventHistory:
+    """Recent recorded events of the gate's log, as the rules see them (kiosk.core.rules.History)."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def last_scan_of_pass(self, pass_id: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM events WHERE pass_id = ? AND kind IN ('scan', 'manual', 'vehicle') "
+                                  "ORDER BY seq DESC LIMIT 1", [pass_id]))
+        return rows[0] if rows else None
+
+    def last_passage(self, subject_kind: str, subject_id: str) -> dict | None:
+        marks = ",".join("?" for _ in PASSAGES)
+        rows = list(self.db.query(
+            f"SELECT * FROM events WHERE subject_kind = ? AND subject_id = ? AND outcome = 'allow' "
+            f"AND kind IN ({marks}) ORDER BY seq DESC LIMIT 1", [subject_kind, subject_id, *PASSAGES]))
+        return rows[0] if rows else None
+
+    def household_exits_since(self, household_id: str, since: datetime) -> set[str]:
+        """Ids of household members who went out since ``since``."""
+        marks = ",".join("?" for _ in PASSAGES)
+        rows = self.db.query(
+            f"SELECT DISTINCT subject_id FROM events WHERE household_id = ? AND direction = 'out' "
+            f"AND outcome = 'allow' AND subject_kind != 'vehicle' AND ts_utc >= ? AND kind IN ({marks})",
+            [household_id, utc_text(since), *PASSAGES])
+        return {row["subject_id"] for row in rows}
