@@ -180,7 +180,7 @@ class Mlx90614ThermometerTable(Table):
     bus: int = setting(1, "I2C bus number (/dev/i2c-N)")
     address: int = setting(0x5A, "its I2C address")
     offset: float = setting(0.0, "°C added to each reading (calibration)")
-    ambient_compensation: float = setting(0.0, "per °C of ambient below 25 °C, added to each reading")
+    ambient_compensation: float = setting(0.0, "skin-to-core correction: adds this x (object - ambient)")
 
 
 @table
