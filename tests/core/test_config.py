@@ -280,3 +280,19 @@ def test_every_key_has_help():
     reachable = tables_in(typed.GateToml, set()) | tables_in(typed.OfficeToml, set())
     assert [(cls.__name__, f.name) for cls in reachable for f in dataclasses.fields(cls)
             if not f.metadata.get("help")] == []
+
+
+def toml_examples() -> list[tuple[str, str]]:
+    root = DOC.parents[1]
+    return [(path.name, block) for path in [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+            for block in re.findall(r"```toml\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.DOTALL)]
+
+
+@pytest.mark.parametrize(("name", "block"), toml_examples())
+def test_every_toml_example_in_the_docs_is_accepted(name, block):
+    import tomllib
+
+    raw = tomllib.loads(block)
+    if "registry_settings" in raw:  # the office examples
+        raw.setdefault("role", "office")
+    typed.read_settings(raw)
