@@ -116,7 +116,7 @@ def ack():
     if type(seq) is not int or not 1 <= seq <= protocol.MAX_SEQ or not isinstance(hash_, str):
         return error(400, "bad_request", 'send JSON {"seq": <int 1..2^63-1>, "hash": "<hex>"}')
     gate = get_gate()
-    retention = float(gate.config["sync"]["retention_days"])
+    retention = gate.config.settings.sync.retention_days
     return jsonify(sync_feed.acknowledge(gate.db, seq, hash_, gate.clock.now(), retention))
 
 

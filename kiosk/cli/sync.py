@@ -114,7 +114,7 @@ def prune_cmd(ctx, retention_days):
     Example: kiosk prune --retention-days 30
     """
     gate = _gate(ctx)
-    days = gate.config["sync"]["retention_days"] if retention_days is None else retention_days
+    days = gate.config.settings.sync.retention_days if retention_days is None else retention_days
     say("sync.pruned", count=sync_feed.prune(gate.db, _now(), float(days)))
 
 

@@ -22,8 +22,8 @@ def serve_cmd(ctx, host, port, threads):
 
     Example: kiosk serve --host 0.0.0.0 --port 8000
     """
-    web = load_config(ctx.obj)["web"]
-    host, port = host or web["host"], port or web["port"]
+    web = load_config(ctx.obj).settings.web
+    host, port = host or web.host, port or web.port
     click.echo(t("web.cli.serving", host=host, port=port, home=ctx.obj))
     serve(ctx.obj, host, port, threads)
 

@@ -35,8 +35,10 @@ class Finding:
     params: dict[str, Any]
 
     def line(self, language: str | None = None) -> str:
+        params = {name: value.message(language) if isinstance(value, ConfigError) else value
+                  for name, value in self.params.items()}  # a ConfigError speaks the report's language
         return f"[{t('loop.level.' + self.level, language)}] " \
-               f"{t('loop.doctor.' + self.key, language, **self.params)}"
+               f"{t('loop.doctor.' + self.key, language, **params)}"
 
 
 def _ok(key: str, **params: Any) -> Finding:
@@ -62,7 +64,7 @@ def diagnose(home: str | Path | None, camera_timeout: float = 3.0,
             raise ConfigError(f"{config.home} is an {config.role} folder, not a gate")
         specs = lane_specs(config)
     except ConfigError as exc:
-        return [_error("config_bad", error=str(exc))]
+        return [_error("config_bad", error=exc)]
     findings = [_ok("config_ok", path=str(config.home / "kiosk.toml"), lanes=len(specs))]
     findings += _permissions(config)
     findings += _data(config, now or datetime.now(timezone.utc))
@@ -129,11 +131,11 @@ def _lane(spec: Any, config: Config, camera_timeout: float) -> Iterator[Finding]
     yield _thermometer(lane, spec.thermometer)
 
 
-def _camera(lane: str, spec: dict, timeout: float) -> Finding:
+def _camera(lane: str, spec: Any, timeout: float) -> Finding:
     from kiosk.gate.wiring import open_camera_spec
 
-    source = spec.get("source", "")
-    extra = {"max_attempts": 1} if spec["kind"] == "opencv" else {}
+    source = spec.source
+    extra = {"max_attempts": 1} if spec.kind == "opencv" else {}
     try:
         camera = open_camera_spec(spec, **extra)
     except Exception as exc:
@@ -161,10 +163,10 @@ def _decoder(lane: str, name: str) -> Finding:
     return _ok("decoder_ok", lane=lane, name=name)
 
 
-def _scanner(lane: str, spec: dict) -> Finding:
-    if spec["kind"] == "stdin":
+def _scanner(lane: str, spec: Any) -> Finding:
+    if spec.kind == "stdin":
         return _ok("scanner_stdin", lane=lane)
-    device = str(spec.get("device", ""))
+    device = spec.device
     if not Path(device).exists():
         return _error("scanner_missing", lane=lane, device=device)
     try:
@@ -174,11 +176,11 @@ def _scanner(lane: str, spec: dict) -> Finding:
     return _ok("scanner_ok", lane=lane, device=device)
 
 
-def _thermometer(lane: str, spec: dict) -> Finding:
+def _thermometer(lane: str, spec: Any) -> Finding:
     from hardware.thermometer import measure
     from kiosk.gate.wiring import open_thermometer
 
-    if spec["kind"] == "manual":
+    if spec.kind == "manual":
         return _ok("thermo_manual", lane=lane)
     try:
         device = open_thermometer(spec)
@@ -189,7 +191,7 @@ def _thermometer(lane: str, spec: dict) -> Finding:
     finally:
         device.close()
     if result.status == "ok":
-        return _ok("thermo_ok", lane=lane, kind=spec["kind"], value=f"{result.value:.1f}")
+        return _ok("thermo_ok", lane=lane, kind=spec.kind, value=f"{result.value:.1f}")
     if result.status == "implausible":
         return _warn("thermo_odd", lane=lane, value=f"{result.value:.1f}")
     return _error("thermo_bad", lane=lane, error="; ".join(result.errors) or result.status)
@@ -198,15 +200,17 @@ def _thermometer(lane: str, spec: dict) -> Finding:
 def _gpio(config: Config) -> Finding:
     from kiosk.gate.wiring import open_signals
 
-    table = dict(config.get("signals") or {})
-    lane_pins = [lane.get("signals") for lane in config["lanes"] if lane.get("signals")]
-    if not table and not lane_pins:
+    shared = config.settings.signals
+    lanes = config.settings.lanes
+    shared_used = shared is not None and any(lane.signals is None for lane in lanes)  # as kiosk run
+    pin_tables = [shared] * shared_used + [lane.signals for lane in lanes if lane.signals is not None]
+    if not pin_tables:
         return _warn("gpio_none")
-    factory = table.get("pin_factory")
+    factory = shared.pin_factory if shared else None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # gpiozero warns on each factory it falls back from
-            for pins in [table] * bool(table) + lane_pins:
+            for pins in pin_tables:
                 open_signals(pins, factory).close()
     except Exception as exc:
         return _error("gpio_bad", factory=factory or "default", error=f"{type(exc).__name__}: {exc}")

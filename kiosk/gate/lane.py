@@ -125,16 +125,15 @@ class Lane:
             raise ValueError(f"lane {lane_id}: direction must be 'in' or 'out', not {direction!r}")
         if camera is not None and decoder is None:
             raise ValueError(f"lane {lane_id}: a camera needs a decoder")
-        gate_cfg = gate.config["gate"]
+        gate_table = gate.config.settings.gate
         self.id, self.direction, self.gate = lane_id, direction, gate
         self.camera, self.decoder, self.scanner = camera, decoder, scanner
         self.thermometer, self.signals, self.proximity = thermometer, signals, proximity
         self.require_temperature = require_temperature
         self.debouncer = debouncer or Debouncer()
-        self.open_seconds = float(open_seconds if open_seconds is not None
-                                  else gate_cfg.get("open_seconds", 3.0))
+        self.open_seconds = float(open_seconds if open_seconds is not None else gate_table.open_seconds)
         self.open_unrecorded = bool(open_unrecorded if open_unrecorded is not None
-                                    else gate_cfg.get("open_unrecorded", False))
+                                    else gate_table.open_unrecorded)
         self.measure_samples, self.measure_window_s = measure_samples, measure_window_s
         self.remeasure_attempts, self.remeasure_pause_s = remeasure_attempts, remeasure_pause_s
         self.manual_window_s, self.read_timeout = manual_window_s, read_timeout

@@ -1,4 +1,4 @@
-"""Lanes from ``kiosk.toml``: validate the device settings and build the devices.
+"""Lanes from ``kiosk.toml``: build the devices of each checked ``[[lanes]]`` table.
 
 Nothing is opened at import; ``build_lane`` opens a lane's devices and hands them
 to a :class:`kiosk.gate.lane.Lane` (gpiozero style). Example configuration::
@@ -28,108 +28,62 @@ import functools
 import logging
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from hardware.debounce import Debouncer
 from kiosk.gate.lane import Lane
 from kiosk.gate.service import Gate
 from kiosk.store.config import Config, ConfigError
+from kiosk.store.settings import LaneTable, PinsTable, SignalsTable
 
 __all__ = ["DEFAULT_PINS", "LaneSpec", "build_lane", "build_lanes", "lane_specs",
            "open_signals", "open_thermometer", "pin_factory"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PINS = {"green": 17, "red": 27, "buzzer": 22, "relay": 23, "button": 24}
-CAMERA_KINDS = ("opencv", "folder")
-SCANNER_KINDS = ("stdin", "evdev")
-THERMOMETER_KINDS = ("manual", "fake", "mlx90614")
+DEFAULT_PINS = PinsTable().as_dict()
+LaneSpec = LaneTable  # one checked ``[[lanes]]`` entry (kiosk/store/settings.py)
 
 
-@dataclass(frozen=True)
-class LaneSpec:
-    """One ``[[lanes]]`` entry, checked."""
-
-    id: str
-    direction: str
-    require_temperature: bool = False
-    camera: dict | None = None
-    scanner: dict | None = None
-    thermometer: dict = field(default_factory=lambda: {"kind": "manual"})
-    proximity: dict | None = None
-    decoder: str = "zxing"
-    signals: dict | None = None  # this lane's own pins; None = the shared [signals]
-    debounce_gone_s: float = 1.0
-    debounce_repeat_s: float = 5.0
-
-
-def _kind(lane_id: str, name: str, spec: Any, kinds: tuple[str, ...]) -> dict:
-    if not isinstance(spec, dict):
-        raise ConfigError(f"lane {lane_id}: `{name}` must be a table such as {{kind = \"{kinds[0]}\"}}")
-    if spec.get("kind") not in kinds:
-        raise ConfigError(f"lane {lane_id}: {name} kind must be one of {', '.join(kinds)}, "
-                          f"not {spec.get('kind')!r}")
-    return dict(spec)
-
-
-def lane_specs(config: Config) -> list[LaneSpec]:
-    """The configured lanes; a clear ConfigError for each mistake."""
-    from hardware.decoder import DECODERS
-
-    specs, seen = [], set()
-    for raw in config["lanes"]:
-        lane_id = str(raw.get("id", ""))
-        if not lane_id or lane_id in seen:
-            raise ConfigError(f"every lane needs a unique id (got {lane_id!r})")
-        seen.add(lane_id)
-        if raw.get("direction") not in ("in", "out"):
-            raise ConfigError(f"lane {lane_id}: direction must be \"in\" or \"out\"")
-        decoder = raw.get("decoder", "zxing")
-        if decoder not in DECODERS:
-            raise ConfigError(f"lane {lane_id}: decoder must be one of {', '.join(DECODERS)}")
-        debounce = raw.get("debounce", {})
-        specs.append(LaneSpec(
-            id=lane_id, direction=raw["direction"],
-            require_temperature=bool(raw.get("require_temperature", False)),
-            camera=_kind(lane_id, "camera", raw["camera"], CAMERA_KINDS) if "camera" in raw else None,
-            scanner=_kind(lane_id, "scanner", raw["scanner"], SCANNER_KINDS) if "scanner" in raw else None,
-            thermometer=_kind(lane_id, "thermometer", raw.get("thermometer", {"kind": "manual"}),
-                              THERMOMETER_KINDS),
-            proximity=raw.get("proximity"), decoder=decoder, signals=raw.get("signals"),
-            debounce_gone_s=float(debounce.get("gone_s", 1.0)),
-            debounce_repeat_s=float(debounce.get("repeat_s", 5.0))))
-    return specs
+def lane_specs(config: Config) -> list[LaneTable]:
+    """The configured lanes (their keys were checked when the file was read); ids unique."""
+    lanes, seen = config.settings.lanes, set()
+    for lane in lanes:
+        if not lane.id or lane.id in seen:
+            raise ConfigError(f"every lane needs a unique id (got {lane.id!r})")
+        seen.add(lane.id)
+    return lanes
 
 
 # --- devices ---------------------------------------------------------------------------
 
-def open_camera_spec(spec: dict, **overrides: Any):
+def open_camera_spec(spec: Any, **overrides: Any):
+    """A camera from its table (kiosk/store/settings.py); *overrides* replace its keys."""
     from hardware.camera import open_camera
 
-    return open_camera({**spec, **overrides})
+    return open_camera({**spec.as_dict(), **overrides})
 
 
-def open_scanner(spec: dict):
+def open_scanner(spec: Any):
     from hardware.scanner import EvdevScanner, StreamScanner
 
-    if spec["kind"] == "stdin":
+    if spec.kind == "stdin":
         return StreamScanner(sys.stdin)
-    return EvdevScanner(spec["device"])
+    return EvdevScanner(spec.device)
 
 
-def open_thermometer(spec: dict, simulate: bool = False):
+def open_thermometer(spec: Any, simulate: bool = False):
     """A thermometer object, or None for manual entry on the web page."""
     from hardware.thermometer import MLX90614, FakeThermometer
 
-    kind = spec["kind"]
-    if kind == "manual":
+    if spec.kind == "manual":
         return None
-    if kind == "fake" or simulate:  # a desk demo has no I2C bus
-        return FakeThermometer(spec.get("value", 36.6))
-    return MLX90614.open(int(spec.get("bus", 1)), address=int(spec.get("address", 0x5A)),
-                         offset=float(spec.get("offset", 0.0)),
-                         ambient_compensation=float(spec.get("ambient_compensation", 0.0)))
+    if spec.kind == "fake":
+        return FakeThermometer(spec.value)
+    if simulate:  # a desk demo has no I2C bus
+        return FakeThermometer()
+    return MLX90614.open(spec.bus, address=spec.address, offset=spec.offset,
+                         ambient_compensation=spec.ambient_compensation)
 
 
 def pin_factory(name: str | None):
@@ -160,30 +114,30 @@ def _shared_factory(name: str):
     raise ConfigError(f"unknown GPIO pin factory {name!r} (try lgpio, rpigpio, mock)")
 
 
-def open_signals(pins: dict, factory_name: str | None, **kwargs: Any):
+def open_signals(pins: PinsTable, factory_name: str | None, **kwargs: Any):
+    """The LEDs, buzzer, relay and button on *pins* (a ``[signals]`` or a lane's pins table)."""
     from hardware.signals import make_signals
 
-    merged = {**DEFAULT_PINS, **{k: v for k, v in pins.items() if k != "pin_factory"}}
-    return make_signals(merged, pin_factory=pin_factory(factory_name), **kwargs)
+    wanted = {name: value for name, value in pins.as_dict().items() if name != "pin_factory"}
+    return make_signals(wanted, pin_factory=pin_factory(factory_name), **kwargs)
 
 
-def open_proximity(spec: dict, factory_name: str | None):
+def open_proximity(spec: Any, factory_name: str | None):
     from gpiozero import DistanceSensor
 
     from hardware.thermometer import ProximityTrigger
 
-    sensor = DistanceSensor(echo=spec["echo"], trigger=spec["trigger"],
+    sensor = DistanceSensor(echo=spec.echo, trigger=spec.trigger,
                             pin_factory=pin_factory(factory_name))
-    return ProximityTrigger(sensor, float(spec.get("threshold_m", 0.3)))
+    return ProximityTrigger(sensor, spec.threshold_m)
 
 
-def _signals_settings(config: Config, simulate: bool) -> tuple[dict | None, str | None]:
-    table = dict(config.get("signals") or {})
-    factory = "mock" if simulate else table.pop("pin_factory", None)
-    table.pop("pin_factory", None)
-    if not table and simulate:
-        table = dict(DEFAULT_PINS)
-    return (table or None), factory
+def _signals_settings(config: Config, simulate: bool) -> tuple[SignalsTable | None, str | None]:
+    """The shared pins (none configured: None; a simulation always has them) and the factory."""
+    table = config.settings.signals
+    if simulate:
+        return table or SignalsTable(), "mock"
+    return table, table.pin_factory if table else None
 
 
 def _open(what: str, opener, problems: dict[str, str]):
@@ -205,7 +159,7 @@ def _close_all(devices: Iterable[Any]) -> None:
                 log.exception("closing %r failed", device)
 
 
-def _open_devices(spec: LaneSpec, config: Config, simulate: bool, problems: dict[str, str], *,
+def _open_devices(spec: LaneTable, config: Config, simulate: bool, problems: dict[str, str], *,
                   camera: Any, thermometer: Any, signals: Any) -> dict[str, Any]:
     """Open the configured devices the caller did not supply; {name: device} of those opened."""
     shared_pins, factory = _signals_settings(config, simulate)
@@ -226,7 +180,7 @@ def _open_devices(spec: LaneSpec, config: Config, simulate: bool, problems: dict
     return opened
 
 
-def build_lane(lane_config: dict | LaneSpec, config: Config, simulate: bool = False, *,
+def build_lane(lane_config: dict | LaneTable, config: Config, simulate: bool = False, *,
                clock: Any = None, signals: Any = None, camera: Any = None,
                thermometer: Any = None, **lane_options: Any) -> Lane:
     """Open the devices of one lane and return its :class:`Lane` with its own Gate.
@@ -238,8 +192,8 @@ def build_lane(lane_config: dict | LaneSpec, config: Config, simulate: bool = Fa
     then works with what it has (at worst: manual checks on the web page).
     If the lane cannot be built, the devices opened here are closed again.
     """
-    spec = lane_config if isinstance(lane_config, LaneSpec) else \
-        lane_specs(Config(config.home, {**config.data, "lanes": [lane_config]}))[0]
+    spec = lane_config if isinstance(lane_config, LaneTable) else \
+        Config.from_data(config.home, {**config.data, "lanes": [lane_config]}).settings.lanes[0]
     problems: dict[str, str] = {}
     opened = _open_devices(spec, config, simulate, problems, camera=camera,
                            thermometer=thermometer, signals=signals)
@@ -257,8 +211,8 @@ def build_lane(lane_config: dict | LaneSpec, config: Config, simulate: bool = Fa
         raise
     lane = Lane(spec.id, spec.direction, gate, decoder=decoder,
                 require_temperature=spec.require_temperature,
-                debouncer=Debouncer(spec.debounce_gone_s, spec.debounce_repeat_s),
-                language=config.get("language"), **devices, **lane_options)
+                debouncer=Debouncer(spec.debounce.gone_s, spec.debounce.repeat_s),
+                language=config.settings.language, **devices, **lane_options)
     lane.status.alerts.update(problems)
     return lane
 
@@ -272,7 +226,8 @@ def build_lanes(config: Config, simulate: bool = False, *, clock: Any = None,
     """
     specs = lane_specs(config)
     shared_pins, factory = _signals_settings(config, simulate)
-    shared = open_signals(shared_pins, factory) if shared_pins and not simulate else None
+    shared_wanted = shared_pins is not None and not simulate and any(spec.signals is None for spec in specs)
+    shared = open_signals(shared_pins, factory) if shared_wanted else None
     lanes: list[Lane] = []
     try:
         for spec in specs:

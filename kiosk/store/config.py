@@ -7,55 +7,31 @@ side by side on one machine in two homes.
 
 from __future__ import annotations
 
-import copy
 import os
 import secrets
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
+from kiosk.store.settings import (
+    DEFAULT_LANES,
+    DEFAULT_SHIFTS,
+    ROLES,
+    ConfigError,
+    GateToml,
+    OfficeToml,
+    plain,
+    read_settings,
+)
+
+__all__ = ["CONFIG_NAME", "DEFAULT_LANES", "DEFAULT_SHIFTS", "ROLES", "Config", "ConfigError",
+           "config_path", "create_home", "load_config", "resolve_home", "write_private"]
+
 CONFIG_NAME = "kiosk.toml"
-ROLES = ("gate", "office")
-
-DEFAULT_SHIFTS = [
-    {"key": "morning", "name_zh": "早班", "name_en": "Morning", "start": "08:00", "end": "16:00"},
-    {"key": "afternoon", "name_zh": "中班", "name_en": "Afternoon", "start": "16:00", "end": "24:00"},
-    {"key": "night", "name_zh": "夜班", "name_en": "Night", "start": "00:00", "end": "08:00"},
-]
-
-DEFAULT_LANES = [
-    {"id": "in", "direction": "in", "require_temperature": True},
-    {"id": "out", "direction": "out", "require_temperature": False},
-]
-
-DEFAULTS: dict[str, Any] = {
-    "role": "gate",
-    "site_id": "site",
-    "gate_id": "gate",
-    "timezone": "Asia/Shanghai",
-    "language": "zh",
-    "rules": {
-        "fever_threshold": 37.3,
-        "plausible_min": 30.0,
-        "plausible_max": 43.0,
-        "duplicate_window_s": 10,
-        "household_quota_members": 1,
-        "household_quota_days": 2,
-        "severity": {},
-    },
-    "shifts": DEFAULT_SHIFTS,
-    "lanes": DEFAULT_LANES,
-    "gate": {"open_seconds": 3.0, "open_unrecorded": False},
-    "web": {"host": "127.0.0.1", "port": 8000},
-    "sync": {"retention_days": 90},
-}
-
-
-class ConfigError(Exception):
-    """The configuration or data folder is missing or wrong; the message says how to fix it."""
 
 
 def resolve_home(home: str | os.PathLike | None = None) -> Path:
@@ -68,22 +44,22 @@ def resolve_home(home: str | os.PathLike | None = None) -> Path:
     return (Path(xdg) / "kiosk").resolve()
 
 
-def _merge(base: dict, override: dict) -> dict:
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
 @dataclass
 class Config:
-    """A loaded configuration: ``data`` is the merged TOML, ``home`` its folder."""
+    """A loaded configuration: ``settings`` the typed kiosk.toml (kiosk/store/settings.py),
+    ``home`` its folder. ``config["lanes"]`` reads the same settings as plain dicts."""
 
     home: Path
-    data: dict[str, Any] = field(default_factory=dict)
+    settings: GateToml | OfficeToml
+
+    @classmethod
+    def from_data(cls, home: Path, data: dict[str, Any]) -> "Config":
+        """Settings given as a dict, checked as kiosk.toml would be."""
+        return cls(home, read_settings(data))
+
+    @cached_property
+    def data(self) -> dict[str, Any]:
+        return plain(self.settings)
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
@@ -93,7 +69,7 @@ class Config:
 
     @property
     def role(self) -> str:
-        return self.data["role"]
+        return self.settings.role
 
     @property
     def db_path(self) -> Path:
@@ -113,7 +89,8 @@ def config_path(home: Path) -> Path:
 
 
 def load_config(home: str | os.PathLike | None = None) -> Config:
-    """Read ``kiosk.toml`` from the home folder, merged over the defaults."""
+    """Read ``kiosk.toml`` from the home folder; unset keys take their defaults. Refuses
+    unknown tables and keys and wrong values (ConfigError)."""
     folder = resolve_home(home)
     path = config_path(folder)
     if not path.exists():
@@ -122,10 +99,7 @@ def load_config(home: str | os.PathLike | None = None) -> Config:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
-    data = _merge(DEFAULTS, raw)
-    if data["role"] not in ROLES:
-        raise ConfigError(f"{path}: role must be one of {ROLES}, not {data['role']!r}")
-    return Config(home=folder, data=data)
+    return Config(home=folder, settings=read_settings(raw))
 
 
 def write_private(path: Path, content: bytes | str) -> None:

@@ -95,9 +95,12 @@ def test_broken_configuration_says_what_is_wrong(tmp_path):
 
 
 def test_bad_config_file_is_one_clear_line(tmp_path):
-    demo = create_demo(tmp_path / "demo", NOW, gate_settings={"lanes": [{"id": "in", "direction": "up"}]})
+    demo = create_demo(tmp_path / "demo", NOW)
+    config = demo.gate_home / "kiosk.toml"
+    config.write_text(config.read_text() + '\n[[lanes]]\nid = "in"\ndirection = "up"\n', encoding="utf-8")
     code, fixed, _ = _doctor(demo.gate_home)
-    assert (code, fixed) == (1, ['[ERROR] Configuration problem: lane in: direction must be "in" or "out"'])
+    assert (code, fixed) == (1, ['[ERROR] Configuration problem: kiosk.toml: [lanes.1] direction must be '
+                                 'one of "in", "out", not "up"'])
 
 
 def test_chinese_is_the_default(tmp_path):

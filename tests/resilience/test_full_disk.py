@@ -67,7 +67,7 @@ class Scans:
 
 def open_lane(home, clock, signals, **gate_settings) -> Lane:
     config = load_config(home)
-    config = Config(config.home, {**config.data, "gate": {**config["gate"], **gate_settings}})
+    config = Config.from_data(config.home, {**config.data, "gate": {**config["gate"], **gate_settings}})
     return Lane("in", "in", Gate(config, clock=clock), thermometer=FakeThermometer(36.5),
                 signals=signals, require_temperature=True, sleep=lambda s: None)
 
