@@ -17,12 +17,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from kiosk.core import passes
 from kiosk.core.clock import parse_utc, utc_text
-from kiosk.core.codes import message, severity_map
+from kiosk.core.codes import codes_with, message, severity_map
+from kiosk.core.event_kinds import kinds_with
 from kiosk.store import registry
 
 DIRECTIONS = ("in", "out")
-PASSAGES = ("scan", "manual", "override", "vehicle")
-FORGERY_CODES = ("unreadable", "unknown_key", "bad_signature")
+PASSAGES = kinds_with(passage=True)
+FORGERY_CODES = codes_with(unverified=True)
 RANK = {"allow": 0, "warn": 0, "refer": 1, "deny": 2}
 
 
@@ -116,8 +117,9 @@ class History:
         self.db = db
 
     def last_scan_of_pass(self, pass_id: str) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM events WHERE pass_id = ? AND kind IN ('scan', 'manual', 'vehicle') "
-                                  "ORDER BY seq DESC LIMIT 1", [pass_id]))
+        checks = kinds_with(pass_check=True)
+        rows = list(self.db.query(f"SELECT * FROM events WHERE pass_id = ? AND kind IN ({','.join('?' for _ in checks)}) "
+                                  "ORDER BY seq DESC LIMIT 1", [pass_id, *checks]))
         return rows[0] if rows else None
 
     def last_passage(self, subject_kind: str, subject_id: str) -> dict | None:

@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import sqlite_utils
 
 from kiosk.core.clock import Stamp
+from kiosk.core.event_kinds import check_kind
 from kiosk.store.db import integrity_ok, transaction
 
 GENESIS_HASH = "0" * 64
@@ -61,8 +62,10 @@ def append(db: sqlite_utils.Database, *, gate_id: str, site_id: str, kind: str, 
     """Append one event durably and return the stored row.
 
     With a ``nonce`` that was already recorded, nothing is written and the earlier
-    event is returned: a repeated submission changes nothing.
+    event is returned: a repeated submission changes nothing. Inside the caller's open
+    transaction the event commits (or rolls back) with the caller's other writes.
     """
+    check_kind(kind)
     unknown = set(fields) - set(OPTIONAL_FIELDS)
     if unknown:
         raise ValueError(f"unknown event fields: {sorted(unknown)}")
