@@ -44,17 +44,6 @@ def test_outer_and_inner_commit_together(db):
     assert not db.conn.in_transaction
 
 
-def test_an_inner_failure_caught_rolls_back_the_inner_writes_only(db):
-    with transaction(db) as conn:
-        write(conn, "before")
-        with pytest.raises(Refused):
-            with transaction(db) as inner:
-                write(inner, "inner")
-                raise Refused
-        write(conn, "after")
-    assert kept(db) == ["before", "after"]
-
-
 def test_an_inner_failure_not_caught_rolls_back_both(db):
     with pytest.raises(Refused):
         with transaction(db) as conn:
@@ -76,7 +65,7 @@ def test_an_outer_failure_after_the_inner_succeeded_rolls_back_both(db):
     assert kept(db) == []
 
 
-def test_three_levels_roll_back_to_the_right_savepoint(db):
+def test_an_inner_failure_caught_rolls_back_that_level_only_at_any_depth(db):
     with transaction(db) as conn:
         write(conn, "1")
         with transaction(db) as second:
@@ -86,7 +75,12 @@ def test_three_levels_roll_back_to_the_right_savepoint(db):
                     write(third, "3")
                     raise Refused
             write(second, "2b")
-    assert kept(db) == ["1", "2", "2b"]
+        with pytest.raises(Refused):
+            with transaction(db) as second:
+                write(second, "x")
+                raise Refused
+        write(conn, "1b")
+    assert kept(db) == ["1", "2", "2b", "1b"]
 
 
 def test_a_rollback_by_sqlite_itself_ends_both_levels_cleanly(db):
