@@ -171,7 +171,13 @@ class Gate:
             raise guards.GuardError("reason_required", "an override needs a reason")
         with transaction(self.db):
             refused = self._overridable(refused_event_id)
-            return self._record_override(refused, guard_id, reason, now, approved_by)
+            return self.record(
+                "override", now, guard_id=guard_id, lane=refused["lane"], direction=refused["direction"],
+                outcome="allow", codes=[], pass_id=refused["pass_id"], subject_kind=refused["subject_kind"],
+                subject_id=refused["subject_id"], household_id=refused["household_id"],
+                plate=refused["plate"], temperature=refused["temperature"],
+                data={"overrides": refused_event_id, "overridden_codes": refused["codes"],
+                      "reason": reason.strip(), "approved_by": approved_by})
 
     def _overridable(self, refused_event_id: str) -> dict:
         """The refused event, if it may be overridden; GuardError saying why not."""
@@ -184,16 +190,6 @@ class Gate:
                                 "json_extract(data, '$.overrides') = ?", [refused_event_id]).fetchone():
             raise guards.GuardError("already_overridden", "this refusal was overridden already")
         return rows[0]
-
-    def _record_override(self, refused: dict, guard_id: str, reason: str, now: datetime,
-                         approved_by: str | None) -> dict:
-        return self.record(
-            "override", now, guard_id=guard_id, lane=refused["lane"], direction=refused["direction"],
-            outcome="allow", codes=[], pass_id=refused["pass_id"], subject_kind=refused["subject_kind"],
-            subject_id=refused["subject_id"], household_id=refused["household_id"],
-            plate=refused["plate"], temperature=refused["temperature"],
-            data={"overrides": refused["id"], "overridden_codes": refused["codes"],
-                  "reason": reason.strip(), "approved_by": approved_by})
 
     # --- guards -------------------------------------------------------------------------
 
