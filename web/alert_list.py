@@ -7,9 +7,9 @@ from datetime import datetime
 import sqlite_utils
 
 from kiosk.core.clock import utc_text
+from kiosk.core.codes import codes_with
 
-ALERT_CODES = ("fever", "home_isolation", "central_quarantine", "bad_signature", "unknown_key",
-               "revoked", "blocked", "returnee_high_risk")
+ALERT_CODES = codes_with(office_alert=True)
 
 
 class AlertError(ValueError):

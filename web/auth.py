@@ -20,7 +20,7 @@ from web import get_gate
 
 bp = Blueprint("auth", __name__)
 STATUS = {"wrong_pin": 401, "wrong_password": 401, "locked": 423, "not_on_duty": 409, "rate_limited": 429,
-          "already_overridden": 409}
+          "already_overridden": 409, "not_overridable": 409}
 
 
 class RateLimiter:

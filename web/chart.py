@@ -6,7 +6,7 @@ from datetime import date
 
 import sqlite_utils
 
-from kiosk.core.shifts import PASSAGE_KINDS
+from kiosk.core.event_kinds import kinds_with
 
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 760, 300, 40, 30, 10
 
@@ -14,12 +14,13 @@ WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 760, 300, 40, 30, 10
 def hourly_counts(db: sqlite_utils.Database, day: date) -> dict[str, list[int]]:
     """Allowed passages of persons per local hour, by direction."""
     counts = {"in": [0] * 24, "out": [0] * 24}
-    marks = ",".join("?" for _ in PASSAGE_KINDS)
+    passages = kinds_with(passage=True)
+    marks = ",".join("?" for _ in passages)
     rows = db.query(
         f"SELECT direction, CAST(substr(ts_local, 12, 2) AS INTEGER) AS hour, count(*) AS n FROM events "
         f"WHERE substr(ts_local, 1, 10) = ? AND outcome = 'allow' AND kind IN ({marks}) "
         f"AND COALESCE(subject_kind, '') != 'vehicle' AND direction IN ('in', 'out') GROUP BY direction, hour",
-        [day.isoformat(), *PASSAGE_KINDS])
+        [day.isoformat(), *passages])
     for row in rows:
         counts[row["direction"]][row["hour"]] = row["n"]
     return counts

@@ -10,12 +10,13 @@ import json
 from datetime import datetime
 from typing import Callable
 
+from kiosk.core.codes import codes_with
 from kiosk.core.rules import Scan
 from kiosk.gate.service import CheckResult, Gate
 from kiosk.store import guards, lane_state
 
 # Refusals only a supervisor may override (with their own id and PIN).
-SUPERVISED_CODES = ("fever", "home_isolation", "central_quarantine")
+SUPERVISED_CODES = codes_with(needs_supervisor=True)
 
 
 def parse_temperature(text: str | None) -> float | None:

@@ -9,14 +9,16 @@ from datetime import datetime
 import sqlite_utils
 
 from kiosk.core.clock import parse_utc
+from kiosk.core.codes import codes_with
+from kiosk.core.event_kinds import kinds_with
 from kiosk.store import guards, lane_state, registry
 from kiosk.store.shift_logs import shift_log
 from web.lookup import household_label, mask_name, subject_name
 
 # Events that show a decision on a lane's card.
-DECISION_KINDS = ("scan", "manual", "override", "vehicle", "returnee")
+DECISION_KINDS = kinds_with(decision=True)
 # Codes that must be impossible to miss (colour, size, sound).
-ALARM_CODES = ("fever", "home_isolation", "central_quarantine", "returnee_high_risk")
+ALARM_CODES = codes_with(alarm=True)
 REGISTRY_STALE_HOURS = 24
 
 

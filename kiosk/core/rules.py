@@ -17,12 +17,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from kiosk.core import passes
 from kiosk.core.clock import parse_utc
-from kiosk.core.codes import message, severity_map
+from kiosk.core.codes import codes_with, message, severity_map
+from kiosk.core.event_kinds import kinds_with
 from kiosk.core.plates import normalise_plate
 
 DIRECTIONS = ("in", "out")
-PASSAGES = ("scan", "manual", "override", "vehicle")
-FORGERY_CODES = ("unreadable", "unknown_key", "bad_signature")
+PASSAGES = kinds_with(passage=True)
+FORGERY_CODES = codes_with(unverified=True)
 RANK = {"allow": 0, "warn": 0, "refer": 1, "deny": 2}
 
 

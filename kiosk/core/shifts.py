@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from kiosk.core.event_kinds import kinds_with
+
 DAY_MINUTES = 24 * 60
 
 
@@ -102,7 +104,7 @@ def shifts_of_day(day: date, defs: list[ShiftDef], tz_name: str) -> list[ShiftRe
     return sorted((make_ref(day, d, tz_name) for d in defs), key=lambda ref: ref.start)
 
 
-PASSAGE_KINDS = ("scan", "manual", "override", "manual_open", "vehicle")
+PASSAGE_KINDS = kinds_with(passage=True)
 
 
 def summarise(events: list[dict]) -> dict:
@@ -122,7 +124,7 @@ def summarise(events: list[dict]) -> dict:
         fevers += "fever" in codes
         overrides += event["kind"] == "override"
         returnees += event["kind"] == "returnee"
-        if event["kind"] in ("sign_on", "sign_off") and event["guard_id"]:
+        if event["kind"] in kinds_with(duty=True) and event["guard_id"]:
             entry = guards.setdefault(event["guard_id"], {"guard_id": event["guard_id"], "on": None, "off": None})
             entry["on" if event["kind"] == "sign_on" else "off"] = event["ts_local"]
             if event["kind"] == "sign_off" and data.get("handover_note"):

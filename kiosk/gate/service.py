@@ -7,6 +7,7 @@ same way. ``now`` is read from the clock here, at the boundary, and passed down.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import sqlite_utils
 
 from kiosk.core.clock import Stamp, SystemClock
+from kiosk.core.codes import codes_with
 from kiosk.core.rules import Decision, RuleSettings, Scan, decide, decision_from_event
 from kiosk.core.shifts import ShiftRef, shift_at, shift_defs
 from kiosk.core.signing import KeyError_, key_id
@@ -163,46 +165,58 @@ class Gate:
 
     def override(self, refused_event_id: str, guard_id: str, reason: str, now: datetime,
                  approved_by: str | None = None) -> dict:
-        """Let a refused person or vehicle through; the override is its own event."""
+        """Let a refused person or vehicle through; the override is its own event.
+
+        Checked and recorded in one transaction: two guards overriding the same refusal at
+        once get one override and one ``already_overridden``.
+        """
         if not reason or not reason.strip():
             raise guards.GuardError("reason_required", "an override needs a reason")
+        with transaction(self.db):
+            refused = self._overridable(refused_event_id)
+            return self.record(
+                "override", now, guard_id=guard_id, lane=refused["lane"], direction=refused["direction"],
+                outcome="allow", codes=[], pass_id=refused["pass_id"], subject_kind=refused["subject_kind"],
+                subject_id=refused["subject_id"], household_id=refused["household_id"],
+                plate=refused["plate"], temperature=refused["temperature"],
+                data={"overrides": refused_event_id, "overridden_codes": refused["codes"],
+                      "reason": reason.strip(), "approved_by": approved_by})
+
+    def _overridable(self, refused_event_id: str) -> dict:
+        """The refused event, if it may be overridden; GuardError saying why not."""
         rows = list(self.db.query("SELECT * FROM events WHERE id = ?", [refused_event_id]))
         if not rows or rows[0]["outcome"] not in ("deny", "refer"):
             raise guards.GuardError("not_refused", "only a refused or referred event can be overridden")
-        refused = rows[0]
+        if set(json.loads(rows[0]["codes"])) & set(codes_with(overridable=False)):
+            raise guards.GuardError("not_overridable", "this refusal may not be overridden")
         if self.db.conn.execute("SELECT 1 FROM events WHERE kind = 'override' AND "
                                 "json_extract(data, '$.overrides') = ?", [refused_event_id]).fetchone():
             raise guards.GuardError("already_overridden", "this refusal was overridden already")
-        return self.record(
-            "override", now, guard_id=guard_id, lane=refused["lane"], direction=refused["direction"],
-            outcome="allow", codes=[], pass_id=refused["pass_id"], subject_kind=refused["subject_kind"],
-            subject_id=refused["subject_id"], household_id=refused["household_id"],
-            plate=refused["plate"], temperature=refused["temperature"],
-            data={"overrides": refused_event_id, "overridden_codes": refused["codes"],
-                  "reason": reason.strip(), "approved_by": approved_by})
+        return rows[0]
 
     # --- guards -------------------------------------------------------------------------
 
     def sign_on(self, guard_id: str, pin: str, lane: str, now: datetime) -> dict:
         guard = guards.authenticate(self.db, guard_id, pin, now)
         stamp = self.stamp(now)
-        with transaction(self.db) as conn:
+        with transaction(self.db) as conn:  # the duty row and its event: both or neither
             conn.execute("UPDATE duty SET off_utc = ? WHERE guard_id = ? AND off_utc IS NULL",
                          [stamp.utc, guard.id])
             conn.execute("INSERT INTO duty (guard_id, lane, on_utc) VALUES (?, ?, ?)", [guard.id, lane, stamp.utc])
-        return self.record("sign_on", now, guard_id=guard.id, lane=lane,
-                           data={"name": guard.name, "organisation": guard.organisation})
+            return self.record("sign_on", now, guard_id=guard.id, lane=lane,
+                               data={"name": guard.name, "organisation": guard.organisation})
 
     def sign_off(self, guard_id: str, pin: str, now: datetime, handover_note: str = "") -> dict:
         guard = guards.authenticate(self.db, guard_id, pin, now)
-        open_rows = [row for row in guards.open_duty(self.db) if row["guard_id"] == guard.id]
-        if not open_rows:
-            raise guards.GuardError("not_on_duty", f"guard {guard.id} is not signed on")
         stamp = self.stamp(now)
-        self.db.conn.execute("UPDATE duty SET off_utc = ?, handover_note = ? WHERE guard_id = ? AND off_utc IS NULL",
-                             [stamp.utc, handover_note, guard.id])
-        return self.record("sign_off", now, guard_id=guard.id, lane=open_rows[0]["lane"],
-                           data={"handover_note": handover_note})
+        with transaction(self.db) as conn:  # the duty row and its event: both or neither
+            open_rows = [row for row in guards.open_duty(self.db) if row["guard_id"] == guard.id]
+            if not open_rows:
+                raise guards.GuardError("not_on_duty", f"guard {guard.id} is not signed on")
+            conn.execute("UPDATE duty SET off_utc = ?, handover_note = ? WHERE guard_id = ? AND off_utc IS NULL",
+                         [stamp.utc, handover_note, guard.id])
+            return self.record("sign_off", now, guard_id=guard.id, lane=open_rows[0]["lane"],
+                               data={"handover_note": handover_note})
 
 
 def held_signing_keys(gate: Gate) -> list[Path]:

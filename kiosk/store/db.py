@@ -205,8 +205,18 @@ def _statements(script: str) -> list[str]:
 
 @contextmanager
 def transaction(db: sqlite_utils.Database, immediate: bool = True) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception.
+
+    Inside an open transaction it is a SAVEPOINT instead: released on success, rolled back
+    to on error. So a state change and the event recording it, each written in its own
+    ``transaction``, commit or roll back together when the caller opens one around both.
+    (A connection serves one thread at a time: each lane and each web request opens its own.)
+    """
     conn = db.conn
+    if conn.in_transaction:
+        with _savepoint(conn):
+            yield conn
+        return
     conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
     try:
         yield conn
@@ -215,6 +225,21 @@ def transaction(db: sqlite_utils.Database, immediate: bool = True) -> Iterator[s
             conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+@contextmanager
+def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    # One name serves every depth: ROLLBACK TO and RELEASE act on the newest savepoint
+    # of that name, which is always this one.
+    conn.execute("SAVEPOINT nested")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:  # after an automatic rollback the savepoint is gone too
+            conn.execute("ROLLBACK TO nested")
+            conn.execute("RELEASE nested")
+        raise
+    conn.execute("RELEASE nested")
 
 
 def integrity_ok(db: sqlite_utils.Database) -> tuple[bool, str]:

@@ -16,6 +16,7 @@ import sqlite_utils
 
 from kiosk.core.chain import GENESIS_HASH, ChainReport, event_hash, verify_rows
 from kiosk.core.clock import Stamp
+from kiosk.core.event_kinds import check_kind
 from kiosk.store.db import integrity_ok, transaction
 
 OPTIONAL_FIELDS = ("lane", "direction", "outcome", "pass_id", "subject_kind", "subject_id",
@@ -45,8 +46,10 @@ def append(db: sqlite_utils.Database, *, gate_id: str, site_id: str, kind: str, 
     """Append one event durably and return the stored row.
 
     With a ``nonce`` that was already recorded, nothing is written and the earlier
-    event is returned: a repeated submission changes nothing.
+    event is returned: a repeated submission changes nothing. Inside the caller's open
+    transaction the event commits (or rolls back) with the caller's other writes.
     """
+    check_kind(kind)
     unknown = set(fields) - set(OPTIONAL_FIELDS)
     if unknown:
         raise ValueError(f"unknown event fields: {sorted(unknown)}")

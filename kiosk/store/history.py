@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlite_utils
 
 from kiosk.core.clock import utc_text
+from kiosk.core.event_kinds import kinds_with
 from kiosk.core.rules import PASSAGES
 
 
@@ -17,8 +18,9 @@ class EventHistory:
         self.db = db
 
     def last_scan_of_pass(self, pass_id: str) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM events WHERE pass_id = ? AND kind IN ('scan', 'manual', 'vehicle') "
-                                  "ORDER BY seq DESC LIMIT 1", [pass_id]))
+        checks = kinds_with(pass_check=True)
+        rows = list(self.db.query(f"SELECT * FROM events WHERE pass_id = ? AND kind IN ({','.join('?' for _ in checks)}) "
+                                  "ORDER BY seq DESC LIMIT 1", [pass_id, *checks]))
         return rows[0] if rows else None
 
     def last_passage(self, subject_kind: str, subject_id: str) -> dict | None:

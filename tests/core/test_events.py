@@ -137,7 +137,7 @@ def test_pruning_acknowledged_events_keeps_the_chain_verifiable(logged):
     conn.execute("COMMIT")
     report = events.verify_log(logged.db)
     assert (report.ok, report.checked) == (True, 2)
-    logged.record("note", NOW + timedelta(hours=1))
+    logged.record("manual_open", NOW + timedelta(hours=1))
     assert events.verify_log(logged.db).ok
     assert events.chain_head(logged.db)[0] == 6
 
@@ -160,7 +160,7 @@ def test_seq_is_monotonic_and_ids_unique_across_reopening(community, clock):
     for _ in range(3):
         with Gate.open(community.gate_home, clock=clock) as gate:
             for _ in range(4):
-                gate.record("note", clock.advance(seconds=1), data={"text": "巡逻"})
+                gate.record("manual_open", clock.advance(seconds=1), data={"text": "巡逻"})
     with Gate.open(community.gate_home, clock=clock) as gate:
         rows = list(events.iter_events(gate.db))
     assert [r["seq"] for r in rows] == list(range(1, 13))
@@ -170,14 +170,21 @@ def test_seq_is_monotonic_and_ids_unique_across_reopening(community, clock):
 
 def test_nonce_makes_append_idempotent(gate):
     stamp = Stamp.of(NOW, "Asia/Shanghai", True)
-    first = events.append(gate.db, gate_id="g", site_id="s", kind="note", stamp=stamp, nonce="n-1")
-    again = events.append(gate.db, gate_id="g", site_id="s", kind="other", stamp=stamp, nonce="n-1")
+    first = events.append(gate.db, gate_id="g", site_id="s", kind="scan", stamp=stamp, nonce="n-1")
+    again = events.append(gate.db, gate_id="g", site_id="s", kind="manual", stamp=stamp, nonce="n-1")
     assert again["id"] == first["id"] and gate.db["events"].count == 1
 
 
 def test_unknown_event_fields_are_refused(gate):
     with pytest.raises(ValueError, match="unknown event fields"):
-        events.append(gate.db, gate_id="g", site_id="s", kind="note", stamp=Stamp.of(NOW, "UTC", True), colour="red")
+        events.append(gate.db, gate_id="g", site_id="s", kind="scan", stamp=Stamp.of(NOW, "UTC", True), colour="red")
+    assert gate.db["events"].count == 0
+
+
+@pytest.mark.parametrize("kind", ["note", "vehicle", "Scan", ""])
+def test_unknown_event_kinds_are_refused(gate, kind):
+    with pytest.raises(ValueError, match=f"unknown event kind '{kind}'; known kinds: scan, manual, override, "):
+        gate.record(kind, NOW)
     assert gate.db["events"].count == 0
 
 
@@ -185,7 +192,7 @@ def test_unknown_event_fields_are_refused(gate):
 def test_stamps_carry_utc_local_zone_and_sync_flag(community, synchronised):
     clock = FixedClock(NOW.replace(microsecond=123456), synchronised=synchronised)
     with Gate.open(community.gate_home, clock=clock) as gate:
-        event = gate.record("note", clock.now())
+        event = gate.record("manual_open", clock.now())
         stored = next(iter(gate.db.query("SELECT * FROM events WHERE seq = 1")))
     assert (stored["ts_utc"], stored["ts_local"], stored["tz"], stored["clock_synced"]) == (
         "2026-11-29T02:00:00.123Z", "2026-11-29T10:00:00.123+08:00", "Asia/Shanghai", int(synchronised))
@@ -199,7 +206,7 @@ def test_stamp_refuses_naive_times():
 
 def test_every_event_of_a_clock_gone_back_is_flagged_until_it_catches_up(gate):
     def note_at(moment):
-        row = events.append(gate.db, gate_id="g", site_id="jinan", kind="note",
+        row = events.append(gate.db, gate_id="g", site_id="jinan", kind="manual_open",
                             stamp=Stamp.of(moment, "Asia/Shanghai", False))
         return json.loads(row["data"]).get("clock_behind_previous")
 

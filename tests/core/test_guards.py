@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -127,3 +128,49 @@ def test_override_is_its_own_event_naming_the_guard(gate, community):
     rows = gate.db["events"].count
     double_tap = refused_code(lambda: gate.override(refused.event["id"], "S001", "复测", NOW, approved_by="S001"))
     assert (double_tap, gate.db["events"].count) == ("already_overridden", rows)
+
+
+def refuse_events(gate, kind: str, how: str) -> None:
+    """Make the events table refuse this kind: the statement (ABORT) or the whole transaction (ROLLBACK)."""
+    gate.db.conn.execute(f"CREATE TRIGGER refuse_{kind} BEFORE INSERT ON events WHEN NEW.kind = '{kind}' "
+                         f"BEGIN SELECT RAISE({how}, 'refused by the test'); END")
+
+
+def counts(gate) -> tuple[int, int, int]:
+    """(events, duty rows, open duty rows)"""
+    return (gate.db["events"].count, gate.db["duty"].count,
+            gate.db["duty"].count_where("off_utc IS NULL"))
+
+
+@pytest.mark.parametrize("how", ["ABORT", "ROLLBACK"])
+def test_sign_on_is_not_kept_when_its_event_is_not_recorded(gate, how):
+    gate.sign_on("G001", "1234", "in", NOW)
+    refuse_events(gate, "sign_on", how)
+    with pytest.raises(sqlite3.IntegrityError, match="refused by the test"):
+        gate.sign_on("G001", "1234", "out", NOW + timedelta(minutes=1))  # would close the "in" duty first
+    assert counts(gate) == (1, 1, 1)
+    assert guards.open_duty(gate.db)[0]["lane"] == "in"
+
+
+@pytest.mark.parametrize("how", ["ABORT", "ROLLBACK"])
+def test_sign_off_is_not_kept_when_its_event_is_not_recorded(gate, how):
+    gate.sign_on("G001", "1234", "in", NOW)
+    refuse_events(gate, "sign_off", how)
+    with pytest.raises(sqlite3.IntegrityError, match="refused by the test"):
+        gate.sign_off("G001", "1234", NOW + timedelta(minutes=1), "交接")
+    assert counts(gate) == (1, 1, 1)
+    gate.db.conn.execute("DROP TRIGGER refuse_sign_off")
+    gate.sign_off("G001", "1234", NOW + timedelta(minutes=2), "交接")
+    assert counts(gate) == (2, 1, 0)
+
+
+@pytest.mark.parametrize("how", ["ABORT", "ROLLBACK"])
+def test_an_override_whose_event_is_not_recorded_leaves_the_refusal_open(gate, community, how):
+    refused = gate.check(Scan(direction="in", token=community.tokens["resident"], temperature=37.6, lane="in"), NOW)
+    refuse_events(gate, "override", how)
+    with pytest.raises(sqlite3.IntegrityError, match="refused by the test"):
+        gate.override(refused.event["id"], "S001", "复测 36.8", NOW, approved_by="S001")
+    assert gate.db["events"].count == 1
+    gate.db.conn.execute("DROP TRIGGER refuse_override")
+    assert gate.override(refused.event["id"], "S001", "复测 36.8", NOW, approved_by="S001")["kind"] == "override"
+    assert gate.db["events"].count == 2

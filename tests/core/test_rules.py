@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiosk.core import passes
-from kiosk.core.codes import CODES, severity_map
+from kiosk.core.codes import CODES, codes_with, severity_map
 from kiosk.core.rules import RuleSettings, Scan, decide
 from kiosk.gate.service import Gate
 from kiosk.office import ledger as ledger_mod
@@ -278,7 +278,7 @@ SCENARIOS = {  # code -> (prepare(gate, community, mint) -> Scan); decided at NO
 
 
 def test_every_adjustable_code_but_duplicate_scan_has_a_scenario():
-    adjustable = {name for name, code in CODES.items() if code.adjustable}
+    adjustable = set(codes_with(credential=False))
     # duplicate_scan has its own tests; returnee codes come from the returnee registration, not decide()
     assert adjustable - set(SCENARIOS) == {"duplicate_scan", "returnee_high_risk", "returnee_low_risk"}
 
@@ -315,7 +315,7 @@ def test_kiosk_toml_severity_applies_and_registry_settings_win(tmp_path, clock):
             ("deny", ("household_quota",))
 
 
-@pytest.mark.parametrize("name", sorted(n for n, c in CODES.items() if not c.adjustable))
+@pytest.mark.parametrize("name", codes_with(credential=True))
 @pytest.mark.parametrize("value", ["refer", "warn", "off"])
 def test_credential_codes_cannot_be_changed(name, value):
     with pytest.raises(ValueError, match="credential check"):

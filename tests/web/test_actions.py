@@ -133,6 +133,16 @@ def test_returnee_from_a_high_risk_area_is_referred_and_alerted(client, gate):
         "measure": "central_quarantine"}
 
 
+def test_overriding_a_high_risk_returnee_referral_needs_a_supervisor_pin(client, gate):
+    sign_on(client)
+    post(client, "/actions/returnee", {**RETURNEE, "origin": "610113"})
+    url = f"/actions/override/{last_event(gate)['id']}"
+    assert post(client, url, {"reason": "已安排转运", "supervisor_id": "G001", "supervisor_pin": "1234"}).status_code == 400
+    assert gate.db["events"].count_where("kind = 'override'") == 0
+    assert post(client, url, {"reason": "已安排转运", "supervisor_id": "S001", "supervisor_pin": "9999"}).status_code == 302
+    assert json.loads(last_event(gate)["data"])["approved_by"] == "S001"
+
+
 def test_returnee_from_a_low_risk_area_is_registered_for_monitoring(client, gate):
     sign_on(client)
     assert "纳入健康监测" in post(client, "/actions/returnee", {**RETURNEE, "origin": "610102"}).get_data(as_text=True)

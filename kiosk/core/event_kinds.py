@@ -1,0 +1,45 @@
+"""Event kinds: what each kind of gate event means, in one table.
+
+Every event the gate records has one of these kinds (the recorder refuses any other),
+and every set of kinds (passages, decisions) is ``kinds_with(flag=True)``.
+docs/decision-codes.md lists them; a test fails if it disagrees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kiosk.core.codes import named_with
+
+
+@dataclass(frozen=True)
+class EventKind:
+    name: str
+    passage: bool = False  # allowed, it moved someone through the gate (counts, passback, quota)
+    decision: bool = False  # shown as the latest decision on its lane's card
+    pass_check: bool = False  # a decision on a presented pass (the duplicate-scan window)
+    duty: bool = False  # a guard going on or off duty
+
+
+_KINDS = [
+    EventKind("scan", passage=True, decision=True, pass_check=True),
+    EventKind("manual", passage=True, decision=True, pass_check=True),
+    EventKind("override", passage=True, decision=True),
+    EventKind("manual_open", passage=True),
+    EventKind("returnee", decision=True),
+    EventKind("sign_on", duty=True),
+    EventKind("sign_off", duty=True),
+]
+
+KINDS: dict[str, EventKind] = {kind.name: kind for kind in _KINDS}
+
+
+def kinds_with(**flags: bool) -> tuple[str, ...]:
+    """Names of the kinds whose flags have the given values, in definition order."""
+    return named_with(_KINDS, flags)
+
+
+def check_kind(name: str) -> None:
+    """ValueError for a kind not in the table (a typo would otherwise be recorded for good)."""
+    if name not in KINDS:
+        raise ValueError(f"unknown event kind {name!r}; known kinds: {', '.join(KINDS)}")
