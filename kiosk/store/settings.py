@@ -112,6 +112,10 @@ class RulesTable(Table):
                                            "out within the window before `household_quota`")
     household_quota_days: float = setting(2.0,
                                           "the household quota window in days")
+    clock_tolerance_s: float = setting(600.0,
+                                       "seconds; a pass that starts at most this long after the gate's "
+                                       "clock is accepted (a slow clock), and its event carries "
+                                       "`clock_tolerance_s`, instead of `not_yet_valid`")
     severity: dict[str, str] = setting(factory=dict, help="per decision code: deny, refer, warn "
                                        "or off", keys=tuple(CODES), choices=SEVERITIES)
 
