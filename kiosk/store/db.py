@@ -134,6 +134,16 @@ CREATE TABLE web_users (
 CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT, updated_utc TEXT NOT NULL);
 """
 
+GATE_V3 = """
+-- Each lane's current presentation (a code held up): the nonce its event carries, and whether
+-- the lane has signalled the decision. A lane restarted after a crash finds here that the
+-- presentation it sees again was recorded already, and only finishes signalling it.
+CREATE TABLE lane_presentations (
+    lane TEXT PRIMARY KEY, token_sha TEXT NOT NULL, nonce TEXT NOT NULL,
+    started_utc TEXT NOT NULL, signalled_utc TEXT
+);
+"""
+
 # Sync (office side): which gate answers at a URL, its USB export key, pulled shift logs.
 OFFICE_SYNC = """
 ALTER TABLE gates ADD COLUMN gate_id TEXT;
@@ -147,7 +157,7 @@ CREATE TABLE gate_shift_logs (
 """
 
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
-MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2], "office": [OFFICE_V1, OFFICE_SYNC]}
+MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3], "office": [OFFICE_V1, OFFICE_SYNC]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
