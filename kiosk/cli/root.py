@@ -28,12 +28,17 @@ COMMANDS = (
 
 
 def _refusal(exc: KioskError | ConfigError) -> str:
-    """``[code] 中文说明 (detail)``: the catalogue's text for the code, the library's detail after it."""
-    code = getattr(exc, "code", None)
+    """``[code] 中文说明 (detail)``: the catalogue's text for the code, the library's detail after it.
+
+    The detail is left out when it only repeats the English text.
+    """
+    code, detail = getattr(exc, "code", None), str(exc)
     if not code:
-        return str(exc)
+        return detail
     text = t(f"error.{code}")
-    return f"[{code}] {str(exc)}" if text == f"error.{code}" else f"[{code}] {text} ({exc})"
+    if text == f"error.{code}":
+        return f"[{code}] {detail}"
+    return f"[{code}] {text}" if detail == t(f"error.{code}", "en") else f"[{code}] {text} ({detail})"
 
 
 class KioskGroup(click.Group):

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.core import passes
 from kiosk.core.clock import utc_text
+from kiosk.core.errors import KioskError
 from kiosk.core.signing import generate_signing_key, load_signing_key, public_key_text
 from kiosk.store import registry
 from kiosk.store.config import Config, ConfigError, load_config
@@ -35,6 +36,10 @@ LEDGER_COLUMNS = {
 REQUIRED = ("id", "name", "building", "unit", "room")
 HEALTH_ALIASES = {"正常": "normal", "健康监测": "health_monitoring", "居家隔离": "home_isolation",
                   "集中隔离": "central_quarantine"}
+
+
+class OfficeError(KioskError):
+    """An office action was refused (``unknown_pass``)."""
 
 
 class Office:
@@ -206,7 +211,7 @@ def set_pass_status(office: Office, pass_id: str, status: str, reason: str = "")
     if status not in ("active", "revoked", "blocked"):
         raise ValueError("status must be active, revoked or blocked")
     if not office.db["passes"].count_where("id = ?", [pass_id]):
-        raise KeyError(f"no pass {pass_id}")
+        raise OfficeError("unknown_pass", f"no pass {pass_id}")
     office.db["passes"].update(pass_id, {"status": status, "reason": reason or None})
 
 
