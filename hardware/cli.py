@@ -48,8 +48,8 @@ def decode(images: tuple[str, ...], decoder_name: str, as_json: bool) -> None:
     A missing or unreadable file is reported on stderr and makes the exit
     status 1, but the other files are still decoded.
 
+    \b
     Example:
-
         kiosk decode pass.png gate-cam.jpg --decoder zbar
     """
     decoder = make_decoder(decoder_name)

@@ -64,7 +64,9 @@ def test_layers_import_only_downwards(importers, forbidden):
 
 def test_no_module_imports_itself_round_a_circle():
     known = modules()
-    graph = {name: {t for t in imports_of(path, top_level_only=True) if t in known and t != name}
+    # A module's own packages are imported before it in any case: not an edge of a circle.
+    graph = {name: {t for t in imports_of(path, top_level_only=True)
+                    if t in known and t != name and not name.startswith(t + ".")}
              for name, path in known.items()}
     cycles = [cycle for cycle in map(_cycle_from, [(name, graph) for name in graph]) if cycle]
     assert cycles == []

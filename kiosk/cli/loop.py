@@ -1,4 +1,4 @@
-"""``kiosk run`` and ``kiosk doctor`` (registered by kiosk/cli.py)."""
+"""The scan loop's commands: ``kiosk run``, ``kiosk doctor`` and ``kiosk demo``."""
 
 from __future__ import annotations
 
@@ -8,29 +8,26 @@ from pathlib import Path
 
 import click
 
-from kiosk.core.i18n import t
+from kiosk.core.i18n import language, t
 from kiosk.gate.lane import LaneResult
 
-__all__ = ["doctor", "format_result", "printer", "run", "run_simulated"]
-
-LANGS = click.Choice(["zh", "en"])
+__all__ = ["demo", "doctor", "format_result", "printer", "run", "run_simulated"]
 
 
-def format_result(result: LaneResult, who: str | None, language: str = "zh") -> str:
+def format_result(result: LaneResult, who: str | None) -> str:
     """One line per decision, as the guard would see it."""
     decision = result.decision
     name = who or decision.plate or decision.subject_id or "?"
-    line = f"[{result.lane}] {name:17} {decision.outcome:6} {decision.message(language)}"
-    return line if result.recorded else f"{line} {t('loop.run.not_recorded', language)}"
+    line = f"[{result.lane}] {name:17} {decision.outcome:6} {decision.message(language())}"
+    return line if result.recorded else f"{line} {t('loop.run.not_recorded')}"
 
 
-def printer(language: str, roles: dict[str, str] | None = None) -> Callable[[LaneResult], None]:
+def printer(roles: dict[str, str] | None = None) -> Callable[[LaneResult], None]:
     roles = roles or {}
-    return lambda result: click.echo(format_result(result, roles.get(result.payload.strip()), language))
+    return lambda result: click.echo(format_result(result, roles.get(result.payload.strip())))
 
 
-def run_simulated(root: Path, *, once: bool, realtime: bool, language: str,
-                  install_signals: bool = True) -> None:
+def run_simulated(root: Path, *, once: bool, realtime: bool, install_signals: bool = True) -> None:
     """Create (or reuse) the demo community under *root* and play the scenario."""
     from kiosk.core.clock import SystemClock
     from kiosk.gate.runner import install_stop_handlers
@@ -45,13 +42,13 @@ def run_simulated(root: Path, *, once: bool, realtime: bool, language: str,
             gate.sign_on(GUARD[0], GUARD[2], "in", clock.now())
     roles = {token: role for role, token in community.tokens.items()}
     runner, until = run_simulation(community, realtime=realtime, once=once,
-                                   on_result=printer(language, roles))
+                                   on_result=printer(roles))
     if install_signals:
         install_stop_handlers(runner.stop_event)
         hang_cameras_on_sigusr1(runner)
-    click.echo(t("loop.run.started", language, lanes=len(runner.lanes)))
+    click.echo(t("loop.run.started", lanes=len(runner.lanes)))
     runner.run(until)
-    _summary(runner, language)
+    _summary(runner)
 
 
 def hang_cameras_on_sigusr1(runner) -> None:
@@ -65,10 +62,10 @@ def hang_cameras_on_sigusr1(runner) -> None:
     signal.signal(signal.SIGUSR1, hang)
 
 
-def _summary(runner, language: str) -> None:
+def _summary(runner) -> None:
     frames = sum(lane.frames for lane in runner.lanes)
     scans = sum(len(lane.results) for lane in runner.lanes)
-    click.echo(t("loop.run.summary", language, frames=frames, scans=scans))
+    click.echo(t("loop.run.summary", frames=frames, scans=scans))
 
 
 @click.command("run")
@@ -77,11 +74,9 @@ def _summary(runner, language: str) -> None:
 @click.option("--once", is_flag=True, help="With --simulate: play the scenario once, then stop.")
 @click.option("--realtime/--fast", default=None,
               help="With --simulate: pace frames at 10 fps (default when looping) or as fast as possible.")
-@click.option("--lang", type=LANGS, default="zh", show_default=True)
 @click.option("-v", "--verbose", is_flag=True, help="Log device and loop details to stderr.")
 @click.pass_context
-def run(ctx: click.Context, simulate: bool, once: bool, realtime: bool | None, lang: str,
-        verbose: bool) -> None:
+def run(ctx: click.Context, simulate: bool, once: bool, realtime: bool | None, verbose: bool) -> None:
     """Run the gate: every configured lane on its own thread until stopped.
 
     Each lane reads codes from its camera or barcode scanner, takes the
@@ -92,35 +87,33 @@ def run(ctx: click.Context, simulate: bool, once: bool, realtime: bool | None, l
     With --simulate, the data folder holds a demo community (created if
     needed) and a scripted scenario of camera frames is played instead.
 
+    \b
     Example:
-
         kiosk --home /var/lib/kiosk run
         kiosk --home demo-data run --simulate --once
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if simulate:
-        run_simulated(ctx.obj, once=once, realtime=not once if realtime is None else realtime,
-                      language=lang)
+        run_simulated(ctx.obj, once=once, realtime=not once if realtime is None else realtime)
         return
     from kiosk.gate.runner import Runner, install_stop_handlers
     from kiosk.gate.wiring import build_lanes
     from kiosk.store.config import load_config
 
-    lanes = build_lanes(load_config(ctx.obj), on_result=printer(lang))
+    lanes = build_lanes(load_config(ctx.obj), on_result=printer())
     runner = Runner(lanes)
     install_stop_handlers(runner.stop_event)
-    click.echo(t("loop.run.started", lang, lanes=len(lanes)))
+    click.echo(t("loop.run.started", lanes=len(lanes)))
     runner.run()
-    _summary(runner, lang)
+    _summary(runner)
 
 
 @click.command("doctor")
-@click.option("--lang", type=LANGS, default="zh", show_default=True)
 @click.option("--camera-timeout", type=float, default=3.0, show_default=True,
               help="Seconds to wait for a camera picture.")
 @click.pass_context
-def doctor(ctx: click.Context, lang: str, camera_timeout: float) -> None:
+def doctor(ctx: click.Context, camera_timeout: float) -> None:
     """Check the configuration and every configured device, in plain words.
 
     Checks the configuration, data folder permissions, trusted keys, the
@@ -128,14 +121,32 @@ def doctor(ctx: click.Context, lang: str, camera_timeout: float) -> None:
     timeout), QR decoder, barcode scanner and thermometer, the GPIO pins, the
     clock and free disk space. Exit status 1 if anything is an ERROR.
 
+    \b
     Example:
-
-        kiosk --home /var/lib/kiosk doctor --lang en
+        kiosk --home /var/lib/kiosk doctor
+        kiosk --lang en doctor --camera-timeout 10
     """
     from kiosk.gate.doctor import diagnose, render
 
     findings = diagnose(ctx.obj, camera_timeout=camera_timeout)
-    for line in render(findings, lang):
+    for line in render(findings):
         click.echo(line)
     if any(finding.level == "error" for finding in findings):
         raise SystemExit(1)
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Play the scenario once, fast, then stop.")
+@click.pass_context
+def demo(ctx: click.Context, once: bool) -> None:
+    """Create a demo office and gate with a demo registry, then run the simulated gate.
+
+    Runs until Ctrl-C, printing each decision (with --once: one round, then stop).
+
+    \b
+    Example:
+        kiosk --home demo-data demo
+    """
+    from kiosk.sim.demo_run import run_demo
+
+    run_demo(ctx.obj, once=once)

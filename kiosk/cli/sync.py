@@ -1,34 +1,18 @@
-"""Commands for gate-office sync: API tokens, USB export, pruning, office pull/push/report."""
+"""Sync commands: on the gate API tokens, USB export and pruning; in the office gates, pull, push, report."""
 
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import click
 
+from kiosk.cli.context import now, open_gate, open_office
 from kiosk.core import protocol
-from kiosk.core.clock import SystemClock
 from kiosk.core.i18n import say, t
 from kiosk.gate import sync_feed, usb_export
-from kiosk.gate.service import Gate
 from kiosk.office import pull, reports, usb_import
-from kiosk.office.service import Office
 from kiosk.store import tokens
-
-
-def _gate(ctx: click.Context) -> Gate:
-    return ctx.with_resource(Gate.open(ctx.find_root().obj))
-
-
-def _office(ctx: click.Context) -> Office:
-    return ctx.with_resource(Office.open(ctx.find_root().obj))
-
-
-def _now() -> datetime:
-    return SystemClock().now()
-
 
 # --- gate: tokens, export, prune -------------------------------------------------------
 
@@ -36,7 +20,9 @@ def _now() -> datetime:
 def token_group():
     """Bearer tokens for the office's access to this gate's sync API.
 
-    Example: kiosk token create --role office --name office-pc
+    \b
+    Example:
+        kiosk token create --role office --name office-pc
     """
 
 
@@ -47,9 +33,11 @@ def token_group():
 def token_create(ctx, role, name):
     """Create a token and print it once (only its hash is kept).
 
-    Example: kiosk token create --role office --name 社区办公室
+    \b
+    Example:
+        kiosk token create --role office --name 社区办公室
     """
-    token_id, secret = tokens.create_token(_gate(ctx).db, role, name, _now())
+    token_id, secret = tokens.create_token(open_gate(ctx).db, role, name, now())
     say("sync.token_created", err=True, token_id=token_id, role=role)
     click.echo(secret)
 
@@ -59,9 +47,11 @@ def token_create(ctx, role, name):
 def token_list(ctx):
     """List tokens (never their secrets).
 
-    Example: kiosk token list
+    \b
+    Example:
+        kiosk token list
     """
-    for row in tokens.list_tokens(_gate(ctx).db):
+    for row in tokens.list_tokens(open_gate(ctx).db):
         state = t("sync.token_revoked_at", at=row["revoked_at"]) if row["revoked_at"] else t("sync.token_active")
         used = t("sync.last_used", at=row["last_used_at"] or t("sync.never"))
         click.echo(f"{row['id']}\t{row['role']}\t{row['name'] or '-'}\t{row['created_at']}\t{used}\t{state}")
@@ -73,9 +63,11 @@ def token_list(ctx):
 def token_revoke(ctx, token_id):
     """Revoke a token at once.
 
-    Example: kiosk token revoke T1A2B3C4
+    \b
+    Example:
+        kiosk token revoke T1A2B3C4
     """
-    tokens.revoke_token(_gate(ctx).db, token_id, _now())
+    tokens.revoke_token(open_gate(ctx).db, token_id, now())
     say("sync.token_revoked", token_id=token_id)
 
 
@@ -86,10 +78,12 @@ def token_revoke(ctx, token_id):
 def export_cmd(ctx, since, out):
     """Write a signed, chain-verifiable file of events for the office (USB fallback).
 
-    Example: kiosk export --since 0 --out /media/usb/jinan-gate.events
+    \b
+    Example:
+        kiosk export --since 0 --out /media/usb/jinan-gate.events
     """
-    gate = _gate(ctx)
-    info = usb_export.export_events(gate, since, out, _now())
+    gate = open_gate(ctx)
+    info = usb_export.export_events(gate, since, out, now())
     say("sync.exported", count=info["count"], first=since + 1, last=info["last_seq"], out=out)
 
 
@@ -98,9 +92,11 @@ def export_cmd(ctx, since, out):
 def export_key_cmd(ctx):
     """Print this gate's export public key for `kiosk office gate add --export-key`.
 
-    Example: kiosk export-key > jinan-gate-export-key.txt
+    \b
+    Example:
+        kiosk export-key > jinan-gate-export-key.txt
     """
-    click.echo(usb_export.export_public_key(_gate(ctx)))
+    click.echo(usb_export.export_public_key(open_gate(ctx)))
 
 
 @click.command("prune")
@@ -111,11 +107,13 @@ def prune_cmd(ctx, retention_days):
 
     Unacknowledged events are never deleted, whatever the retention.
 
-    Example: kiosk prune --retention-days 30
+    \b
+    Example:
+        kiosk prune --retention-days 30
     """
-    gate = _gate(ctx)
+    gate = open_gate(ctx)
     days = gate.config.settings.sync.retention_days if retention_days is None else retention_days
-    say("sync.pruned", count=sync_feed.prune(gate.db, _now(), float(days)))
+    say("sync.pruned", count=sync_feed.prune(gate.db, now(), float(days)))
 
 
 # --- office ----------------------------------------------------------------------------
@@ -124,7 +122,9 @@ def prune_cmd(ctx, retention_days):
 def office_gate_group():
     """The gates this office pulls from.
 
-    Example: kiosk office gate add jinan-gate --url http://192.168.1.20:8000 --token kt_...
+    \b
+    Example:
+        kiosk office gate add jinan-gate --url http://192.168.1.20:8000 --token kt_...
     """
 
 
@@ -137,9 +137,11 @@ def office_gate_group():
 def office_gate_add(ctx, name, url, token, export_key):
     """Add or update a gate by name, URL and token.
 
-    Example: kiosk office gate add jinan-gate --url http://192.168.1.20:8000 --token kt_...
+    \b
+    Example:
+        kiosk office gate add jinan-gate --url http://192.168.1.20:8000 --token kt_...
     """
-    pull.add_gate(_office(ctx), name, url, token, export_key)
+    pull.add_gate(open_office(ctx), name, url, token, export_key)
     say("sync.gate_saved", name=name)
 
 
@@ -148,9 +150,11 @@ def office_gate_add(ctx, name, url, token, export_key):
 def office_gate_list(ctx):
     """List gates with their last seq, last contact, clock offset and chain state.
 
-    Example: kiosk office gate list
+    \b
+    Example:
+        kiosk office gate list
     """
-    for gate in pull.chosen_gates(_office(ctx), []):
+    for gate in pull.chosen_gates(open_office(ctx), []):
         offset = "-" if gate["clock_offset_s"] is None else f"{gate['clock_offset_s']:+.3f}s"
         chain = t("sync.chain_broken", detail=gate["chain_broken"]) if gate["chain_broken"] else t("sync.chain_ok")
         click.echo(f"{gate['name']}\t{gate['url'] or '-'}\tseq {gate['last_seq']}\t"
@@ -163,9 +167,11 @@ def office_gate_list(ctx):
 def office_gate_reset(ctx, name):
     """Accept pulls again after a chain break has been looked into.
 
-    Example: kiosk office gate reset-chain jinan-gate
+    \b
+    Example:
+        kiosk office gate reset-chain jinan-gate
     """
-    pull.reset_chain(_office(ctx), name)
+    pull.reset_chain(open_office(ctx), name)
     say("sync.chain_reset", name=name)
 
 
@@ -197,14 +203,16 @@ def office_pull(ctx, names, batch, verbose):
     Exit status 0 when every gate pulled fine, 1 when a gate was unreachable or a chain broke.
     Quiet unless something is wrong when not on a terminal (for the systemd timer).
 
-    Example: kiosk office pull jinan-gate
+    \b
+    Example:
+        kiosk office pull jinan-gate
     """
-    office = _office(ctx)
+    office = open_office(ctx)
     tty = sys.stderr.isatty()
     failed = False
     for gate in pull.networked_gates(office, names):
         progress = _Progress(gate["name"]) if tty else None
-        result = pull.pull_gate(office, gate["name"], _now, batch, progress)
+        result = pull.pull_gate(office, gate["name"], now, batch, progress)
         if progress:
             progress.close()
         if result.problem:
@@ -224,10 +232,12 @@ def office_pull(ctx, names, batch, verbose):
 def office_push(ctx, names):
     """Send the current registry bundle to every gate (or the named ones).
 
-    Example: kiosk office push jinan-gate
+    \b
+    Example:
+        kiosk office push jinan-gate
     """
     failed = False
-    for name, problem, detail in pull.push_registry(_office(ctx), list(names), _now()):
+    for name, problem, detail in pull.push_registry(open_office(ctx), list(names), now()):
         failed = failed or problem is not None
         click.echo(f"{name}: {problem or detail}", err=problem is not None)
     ctx.exit(1 if failed else 0)
@@ -243,9 +253,11 @@ def office_push(ctx, names):
 def office_report(ctx, day, shift_no, gate, fmt, out):
     """Shift logs and daily totals across gates, from the events the office pulled.
 
-    Example: kiosk office report --date 2026-11-29 --format xlsx --out 2026-11-29.xlsx
+    \b
+    Example:
+        kiosk office report --date 2026-11-29 --format xlsx --out 2026-11-29.xlsx
     """
-    rows = reports.report_rows(_office(ctx), day.date(), shift_no, gate)
+    rows = reports.report_rows(open_office(ctx), day.date(), shift_no, gate)
     if fmt == "xlsx":
         if out is None:
             raise click.UsageError("--format xlsx needs --out FILE")
@@ -264,18 +276,11 @@ def office_report(ctx, day, shift_no, gate, fmt, out):
 def office_import_events(ctx, file, gate_name):
     """Import a gate's `kiosk export` file exactly once (signature and chain verified).
 
-    Example: kiosk office import-events /media/usb/jinan-gate.events
+    \b
+    Example:
+        kiosk office import-events /media/usb/jinan-gate.events
     """
-    result = usb_import.import_events(_office(ctx), file, gate_name)
+    result = usb_import.import_events(open_office(ctx), file, gate_name)
     if result.trusted_now:
         say("sync.key_recorded", err=True, gate=result.gate)
     say("sync.imported", gate=result.gate, new=result.new_events, held=result.already_held, last=result.last_seq)
-
-
-def register(cli: click.Group) -> None:
-    """Add the sync commands to the ``kiosk`` group and its ``office`` group."""
-    for command in (token_group, export_cmd, export_key_cmd, prune_cmd):
-        cli.add_command(command)
-    office = cli.commands["office"]
-    for command in (office_gate_group, office_pull, office_push, office_report, office_import_events):
-        office.add_command(command)

@@ -20,7 +20,9 @@ from web.serve import DEFAULT_THREADS, serve
 def serve_cmd(ctx, host, port, threads):
     """Serve the guard screen, guard actions and office pages with waitress.
 
-    Example: kiosk serve --host 0.0.0.0 --port 8000
+    \b
+    Example:
+        kiosk serve --host 0.0.0.0 --port 8000
     """
     web = load_config(ctx.obj).settings.web
     host, port = host or web.host, port or web.port
@@ -32,7 +34,9 @@ def serve_cmd(ctx, host, port, threads):
 def web_user_group():
     """Office logins for the web page (office pages are read-only).
 
-    Example: kiosk web-user add office1 --role office
+    \b
+    Example:
+        kiosk web-user add office1 --role office
     """
 
 
@@ -45,7 +49,9 @@ def web_user_group():
 def web_user_add(ctx, name, role, password):
     """Add an office login (password stored as a salted scrypt hash).
 
-    Example: kiosk web-user add office1 --role office
+    \b
+    Example:
+        kiosk web-user add office1 --role office
     """
     with Gate.open(ctx.obj) as gate:
         web_users.add_user(gate.db, name, role, password)

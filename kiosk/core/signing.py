@@ -13,11 +13,16 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from kiosk.core.errors import KioskError
+
 KEY_ID_BYTES = 4
 
 
-class KeyError_(ValueError):
-    """A key file or key text is unusable."""
+class KeyError_(KioskError, ValueError):
+    """A key file or key text is unusable (code ``bad_key``; the message says how)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("bad_key", message)
 
 
 def raw_public(key: Ed25519PublicKey) -> bytes:

@@ -38,7 +38,7 @@ def add_gate(office: Office, name: str, url: str, token: str, export_key: str | 
 def get_gate(office: Office, name: str) -> dict:
     rows = list(office.db.query("SELECT * FROM gates WHERE name = ?", [name]))
     if not rows:
-        raise KeyError(f"no gate {name!r}: add it with `kiosk office gate add`")
+        raise SyncError("unknown_gate", f"no gate {name!r}: add it with `kiosk office gate add`")
     return rows[0]
 
 

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.core import passes
 from kiosk.core.clock import utc_text
+from kiosk.core.errors import KioskError
 from kiosk.core.signing import public_key_text
 from kiosk.store import registry
 from kiosk.store.config import Config, ConfigError, load_config
@@ -24,6 +25,10 @@ from kiosk.store.keys import generate_signing_key, load_signing_key
 
 SIGNING_KEY = "signing.key"
 HEALTH_STATUSES = ("normal", "health_monitoring", "home_isolation", "central_quarantine")
+
+
+class OfficeError(KioskError):
+    """An office action was refused (``unknown_pass``)."""
 
 
 class Office:
@@ -99,7 +104,7 @@ def set_pass_status(office: Office, pass_id: str, status: str, reason: str = "")
     if status not in ("active", "revoked", "blocked"):
         raise ValueError("status must be active, revoked or blocked")
     if not office.db["passes"].count_where("id = ?", [pass_id]):
-        raise KeyError(f"no pass {pass_id}")
+        raise OfficeError("unknown_pass", f"no pass {pass_id}")
     office.db["passes"].update(pass_id, {"status": status, "reason": reason or None})
 
 

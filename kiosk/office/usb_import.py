@@ -74,7 +74,8 @@ def _gate_for(office: Office, header: dict, name: str | None) -> dict:
     for gate in chosen_gates(office, []):
         if header.get("gate_id") in (gate["gate_id"], gate["name"]):
             return gate
-    raise KeyError(f"no gate for {header.get('gate_id')!r}: add it with `kiosk office gate add` or name --gate")
+    raise SyncError("unknown_gate",
+                    f"no gate for {header.get('gate_id')!r}: add it with `kiosk office gate add` or name --gate")
 
 
 def import_events(office: Office, path: Path, gate_name: str | None = None) -> ImportResult:

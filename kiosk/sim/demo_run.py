@@ -18,9 +18,9 @@ def start_web(gate_home: Path) -> None:
     click.echo("web page: http://127.0.0.1:8000/")
 
 
-def run_demo(root: Path, once: bool = False, language: str = "zh") -> None:
+def run_demo(root: Path, once: bool = False) -> None:
     root = Path(root)
     click.echo(f"demo office: {root / 'office'}\ndemo gate:   {root / 'gate'}")
     if not once:
         start_web(root / "gate")
-    run_simulated(root, once=once, realtime=not once, language=language)
+    run_simulated(root, once=once, realtime=not once)

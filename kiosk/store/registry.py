@@ -35,6 +35,10 @@ class BundleError(KioskError):
     """A registry bundle was refused (e.g. ``not_newer``, ``bad_signature``)."""
 
 
+class TrustError(KioskError):
+    """A change to the trusted keys was refused (``key_not_trusted``, ``last_key``)."""
+
+
 @dataclass(frozen=True)
 class BundleInfo:
     version: int
@@ -101,9 +105,9 @@ def trust_key(db: sqlite_utils.Database, text: str, now: datetime) -> str:
 def distrust_key(db: sqlite_utils.Database, kid: str) -> None:
     """Remove a trusted key; refuses to remove the last one (the gate could verify nothing)."""
     if not db["trusted_keys"].count_where("key_id = ?", [kid]):
-        raise KeyError(f"key {kid} is not trusted here")
+        raise TrustError("key_not_trusted", f"key {kid} is not trusted here")
     if db["trusted_keys"].count == 1:
-        raise ValueError("refusing to remove the only trusted key: trust its successor first")
+        raise TrustError("last_key", "refusing to remove the only trusted key: trust its successor first")
     db["trusted_keys"].delete(kid)
 
 

@@ -14,10 +14,15 @@ from datetime import datetime
 import sqlite_utils
 
 from kiosk.core.clock import utc_text
+from kiosk.core.errors import KioskError
 from kiosk.store.db import transaction
 
 ROLES = ("office",)
 PREFIX = "kt_"
+
+
+class TokenError(KioskError):
+    """A token action was refused (``unknown_token``)."""
 
 
 def token_hash(secret: str) -> str:
@@ -43,7 +48,7 @@ def list_tokens(db: sqlite_utils.Database) -> list[dict]:
 def revoke_token(db: sqlite_utils.Database, token_id: str, now: datetime) -> None:
     with transaction(db) as conn:
         if not conn.execute("SELECT 1 FROM api_tokens WHERE id = ?", [token_id]).fetchone():
-            raise KeyError(f"no token {token_id}")
+            raise TokenError("unknown_token", f"no token {token_id}")
         conn.execute("UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
                      [utc_text(now), token_id])
 

@@ -15,7 +15,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from kiosk.cli.root import EVENT_COLUMNS, cli
+from kiosk.cli.gate import EVENT_COLUMNS
+from kiosk.cli.root import cli
 from kiosk.sim.demo import write_ledger
 from kiosk.store.config import resolve_home
 
@@ -107,7 +108,7 @@ def test_office_to_gate_round_trip(tmp_path, env):
                                "--record", home=gate).stdout)
     assert (allowed["outcome"], allowed["codes"], allowed["subject_id"], allowed["event_seq"]) == (
         "allow", [], "R001", 2)
-    revoked = json.loads(kiosk(env, "check", tokens["R003"], "--direction", "in", "--json", "--lang", "en",
+    revoked = json.loads(kiosk(env, "check", tokens["R003"], "--direction", "in", "--json",
                                "--record", home=gate, status=2).stdout)
     assert (revoked["outcome"], revoked["codes"], revoked["message"]) == (
         "deny", ["revoked"], "Refused: Pass has been revoked")

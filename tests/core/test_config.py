@@ -175,7 +175,7 @@ def test_doctor_reports_an_unknown_key_in_the_chosen_language(tmp_path):
     config = demo.gate_home / "kiosk.toml"
     config.write_text(config.read_text(encoding="utf-8") + "\n[gate]\nopen_secs = 3\n", encoding="utf-8")
     runner = CliRunner()
-    english = runner.invoke(cli, ["--home", str(demo.gate_home), "doctor", "--lang", "en"])
+    english = runner.invoke(cli, ["--home", str(demo.gate_home), "--lang", "en", "doctor"])
     chinese = runner.invoke(cli, ["--home", str(demo.gate_home), "doctor"])
     assert (english.exit_code, english.output.splitlines()) == (1, [
         "[ERROR] Configuration problem: kiosk.toml: unknown key [gate] open_secs; did you mean open_seconds?"])

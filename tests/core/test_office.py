@@ -126,8 +126,9 @@ def test_pass_status_changes(office, community):
     office_mod.set_pass_status(office, community.pass_ids["resident"], "blocked", "dispute")
     row = office.db["passes"].get(community.pass_ids["resident"])
     assert (row["status"], row["reason"]) == ("blocked", "dispute")
-    with pytest.raises(KeyError):
+    with pytest.raises(office_mod.OfficeError, match="no pass PNOSUCH") as refused:
         office_mod.set_pass_status(office, "PNOSUCH", "revoked")
+    assert refused.value.code == "unknown_pass"
     with pytest.raises(ValueError):
         office_mod.set_pass_status(office, community.pass_ids["resident"], "lost")
 

@@ -15,7 +15,7 @@ ENV_KEYS = ("clock_", "disk")  # depend on the machine: checked by prefix only
 
 
 def _doctor(home, *args):
-    result = CliRunner().invoke(cli, ["--home", str(home), "doctor", "--lang", "en", *args])
+    result = CliRunner().invoke(cli, ["--lang", "en", "--home", str(home), "doctor", *args])
     lines = result.output.splitlines()
     fixed = [l for l in lines if not ("clock is" in l or "free on the data disk" in l)]
     return result.exit_code, fixed, lines

@@ -58,8 +58,8 @@ def test_scenario_once_gives_exactly_the_expected_events_and_pins(community):
 
 def test_run_simulate_once_cli(tmp_path):
     home = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, "-m", "kiosk", "--home", str(home), "run", "--simulate",
-                           "--once", "--lang", "en"], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "kiosk", "--lang", "en", "--home", str(home), "run",
+                           "--simulate", "--once"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "Gate running: 2 lanes. Press Ctrl-C to stop."
@@ -97,8 +97,8 @@ def test_kiosk_run_stops_cleanly_on_sigterm(tmp_path):
         "signals": {"pin_factory": "mock"},
         "lanes": [{"id": "in", "direction": "in",
                    "camera": {"kind": "folder", "source": str(frames), "fps": 20, "loop": True}}]})
-    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "--home", str(demo.gate_home), "run",
-                             "--lang", "en"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "--lang", "en", "--home", str(demo.gate_home),
+                             "run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         row = None

@@ -38,7 +38,7 @@ def test_hung_frame_read_stops_the_heartbeat_while_the_process_lives(tmp_path):
     path = str(tmp_path / "notify.sock")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     server.bind(path)
-    process = spawn("-m", "kiosk", "--home", str(tmp_path / "demo"), "run", "--simulate", "--lang", "en",
+    process = spawn("-m", "kiosk", "--lang", "en", "--home", str(tmp_path / "demo"), "run", "--simulate",
                     env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": str(int(WATCHDOG_S * 1e6))},
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -80,7 +80,7 @@ def test_the_wal_and_shm_files_of_open_databases_are_0600(tmp_path, mask):
 
 
 def doctor(home) -> list[str]:
-    result = CliRunner().invoke(cli, ["--home", str(home), "doctor", "--lang", "en"])
+    result = CliRunner().invoke(cli, ["--lang", "en", "--home", str(home), "doctor"])
     return result.output.splitlines()
 
 
@@ -112,7 +112,7 @@ def test_doctor_reports_the_office_signing_key_in_a_gate_folder(tmp_path):
     stolen.parent.mkdir(mode=0o700)
     shutil.copy(demo.office_home / "keys" / "signing.key", stolen)
     os.chmod(stolen, 0o600)
-    result = CliRunner().invoke(cli, ["--home", str(demo.gate_home), "doctor", "--lang", "en"])
+    result = CliRunner().invoke(cli, ["--lang", "en", "--home", str(demo.gate_home), "doctor"])
     assert result.exit_code == 1
     assert (f"[ERROR] {stolen} is the office's pass-signing key: a gate must never hold it. Move it back to "
             "the office machine and delete it here") in result.output.splitlines()

@@ -81,8 +81,9 @@ def test_tokens_are_stored_hashed_and_listed_without_secrets(community, gate_tok
         assert stored == [(tokens.token_hash(gate_token),)]
         assert gate_token not in json.dumps(tokens.list_tokens(gate.db))
         assert tokens.authenticate(gate.db, gate_token, NOW)["role"] == "office"
-        with pytest.raises(KeyError):
+        with pytest.raises(tokens.TokenError, match="no token TNOPE") as refused:
             tokens.revoke_token(gate.db, "TNOPE", NOW)
+        assert refused.value.code == "unknown_token"
 
 
 def test_events_stream_in_order_with_the_cursor_line(community, client, gate_token):
