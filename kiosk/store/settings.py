@@ -112,6 +112,10 @@ class RulesTable(Table):
                                            "out within the window before `household_quota`")
     household_quota_days: float = setting(2.0,
                                           "the household quota window in days")
+    fever_followup_minutes: float = setting(30.0,
+                                            "minutes; the same person's passages within it after a "
+                                            "`fever` refusal are a re-measurement linked to it "
+                                            "(`fever_remeasured` when the reading is normal)")
     severity: dict[str, str] = setting(factory=dict, help="per decision code: deny, refer, warn "
                                        "or off", keys=tuple(CODES), choices=SEVERITIES)
 
