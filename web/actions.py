@@ -50,7 +50,8 @@ def check():
     if request.method == "POST":
         try:
             temperature = web_actions.parse_temperature(request.form.get("temperature"))
-            result = web_actions.manual_check(gate, request.form.get("pass_id", ""), _lane(), temperature, gate.now())
+            result = web_actions.manual_check(gate, request.form.get("pass_id", ""), _lane(), temperature, gate.now(),
+                                              typed_by=g.guard_id)
         except ValueError:
             error = "bad_temperature"
         else:
@@ -69,11 +70,13 @@ def temperature():
             value = web_actions.parse_temperature(request.form.get("value"))
             if value is None:
                 raise ValueError("empty")
-            web_actions.enter_temperature(gate, _lane(), value, g.guard_id, gate.now())
+            web_actions.enter_temperature(gate, _lane(), value, g.guard_id, gate.now(),
+                                          remeasure_of=request.form.get("remeasure_of"))
             saved = value
         except ValueError:
             error = "bad_temperature"
     return render_template("actions/temperature.html", lanes=gate.config["lanes"], lane=_lane(),
+                           refusals=web_actions.fever_refusals(gate, gate.now()),
                            error=error, saved=saved), status_of(error)
 
 

@@ -23,12 +23,14 @@ def _alert_where() -> tuple[str, list]:
 
 
 def alerts(db: sqlite_utils.Database, unacknowledged_only: bool = False, limit: int = 200) -> list[dict]:
-    """Alert events, newest first, each with its acknowledgement (or None)."""
+    """Alert events, newest first, each with its acknowledgement (or None) and, for a fever
+    re-measurement, the first fever reading (``first_temperature``)."""
     where, params = _alert_where()
     if unacknowledged_only:
         where += " AND a.event_id IS NULL"
     return list(db.query(
-        f"SELECT e.*, a.acked_by, a.note AS ack_note, a.acked_at FROM events e "
+        f"SELECT e.*, json_extract(e.data, '$.remeasure_of.temperature') AS first_temperature, "
+        f"a.acked_by, a.note AS ack_note, a.acked_at FROM events e "
         f"LEFT JOIN alert_acks a ON a.event_id = e.id WHERE {where} ORDER BY e.seq DESC LIMIT ?",
         [*params, limit]))
 

@@ -7,9 +7,10 @@ decision is made and logged exactly like a scan (with source ``manual``).
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
+from kiosk.core.clock import utc_text
 from kiosk.core.codes import codes_with
 from kiosk.core.rules import Scan
 from kiosk.gate.service import CheckResult, Gate
@@ -30,11 +31,13 @@ def parse_temperature(text: str | None) -> float | None:
     return value
 
 
-def manual_check(gate: Gate, pass_id: str, lane: str, temperature: float | None, now: datetime) -> CheckResult:
-    """Decide on a pass id typed or picked by the guard, recorded as manual."""
+def manual_check(gate: Gate, pass_id: str, lane: str, temperature: float | None, now: datetime,
+                 typed_by: str | None = None) -> CheckResult:
+    """Decide on a pass id typed or picked by the guard, recorded as manual (a temperature as typed)."""
     direction = gate.lane(lane)["direction"]
     return gate.check(Scan(direction=direction, pass_id=pass_id.strip().upper(), temperature=temperature,
-                           lane=lane, source="manual"), now)
+                           lane=lane, source="manual", temperature_by=typed_by if temperature is not None else None),
+                      now)
 
 
 def vehicle_check(gate: Gate, plate: str, pass_id: str, lane: str, disinfected: bool, now: datetime) -> CheckResult:
@@ -47,10 +50,26 @@ def vehicle_check(gate: Gate, plate: str, pass_id: str, lane: str, disinfected: 
     return gate.check(scan, now, data={"vehicle_check": True, "disinfected": disinfected})
 
 
-def enter_temperature(gate: Gate, lane: str, value: float, guard_id: str, now: datetime) -> int:
-    """Queue a typed temperature for the lane's scan loop (no sensor fitted); returns its id."""
+def enter_temperature(gate: Gate, lane: str, value: float, guard_id: str, now: datetime,
+                      remeasure_of: str | None = None) -> int:
+    """Queue a typed temperature for the lane's scan loop; returns its id.
+
+    Unbound, the lane uses it only without a working sensor; bound to one of ``fever_refusals``
+    it is that person's re-measurement. ValueError for any other event id.
+    """
     gate.lane(lane)
-    return lane_state.add_manual_reading(gate.db, lane, value, guard_id, now)
+    if remeasure_of and remeasure_of not in {event["id"] for event in fever_refusals(gate, now)}:
+        raise ValueError(f"{remeasure_of!r} is not a recent fever refusal")
+    return lane_state.add_manual_reading(gate.db, lane, value, guard_id, now, remeasure_of or None)
+
+
+def fever_refusals(gate: Gate, now: datetime) -> list[dict]:
+    """Fever refusals within the follow-up window, newest first: whom a guard may re-measure."""
+    since = now - timedelta(minutes=gate.rules().fever_followup_minutes)
+    return list(gate.db.query(
+        "SELECT * FROM events e WHERE ts_utc >= ? AND outcome IN ('deny', 'refer') AND pass_id IS NOT NULL "
+        "AND EXISTS (SELECT 1 FROM json_each(e.codes) WHERE value = 'fever') ORDER BY seq DESC",
+        [utc_text(since)]))
 
 
 def needs_supervisor(event: dict) -> bool:

@@ -46,6 +46,8 @@ _CODES = [
     Code("central_quarantine", "deny", alarm=True, office_alert=True, needs_supervisor=True),
     Code("health_monitoring", "warn"),
     Code("fever", "deny", alarm=True, office_alert=True, needs_supervisor=True),
+    # A normal reading soon after a fever refusal (rules.fever_followup_minutes): a supervisor decides.
+    Code("fever_remeasured", "refer", alarm=True, office_alert=True, needs_supervisor=True),
     Code("temperature_missing", "refer"),
     Code("temperature_implausible", "refer"),
     Code("passback", "warn"),

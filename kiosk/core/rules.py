@@ -25,6 +25,7 @@ DIRECTIONS = ("in", "out")
 PASSAGES = kinds_with(passage=True)
 FORGERY_CODES = codes_with(unverified=True)
 RANK = {"allow": 0, "warn": 0, "refer": 1, "deny": 2}
+TEMPERATURE_SOURCES = ("sensor", "typed", "none")
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,20 @@ class Scan:
     lane: str | None = None
     source: str = "camera"  # camera | scanner | manual
     nonce: str | None = None
+    temperature_source: str | None = None  # sensor | typed | none; None: typed if a value was given
+    temperature_by: str | None = None  # the guard who typed it
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be 'in' or 'out', not {self.direction!r}")
+        if self.temperature_source not in (None, *TEMPERATURE_SOURCES):
+            raise ValueError(f"temperature_source must be one of {TEMPERATURE_SOURCES}, "
+                             f"not {self.temperature_source!r}")
+
+    def temperature_facts(self) -> dict:
+        """Where the temperature came from, for the event's data (the office sees it there)."""
+        source = self.temperature_source or ("none" if self.temperature is None else "typed")
+        return {"temperature_source": source, "temperature_by": self.temperature_by}
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,7 @@ class RuleSettings:
     household_quota_members: int = 1
     household_quota_days: float = 2.0
     clock_tolerance_s: float = 600.0
+    fever_followup_minutes: float = 30.0
 
     @classmethod
     def from_sources(cls, config_rules: dict[str, Any], registry_settings: dict[str, Any] | None = None) -> "RuleSettings":
@@ -64,7 +76,8 @@ class RuleSettings:
         severity = {**config_rules.get("severity", {}), **(registry_settings or {}).get("severity", {})}
         numeric = {name: type(getattr(cls, name))(merged[name]) for name in (
             "fever_threshold", "plausible_min", "plausible_max", "duplicate_window_s",
-            "household_quota_members", "household_quota_days", "clock_tolerance_s") if name in merged}
+            "household_quota_members", "household_quota_days", "clock_tolerance_s",
+            "fever_followup_minutes") if name in merged}
         return cls(severity=severity_map(severity), **numeric)
 
 
@@ -82,6 +95,7 @@ class Decision:
     temperature: float | None = None
     duplicate_of: dict | None = field(default=None, compare=False)
     clock_tolerance_s: float | None = None  # how early the pass was accepted (gate clock behind)
+    remeasure_of: dict | None = field(default=None, compare=False)  # the fever refusal followed up: id, seq, temperature
 
     def message(self, language: str = "zh") -> str:
         return self.message_zh if language == "zh" else self.message_en
@@ -115,6 +129,10 @@ class History(Protocol):
         """Ids of household members who went out since ``since``."""
         ...
 
+    def open_fever_refusal(self, subject_kind: str, subject_id: str, since: datetime) -> dict | None:
+        """The subject's latest refusal for fever since ``since`` not followed by an allowed passage."""
+        ...
+
 
 @dataclass
 class _Findings:
@@ -126,6 +144,7 @@ class _Findings:
     subject_id: str | None = None
     household_id: str | None = None
     clock_tolerance_s: float | None = None
+    remeasure_of: dict | None = None
 
 
 def decide(scan: Scan, reg: Registry, history: History, now: datetime, rules: RuleSettings) -> Decision:
@@ -140,6 +159,7 @@ def decide(scan: Scan, reg: Registry, history: History, now: datetime, rules: Ru
         _subject(scan, reg, found)
         _health(scan, reg, now, found)
         _temperature(scan, rules, found)
+        _fever_followup(history, now, rules, found)
         _movement(scan, history, now, rules, found)
     return _conclude(scan, found, rules)
 
@@ -248,6 +268,19 @@ def _temperature(scan: Scan, rules: RuleSettings, found: _Findings) -> None:
         found.codes.append("fever")
 
 
+def _fever_followup(history: History, now: datetime, rules: RuleSettings, found: _Findings) -> None:
+    """A passage soon after a fever refusal re-measures it: linked to it, and not simply allowed."""
+    if found.subject_id is None or found.subject_kind == "vehicle" or "unknown_subject" in found.codes:
+        return
+    since = now - timedelta(minutes=rules.fever_followup_minutes)
+    refusal = history.open_fever_refusal(found.subject_kind, found.subject_id, since)
+    if refusal is None:
+        return
+    found.remeasure_of = {"id": refusal["id"], "seq": refusal["seq"], "temperature": refusal["temperature"]}
+    if "fever" not in found.codes:
+        found.codes.append("fever_remeasured")
+
+
 def _movement(scan: Scan, history: History, now: datetime, rules: RuleSettings, found: _Findings) -> None:
     if found.subject_id is None or "unknown_subject" in found.codes:
         return
@@ -271,4 +304,5 @@ def _conclude(scan: Scan, found: _Findings, rules: RuleSettings) -> Decision:
                     subject_kind=found.subject_kind, subject_id=found.subject_id,
                     household_id=found.household_id,
                     plate=normalise_plate(scan.plate) if scan.plate else None,
-                    temperature=scan.temperature, clock_tolerance_s=found.clock_tolerance_s)
+                    temperature=scan.temperature, clock_tolerance_s=found.clock_tolerance_s,
+                    remeasure_of=found.remeasure_of)

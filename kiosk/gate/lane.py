@@ -9,9 +9,11 @@ Order of a scan, which the crash-safety and full-disk rules depend on:
 
 1. decode the frame (no database work at all on frames without a code);
 2. debounce: a code held in view is handled once;
-3. temperature when the lane requires it (not for vehicle passes): a fresh
-   reading typed by the guard on the web page, else the lane's sensor
-   (median of several readings; an implausible one is measured again);
+3. temperature when the lane requires it (not for vehicle passes): the lane's
+   sensor (median of several readings; an implausible one is measured again);
+   a fresh reading typed by the guard on the web page only when the lane has no
+   sensor or it failed, or when the guard typed it as this pass's re-measurement
+   after a refusal. The event records which (``temperature_source``, ``temperature_by``);
 4. ``Gate.check`` decides and writes the event durably (WAL, synchronous=FULL);
 5. only then the LEDs, buzzer and relay are driven.  If the event could not be
    stored (``NotRecorded``) the decision is still shown with a loud "not
@@ -84,6 +86,8 @@ class _Reading:
     value: float | None = None
     measurement: Measurement | None = None
     manual_id: int | None = None  # manual_readings row to mark consumed
+    source: str = "none"  # sensor | typed | none
+    typed_by: str | None = None  # the guard who typed it
 
 
 @dataclass
@@ -178,7 +182,8 @@ class Lane:
             reading = self._temperature(token, reported)
             scan = Scan(direction=self.direction, token=token, temperature=reading.value,
                         temperature_required=self.require_temperature, lane=self.id,
-                        source=source, nonce=presentation.nonce if presentation else None)
+                        source=source, nonce=presentation.nonce if presentation else None,
+                        temperature_source=reading.source, temperature_by=reading.typed_by)
             try:
                 checked = self.gate.check(scan, self.gate.now())
             except NotRecorded as exc:
@@ -268,16 +273,20 @@ class Lane:
     # --- temperature ------------------------------------------------------------------
 
     def _temperature(self, token: str, now: datetime) -> _Reading:
+        """The sensor's reading; a typed one only when the sensor is missing or failed, or when
+        the guard typed it as this pass's re-measurement after a refusal."""
         if not self.require_temperature or _is_vehicle(token):
             return _Reading()
-        manual = self._manual_reading(now)
-        if manual is not None:
-            return manual
-        if self.thermometer is None:
-            return _Reading()  # rules say temperature_missing: the guard checks by hand
+        pass_id = _claimed_pass_id(token)
+        remeasured = self._manual_reading(now, pass_id) if pass_id else None
+        if remeasured is not None:
+            return remeasured
+        if self.thermometer is None:  # no typed reading either: the rules say temperature_missing
+            return self._manual_reading(now) or _Reading()
         measurement = self._measure()
-        value = measurement.value if measurement.status in ("ok", "implausible") else None
-        return _Reading(value, measurement)
+        if measurement.status in ("ok", "implausible"):
+            return _Reading(measurement.value, measurement, source="sensor")
+        return self._manual_reading(now) or _Reading(measurement=measurement)  # the sensor failed
 
     def _measure(self) -> Measurement:
         """Measure; an implausible value (not a forehead) is measured again."""
@@ -312,22 +321,26 @@ class Lane:
         rules = self.gate.rules()
         return rules.plausible_min, rules.plausible_max
 
-    def _manual_reading(self, now: datetime) -> _Reading | None:
-        """The newest unconsumed reading the guard typed for this lane, if fresh."""
+    def _manual_reading(self, now: datetime, remeasured_pass: str | None = None) -> _Reading | None:
+        """The newest fresh unconsumed reading the guard typed for this lane: with
+        ``remeasured_pass``, one bound to that pass's refusal; else one bound to nothing."""
         try:
             rows = lane_state.unconsumed_readings(self.gate.db, self.id)
         except sqlite3.Error as exc:
             log.warning("lane %s: manual readings unavailable: %s", self.id, exc)
             return None
         oldest = now - timedelta(seconds=self.manual_window_s)
-        for row_id, value, entered in rows:
-            when = _parse_when(entered)
+        for row in rows:
+            if (row["remeasure_of"] is not None, row["remeasure_pass_id"]) != \
+                    (remeasured_pass is not None, remeasured_pass):
+                continue
+            when = _parse_when(row["entered_utc"])
             if when is not None and oldest <= when <= now + timedelta(seconds=5):
+                value = float(row["value"])
                 low, high = self._plausible()
-                status = "ok" if low <= value <= high else "implausible"
-                measurement = Measurement(float(value), status, (float(value),))
+                measurement = Measurement(value, "ok" if low <= value <= high else "implausible", (value,))
                 self.status.thermometer = "manual " + _describe(measurement)
-                return _Reading(float(value), measurement, row_id)
+                return _Reading(value, measurement, row["id"], "typed", row["guard_id"])
         return None
 
     def _consume(self, reading: _Reading) -> None:
@@ -451,6 +464,15 @@ def _is_vehicle(token: str) -> bool:
     except Exception:  # noqa: BLE001 - whatever was scanned, the rules decide on it
         return False
     return parsed is not None and parsed[2].subject_kind == "vehicle"
+
+
+def _claimed_pass_id(token: str) -> str | None:
+    """The pass id the token claims (unverified: it only picks the guard's typed re-measurement)."""
+    try:
+        parsed = passes.parse(token)
+    except Exception:  # noqa: BLE001 - whatever was scanned, the rules decide on it
+        return None
+    return parsed[2].pass_id if parsed else None
 
 
 def _describe(measurement: Measurement) -> str:

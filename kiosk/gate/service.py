@@ -153,7 +153,8 @@ class Gate:
             pass_id=decision.pass_id, subject_kind=decision.subject_kind,
             subject_id=decision.subject_id, household_id=decision.household_id,
             plate=decision.plate, temperature=decision.temperature, nonce=scan.nonce,
-            data={**(data or {}), "source": scan.source, **_tolerance_note(decision)})
+            data={**(data or {}), "source": scan.source, **scan.temperature_facts(), **_tolerance_note(decision),
+                  **({"remeasure_of": decision.remeasure_of} if decision.remeasure_of else {})})
 
     def record(self, kind: str, now: datetime, *, codes: list[str] | None = None,
                data: dict | None = None, guard_id: str | None = None, **fields) -> dict:

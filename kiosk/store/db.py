@@ -156,8 +156,16 @@ CREATE TABLE gate_shift_logs (
 );
 """
 
+# A typed temperature may be bound to the fever refusal it re-measures (web /actions/temperature);
+# the rules look up a subject's recent fever refusal.
+GATE_REMEASURE = """
+ALTER TABLE manual_readings ADD COLUMN remeasure_of TEXT;
+CREATE INDEX events_subject ON events(subject_kind, subject_id, seq);
+"""
+
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
-MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3], "office": [OFFICE_V1, OFFICE_SYNC]}
+MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE],
+                                     "office": [OFFICE_V1, OFFICE_SYNC]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

@@ -38,3 +38,17 @@ class EventHistory:
             f"AND outcome = 'allow' AND subject_kind != 'vehicle' AND ts_utc >= ? AND kind IN ({marks})",
             [household_id, utc_text(since), *PASSAGES])
         return {row["subject_id"] for row in rows}
+
+    def open_fever_refusal(self, subject_kind: str, subject_id: str, since: datetime) -> dict | None:
+        """The subject's latest refusal for fever since ``since`` not followed by an allowed passage
+        (an override or an allowed re-measurement settles it)."""
+        checks, marks = kinds_with(pass_check=True), ",".join("?" for _ in PASSAGES)
+        rows = list(self.db.query(
+            f"SELECT * FROM events e WHERE subject_kind = ? AND subject_id = ? AND ts_utc >= ? "
+            f"AND outcome IN ('deny', 'refer') AND kind IN ({','.join('?' for _ in checks)}) "
+            f"AND EXISTS (SELECT 1 FROM json_each(e.codes) WHERE value = 'fever') "
+            f"AND NOT EXISTS (SELECT 1 FROM events later WHERE later.seq > e.seq AND later.outcome = 'allow' "
+            f"AND later.subject_kind = e.subject_kind AND later.subject_id = e.subject_id "
+            f"AND later.kind IN ({marks})) ORDER BY seq DESC LIMIT 1",
+            [subject_kind, subject_id, utc_text(since), *checks, *PASSAGES]))
+        return rows[0] if rows else None

@@ -33,16 +33,25 @@ def lane_statuses(db: sqlite_utils.Database) -> list[dict]:
     return list(db.query("SELECT * FROM lane_status ORDER BY lane"))
 
 
-def add_manual_reading(db: sqlite_utils.Database, lane: str, value: float, guard_id: str, now: datetime) -> int:
-    """Queue a typed temperature for the lane's next scan; returns its id."""
+def add_manual_reading(db: sqlite_utils.Database, lane: str, value: float, guard_id: str, now: datetime,
+                       remeasure_of: str | None = None) -> int:
+    """Queue a typed temperature for the lane's next scan; returns its id.
+
+    ``remeasure_of`` binds it to a refused event: then it is that pass's re-measurement and is used
+    even on a lane whose sensor works; unbound, it stands in only for a missing or failed sensor.
+    """
     return db["manual_readings"].insert({"lane": lane, "value": value, "guard_id": guard_id,
-                                         "entered_utc": utc_text(now), "consumed_utc": None}).last_pk
+                                         "entered_utc": utc_text(now), "consumed_utc": None,
+                                         "remeasure_of": remeasure_of}).last_pk
 
 
-def unconsumed_readings(db: sqlite_utils.Database, lane: str, limit: int = 5) -> list[tuple[int, float, str]]:
-    """(id, value, entered_utc) of the lane's newest readings not yet used, newest first."""
-    return db.conn.execute("SELECT id, value, entered_utc FROM manual_readings WHERE lane = ? "
-                           "AND consumed_utc IS NULL ORDER BY id DESC LIMIT ?", [lane, limit]).fetchall()
+def unconsumed_readings(db: sqlite_utils.Database, lane: str, limit: int = 5) -> list[dict]:
+    """The lane's newest readings not yet used, newest first: id, value, entered_utc, guard_id,
+    and for a re-measurement the refused pass (remeasure_pass_id, else None)."""
+    return list(db.query(
+        "SELECT m.id, m.value, m.entered_utc, m.guard_id, m.remeasure_of, e.pass_id AS remeasure_pass_id "
+        "FROM manual_readings m LEFT JOIN events e ON e.id = m.remeasure_of "
+        "WHERE m.lane = ? AND m.consumed_utc IS NULL ORDER BY m.id DESC LIMIT ?", [lane, limit]))
 
 
 def consume_reading(db: sqlite_utils.Database, reading_id: int, now: datetime) -> None:

@@ -116,6 +116,10 @@ class RulesTable(Table):
                                        "seconds; a pass that starts at most this long after the gate's "
                                        "clock is accepted (a slow clock), and its event carries "
                                        "`clock_tolerance_s`, instead of `not_yet_valid`")
+    fever_followup_minutes: float = setting(RuleSettings.fever_followup_minutes,
+                                            "minutes; the same person's passages within it after a "
+                                            "`fever` refusal are a re-measurement linked to it "
+                                            "(`fever_remeasured` when the reading is normal)")
     severity: dict[str, str] = setting(factory=dict, help="per decision code: deny, refer, warn "
                                        "or off", keys=tuple(CODES), choices=SEVERITIES)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import base45
@@ -167,7 +168,46 @@ def test_passback_on_second_entry_but_never_on_exits(gate, community, clock):
 def test_a_refused_entry_does_not_count_as_being_inside(gate, community, clock):
     token = community.tokens["resident"]
     assert outcome(gate.check(person(token, temperature=38.5))) == ("deny", ("fever",))
-    assert outcome(gate.check(person(token), clock.advance(minutes=5))) == ("allow", ())
+    assert outcome(gate.check(person(token), clock.advance(minutes=31))) == ("allow", ())  # after the follow-up
+
+
+# --- fever follow-up (issue 10, case 3) --------------------------------------------------
+
+def test_a_normal_reading_soon_after_a_fever_refusal_is_referred_and_linked(gate, community, clock):
+    token = community.tokens["resident"]
+    fever = gate.check(person(token, temperature=37.8)).event
+    again = gate.check(person(token, temperature=37.1, temperature_by="G001"), clock.advance(minutes=5))
+    assert outcome(again) == ("refer", ("fever_remeasured",))
+    assert json.loads(again.event["data"])["remeasure_of"] == {"id": fever["id"], "seq": fever["seq"],
+                                                              "temperature": 37.8}
+    assert again.event["temperature"] == 37.1
+
+
+def test_fever_again_within_the_window_is_fever_linked_to_the_first(gate, community, clock):
+    token = community.tokens["resident"]
+    fever = gate.check(person(token, temperature=37.8)).event
+    again = gate.check(person(token, temperature=38.0), clock.advance(minutes=5))
+    assert outcome(again) == ("deny", ("fever",))
+    assert json.loads(again.event["data"])["remeasure_of"]["id"] == fever["id"]
+
+
+def test_the_follow_up_ends_with_its_window_or_an_allowed_passage(gate, community, clock):
+    token = community.tokens["resident"]
+    gate.check(person(token, temperature=37.8))
+    assert outcome(gate.check(person(token), clock.advance(minutes=29, seconds=59))) == \
+        ("refer", ("fever_remeasured",))  # 30 minutes by default
+    assert outcome(gate.check(person(token), clock.advance(seconds=21))) == ("allow", ())  # the window has ended
+    other = community.tokens["second_resident"]
+    fever = gate.check(person(other, temperature=38.0), clock.advance(minutes=1)).event
+    gate.override(fever["id"], "G001", "re-measured by the doctor", clock.advance(minutes=1), approved_by="S001")
+    assert outcome(gate.check(person(other, "out"), clock.advance(minutes=1))) == ("allow", ())  # the override settled it
+
+
+def test_fever_followup_window_is_configurable(tmp_path, clock):
+    demo = create_demo(tmp_path / "demo", NOW, {"rules": {"fever_followup_minutes": 5}})
+    with Gate.open(demo.gate_home, clock=clock) as gate:
+        gate.check(person(demo.tokens["resident"], temperature=37.8))
+        assert outcome(gate.check(person(demo.tokens["resident"]), clock.advance(minutes=6))) == ("allow", ())
 
 
 def test_household_quota_window_boundary(gate, community, clock):
@@ -268,6 +308,8 @@ SCENARIOS = {  # code -> (prepare(gate, community, mint) -> Scan); decided at NO
     "central_quarantine": lambda g, c, mint: person(c.tokens["quarantined"]),
     "health_monitoring": lambda g, c, mint: person(c.tokens["monitored"]),
     "fever": lambda g, c, mint: person(c.tokens["resident"], temperature=38.2),
+    "fever_remeasured": lambda g, c, mint: (g.check(person(c.tokens["resident"], temperature=37.8), NOW),
+                                            person(c.tokens["resident"], temperature=37.1))[1],
     "temperature_missing": lambda g, c, mint: person(c.tokens["resident"], temperature=None),
     "temperature_implausible": lambda g, c, mint: person(c.tokens["resident"], temperature=25.0),
     "passback": lambda g, c, mint: (record(g, c.tokens["resident"], "in", NOW),

@@ -16,10 +16,10 @@ CREDENTIAL = {"unreadable", "bad_signature", "unknown_key", "wrong_site", "not_y
     ({"credential": True}, CREDENTIAL),
     ({"credential": False}, set(CODES) - CREDENTIAL),
     ({"unverified": True}, {"unreadable", "unknown_key", "bad_signature"}),
-    ({"alarm": True}, {"fever", "home_isolation", "central_quarantine", "returnee_high_risk"}),
-    ({"office_alert": True}, {"fever", "home_isolation", "central_quarantine", "bad_signature", "unknown_key",
+    ({"alarm": True}, {"fever", "fever_remeasured", "home_isolation", "central_quarantine", "returnee_high_risk"}),
+    ({"office_alert": True}, {"fever", "fever_remeasured", "home_isolation", "central_quarantine", "bad_signature", "unknown_key",
                               "revoked", "blocked", "returnee_high_risk"}),
-    ({"needs_supervisor": True}, {"fever", "home_isolation", "central_quarantine", "returnee_high_risk"}),
+    ({"needs_supervisor": True}, {"fever", "fever_remeasured", "home_isolation", "central_quarantine", "returnee_high_risk"}),
     ({"overridable": False}, set()),
     ({"alarm": True, "needs_supervisor": False}, set()),
 ])

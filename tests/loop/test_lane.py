@@ -1,5 +1,6 @@
 """The lane: decode -> temperature -> decide -> record -> signal, on real frames and a real DB."""
 
+import json
 import sqlite3
 import threading
 import time
@@ -150,9 +151,75 @@ def test_manual_readings_are_consumed_once_and_must_be_fresh(community, decoder)
     assert [(r["subject_id"], r["outcome"], r["codes"], r["temperature"])
             for r in events(community.gate_home)] == \
         [("R001", "allow", "[]", 36.8), ("R007", "refer", '["temperature_missing"]', None)]
+    assert [(_data(r)["temperature_source"], _data(r)["temperature_by"]) for r in events(community.gate_home)] == \
+        [("typed", "G001"), ("none", None)]
     with sqlite3.connect(community.gate_home / "gate.db") as conn:
         used = conn.execute("SELECT lane, value, consumed_utc IS NOT NULL FROM manual_readings ORDER BY id").fetchall()
     assert used == [("in", 99.0, 0), ("out", 36.9, 0), ("in", 36.8, 1)]
+    lane.close()
+
+
+def _data(event) -> dict:
+    return json.loads(event["data"])
+
+
+def test_a_typed_reading_never_replaces_a_working_sensor(community):
+    # issue 10, case 2: the sensor reads 38.9, the guard types 36.5 for the lane's next person
+    lane = make_lane(community, thermometer=FakeThermometer(38.9))
+    _type_reading(community.gate_home, "in", 36.5, 5)
+    result = lane.handle(community.tokens["resident"], "scanner")
+    event = events(community.gate_home)[-1]
+    assert (result.outcome, result.codes, event["outcome"], event["codes"], event["temperature"]) == \
+        ("deny", ("fever",), "deny", '["fever"]', 38.9)
+    assert _data(event) == {"source": "scanner", "temperature_source": "sensor", "temperature_by": None}
+    with sqlite3.connect(community.gate_home / "gate.db") as conn:
+        assert conn.execute("SELECT consumed_utc FROM manual_readings").fetchall() == [(None,)]  # not used
+    lane.close()
+
+
+def test_a_failed_sensor_falls_back_to_the_typed_reading(community):
+    thermo = FakeThermometer(None)
+    thermo.script([ThermometerError("I2C error")] * 5)
+    lane = make_lane(community, thermometer=thermo)
+    _type_reading(community.gate_home, "in", 36.6, 5)
+    lane.handle(community.tokens["resident"], "scanner")
+    event = events(community.gate_home)[-1]
+    assert (event["outcome"], event["temperature"]) == ("allow", 36.6)
+    assert _data(event) == {"source": "scanner", "temperature_source": "typed", "temperature_by": "G001"}
+    lane.close()
+
+
+def test_a_typed_remeasurement_after_a_fever_refusal_needs_a_supervisor(community):
+    # issue 10, case 3: deny fever at 37.8, minutes later the same pass with a typed 37.1
+    lane = make_lane(community, thermometer=FakeThermometer(37.8))
+    lane.gate.clock = FixedClock(lane.gate.now())
+    lane.handle(community.tokens["resident"], "scanner")
+    fever = events(community.gate_home)[-1]
+    assert (fever["outcome"], fever["codes"], fever["temperature"]) == ("deny", '["fever"]', 37.8)
+    now = lane.gate.clock.advance(minutes=5)
+    lane_state.add_manual_reading(lane.gate.db, "in", 37.1, "G001", now, remeasure_of=fever["id"])
+    reads = lane.thermometer.reads
+    result = lane.handle(community.tokens["resident"], "scanner")
+    event = events(community.gate_home)[-1]
+    assert (result.outcome, result.codes, result.relay) == ("refer", ("fever_remeasured",), False)
+    assert (event["outcome"], event["codes"], event["temperature"]) == ("refer", '["fever_remeasured"]', 37.1)
+    assert _data(event) == {"source": "scanner", "temperature_source": "typed", "temperature_by": "G001",
+                            "remeasure_of": {"id": fever["id"], "seq": fever["seq"], "temperature": 37.8}}
+    assert lane.thermometer.reads == reads  # the guard's re-measurement, not the sensor
+    lane.close()
+
+
+def test_a_remeasurement_for_another_pass_is_not_used(community):
+    lane = make_lane(community, thermometer=None)
+    lane.gate.clock = FixedClock(lane.gate.now())
+    _type_reading(community.gate_home, "in", 37.9, 0)
+    lane.handle(community.tokens["second_resident"], "scanner")  # R007: fever on the typed reading
+    fever = events(community.gate_home)[-1]
+    lane_state.add_manual_reading(lane.gate.db, "in", 36.5, "G001", lane.gate.now(), remeasure_of=fever["id"])
+    lane.handle(community.tokens["resident"], "scanner")
+    assert [(r["subject_id"], r["outcome"], r["codes"], r["temperature"]) for r in events(community.gate_home)] == \
+        [("R007", "deny", '["fever"]', 37.9), ("R001", "refer", '["temperature_missing"]', None)]
+    assert _data(events(community.gate_home)[-1])["temperature_source"] == "none"
     lane.close()
 
 

@@ -21,7 +21,7 @@ def test_manual_check_by_pass_id_is_recorded_as_manual(client, gate, demo):
     event = last_event(gate)
     assert (event["kind"], event["outcome"], event["subject_id"], event["temperature"], event["guard_id"]) == \
         ("manual", "allow", "R001", 36.4, "G001")
-    assert json.loads(event["data"])["source"] == "manual"
+    assert json.loads(event["data"]) == {"source": "manual", "temperature_source": "typed", "temperature_by": "G001"}
 
 
 def test_manual_check_with_fever_and_unknown_pass(client, gate, demo):
@@ -69,6 +69,20 @@ def test_manual_temperature_is_queued_for_the_lane(client, gate):
     assert post(client, "/actions/temperature", {"value": "99", "lane": "in"}).status_code == 400
     assert post(client, "/actions/temperature", {"value": "36.5", "lane": "nowhere"}).status_code == 400
     assert gate.db["manual_readings"].count == 1
+
+
+def test_a_temperature_can_be_bound_to_a_recent_fever_refusal(client, gate, demo):
+    sign_on(client)
+    fever = gate.check(Scan("in", token=demo.tokens["second_resident"], temperature=37.8, lane="in")).event
+    html = client.get("/actions/temperature").get_data(as_text=True)
+    assert f'<option value="{fever["id"]}">复测：R007（10:01 发热 37.8℃ 被拒）</option>' in html
+    assert post(client, "/actions/temperature", {"value": "37.1", "lane": "in",
+                                                 "remeasure_of": fever["id"]}).status_code == 200
+    other = gate.check(Scan("in", token=demo.tokens["revoked"], temperature=36.5, lane="in")).event
+    assert post(client, "/actions/temperature", {"value": "37.1", "lane": "in",
+                                                 "remeasure_of": other["id"]}).status_code == 400  # not a fever
+    assert list(gate.db.query("SELECT value, guard_id, remeasure_of FROM manual_readings")) == \
+        [{"value": 37.1, "guard_id": "G001", "remeasure_of": fever["id"]}]
 
 
 def test_override_needs_a_reason(client, gate, demo):
@@ -167,7 +181,8 @@ def test_vehicle_check_records_disinfection(client, gate, demo):
     assert "陕H12345" in html
     event = last_event(gate)
     assert (event["outcome"], event["subject_kind"], event["plate"]) == ("allow", "vehicle", "陕H12345")
-    assert json.loads(event["data"]) == {"disinfected": True, "source": "manual", "vehicle_check": True}
+    assert json.loads(event["data"]) == {"disinfected": True, "source": "manual", "vehicle_check": True,
+                                         "temperature_source": "none", "temperature_by": None}
     post(client, "/actions/vehicle", {"pass_id": demo.pass_ids["vehicle"], "lane": "out", "disinfected": "no"})
     assert json.loads(last_event(gate)["data"])["disinfected"] is False
     assert post(client, "/actions/vehicle", {"plate": "", "pass_id": "", "lane": "in"}).status_code == 400

@@ -108,6 +108,17 @@ def test_overrides_and_returnees_are_alerts(client, gate, demo, clock):
     assert html.count('<tr class="open">') == 3 and "本人在场" in html and "马小军" in html
 
 
+def test_alerts_show_the_fever_reading_and_the_remeasured_one(client, gate, demo, clock):
+    token = demo.tokens["resident"]
+    gate.check(Scan("in", token=token, temperature=37.8, lane="in"), clock.now())
+    again = gate.check(Scan("in", token=token, temperature=37.1, lane="in", temperature_source="typed",
+                            temperature_by="G001"), clock.advance(minutes=5))
+    assert again.decision.codes == ("fever_remeasured",)
+    office_login(client)
+    html = client.get("/office/alerts").get_data(as_text=True)
+    assert html.count('<tr class="open">') == 2 and html.count("首次 37.8℃，复测 37.1℃") == 1
+
+
 def test_chart_counts_people_per_hour(client, gate, demo, clock):
     scans(gate, demo, clock)
     office_login(client)
