@@ -111,7 +111,8 @@ def test_office_to_gate_round_trip(tmp_path, env):
                                "--record", home=gate, status=2).stdout)
     assert (revoked["outcome"], revoked["codes"], revoked["message"]) == (
         "deny", ["revoked"], "Refused: Pass has been revoked")
-    vehicle = kiosk(env, "check", tokens["陕H12345"], "--direction", "out", "--plate", "陕H99999", home=gate, status=2)
+    vehicle = kiosk(env, "check", tokens["陕H12345"], "--direction", "out", "--plate", "陕H99999",
+                    "--driver", tokens["R001"], home=gate, status=2)
     assert vehicle.stdout.splitlines()[0] == "refer plate_mismatch"
     unknown = json.loads(kiosk(env, "check", "PNOSUCH", "--direction", "in", "--json", home=gate, status=2).stdout)
     assert (unknown["codes"], unknown["event_seq"]) == (["unknown_pass"], None)
