@@ -164,7 +164,7 @@ def decide_vehicle(vehicle: Scan, driver: Scan, reg: Registry, history: History,
     if person.duplicate_of is not None:
         return person
     codes = car.codes + [code for code in person.codes if code not in car.codes]
-    plate = car.subject_id if car.subject_kind == "vehicle" else vehicle.plate
+    plate = vehicle.plate or (car.subject_id if car.subject_kind == "vehicle" else None)  # as seen, else the pass's
     return _decision(codes, rules, pass_id=person.pass_id, subject_kind=person.subject_kind,
                      subject_id=person.subject_id, household_id=person.household_id,
                      plate=normalise_plate(plate) if plate else None, temperature=driver.temperature,
