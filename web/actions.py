@@ -5,6 +5,8 @@ Every view needs a signed-on guard (``guard_required``) and a CSRF token on POST
 
 from __future__ import annotations
 
+from itertools import zip_longest
+
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
 from kiosk.gate.returnees import Returnee, ReturneeError, register_returnee
@@ -131,7 +133,8 @@ def vehicle():
         form = request.form
         try:
             passengers = tuple((pass_id, web_actions.parse_temperature(temperature)) for pass_id, temperature
-                               in zip(form.getlist("passenger"), form.getlist("passenger_temperature"))
+                               in zip_longest(form.getlist("passenger"), form.getlist("passenger_temperature"),
+                                              fillvalue="")
                                if pass_id.strip())
             passage = web_actions.vehicle_check(
                 gate, form.get("plate", ""), form.get("pass_id", ""), _lane(), form.get("disinfected") == "yes",
