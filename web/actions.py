@@ -5,6 +5,8 @@ Every view needs a signed-on guard (``guard_required``) and a CSRF token on POST
 
 from __future__ import annotations
 
+from itertools import zip_longest
+
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
 from kiosk.gate.returnees import Returnee, ReturneeError, register_returnee
@@ -16,6 +18,7 @@ from web.lane_status import lane_card
 from web.lookup import search_persons
 
 bp = Blueprint("actions", __name__, url_prefix="/actions")
+PASSENGER_SEATS = 4  # passenger rows on the vehicle form; more passengers: a second form
 
 
 def _lane() -> str:
@@ -29,12 +32,17 @@ def _lane() -> str:
     return lane
 
 
-def _result(result):
-    """The decision page after a manual check or vehicle check."""
+def _result(result, passengers=()):
+    """The decision page after a manual check or vehicle check (with its passengers' decisions)."""
     gate = get_gate()
+    cards = [lane_card(gate.db, gate.lane(checked.event["lane"]), checked.event) for checked in passengers]
     card = lane_card(gate.db, gate.lane(result.event["lane"]), result.event)
-    return render_template("actions/result.html", card=card, decision=result.decision,
+    return render_template("actions/result.html", card=card, decision=result.decision, passengers=cards,
                            can_override=result.decision.outcome in ("deny", "refer"))
+
+
+def _requires_temperature(lane: str) -> bool:
+    return bool(get_gate().lane(lane).get("require_temperature"))
 
 
 @bp.route("/")
@@ -58,7 +66,8 @@ def check():
             return _result(result)
     query = request.args.get("q", "")
     return render_template("actions/check.html", query=query, persons=search_persons(gate.db, query),
-                           lanes=gate.config["lanes"], lane=_lane(), error=error), status_of(error)
+                           lanes=gate.config["lanes"], lane=_lane(), error=error,
+                           temperature_required=_requires_temperature(_lane())), status_of(error)
 
 
 @bp.route("/temperature", methods=["GET", "POST"])
@@ -124,12 +133,20 @@ def returnee():
 def vehicle():
     gate, error = get_gate(), None
     if request.method == "POST":
+        form = request.form
         try:
-            result = web_actions.vehicle_check(gate, request.form.get("plate", ""), request.form.get("pass_id", ""),
-                                               _lane(), request.form.get("disinfected") == "yes", gate.now())
+            passengers = tuple((pass_id, web_actions.parse_temperature(temperature)) for pass_id, temperature
+                               in zip_longest(form.getlist("passenger"), form.getlist("passenger_temperature"),
+                                              fillvalue="")
+                               if pass_id.strip())
+            passage = web_actions.vehicle_check(
+                gate, form.get("plate", ""), form.get("pass_id", ""), _lane(), form.get("disinfected") == "yes",
+                gate.now(), driver=form.get("driver", ""),
+                driver_temperature=web_actions.parse_temperature(form.get("driver_temperature")),
+                passengers=passengers, typed_by=g.guard_id)
         except ValueError:
             error = "plate_or_pass"
         else:
-            return _result(result)
-    return render_template("actions/vehicle.html", lanes=gate.config["lanes"], lane=_lane(),
-                           error=error), status_of(error)
+            return _result(passage.driver, passage.passengers)
+    return render_template("actions/vehicle.html", lanes=gate.config["lanes"], lane=_lane(), error=error,
+                           seats=range(PASSENGER_SEATS)), status_of(error)

@@ -7,6 +7,7 @@ decision is made and logged exactly like a scan (with source ``manual``).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -31,23 +32,51 @@ def parse_temperature(text: str | None) -> float | None:
     return value
 
 
+def manual_scan(gate: Gate, lane: str, pass_id: str | None, temperature: float | None, **fields) -> Scan:
+    """A guard's check at a lane, with the lane's direction and temperature requirement (as the scan loop)."""
+    settings = gate.lane(lane)
+    return Scan(direction=settings["direction"], pass_id=pass_id.strip().upper() if pass_id else None,
+                temperature=temperature, temperature_required=bool(settings.get("require_temperature")),
+                lane=lane, source="manual", **fields)
+
+
 def manual_check(gate: Gate, pass_id: str, lane: str, temperature: float | None, now: datetime,
                  typed_by: str | None = None) -> CheckResult:
     """Decide on a pass id typed or picked by the guard, recorded as manual (a temperature as typed)."""
-    direction = gate.lane(lane)["direction"]
-    return gate.check(Scan(direction=direction, pass_id=pass_id.strip().upper(), temperature=temperature,
-                           lane=lane, source="manual", temperature_by=typed_by if temperature is not None else None),
-                      now)
+    return gate.check(manual_scan(gate, lane, pass_id, temperature,
+                                  temperature_by=typed_by if temperature is not None else None), now)
 
 
-def vehicle_check(gate: Gate, plate: str, pass_id: str, lane: str, disinfected: bool, now: datetime) -> CheckResult:
-    """A vehicle by plate and/or vehicle pass id; whether it was disinfected goes in the event."""
+@dataclass(frozen=True)
+class VehiclePassage:
+    """The vehicle with its driver (one event) and each passenger's own decision (one event each)."""
+
+    driver: CheckResult
+    passengers: tuple[CheckResult, ...]
+
+
+def vehicle_check(gate: Gate, plate: str, pass_id: str, lane: str, disinfected: bool, now: datetime, *,
+                  driver: str, driver_temperature: float | None = None,
+                  passengers: tuple[tuple[str, float | None], ...] = (), typed_by: str | None = None) -> VehiclePassage:
+    """人车同检: a vehicle by plate and/or vehicle pass id with its driver's own pass, then its passengers.
+
+    The driver is checked by every person rule in the vehicle's event (with whether it was
+    disinfected); each passenger gets the same person rules, linked to that event.
+    """
     if not (plate.strip() or pass_id.strip()):
         raise ValueError("enter a plate or a vehicle pass id")
-    direction = gate.lane(lane)["direction"]
-    scan = Scan(direction=direction, pass_id=pass_id.strip().upper() or None, plate=plate.strip() or None,
-                lane=lane, source="manual")
-    return gate.check(scan, now, data={"vehicle_check": True, "disinfected": disinfected})
+    if not driver.strip():
+        raise ValueError("enter the driver's pass id")
+    vehicle = manual_scan(gate, lane, pass_id or None, None, plate=plate.strip() or None)
+    def person(pass_id: str, temperature: float | None) -> Scan:
+        return manual_scan(gate, lane, pass_id, temperature,
+                           temperature_by=typed_by if temperature is not None else None)
+
+    checked = gate.check_vehicle(vehicle, person(driver, driver_temperature), now,
+                                 data={"vehicle_check": True, "disinfected": disinfected})
+    link = {"passenger_of": checked.event["id"] if checked.event else None, "vehicle_plate": checked.decision.plate}
+    return VehiclePassage(checked, tuple(gate.check(person(passenger, temperature), now, data=link)
+                                         for passenger, temperature in passengers))
 
 
 def enter_temperature(gate: Gate, lane: str, value: float, guard_id: str, now: datetime,

@@ -50,7 +50,7 @@ def lane_card(db: sqlite_utils.Database, lane: dict, event: dict | None) -> dict
     card["event"] = {
         "seq": event["seq"], "id": event["id"], "kind": event["kind"], "outcome": event["outcome"],
         "codes": codes, "direction": event["direction"], "temperature": event["temperature"],
-        "time": event["ts_local"][11:19],
+        "time": event["ts_local"][11:19], "plate": event["plate"],
         "name": name if event["subject_kind"] == "vehicle" else mask_name(name),  # plates are not masked
         "household": household_label(db, event["household_id"]) or json.loads(event["data"]).get("household", ""),
         "alarm": any(code in ALARM_CODES for code in codes),

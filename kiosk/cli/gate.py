@@ -143,15 +143,17 @@ def registry_info(ctx):
 @click.command()
 @click.argument("token")
 @click.option("--direction", type=click.Choice(["in", "out"]), required=True)
-@click.option("--temp", "temperature", type=float, help="Temperature in °C.")
+@click.option("--temp", "temperature", type=float, help="Temperature in °C (of the driver with --driver).")
 @click.option("--plate", help="Vehicle plate as read by the guard.")
+@click.option("--driver", help="A vehicle passage: TOKEN is the vehicle's pass, this the driver's own pass.")
 @click.option("--lane", help="Lane id (default: the first lane with this direction).")
 @click.option("--record", is_flag=True, help="Record the decision in the event log.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 @click.pass_context
-def check(ctx, token, direction, temperature, plate, lane, record, as_json):
+def check(ctx, token, direction, temperature, plate, driver, lane, record, as_json):
     """Decide on a pass token (GP1:...) or a pass id typed by a guard.
 
+    A vehicle pass needs its driver (人车同检): --driver with the driver's own pass.
     Exit status 0 when allowed, 2 when refused or referred.
 
     \b
@@ -160,11 +162,16 @@ def check(ctx, token, direction, temperature, plate, lane, record, as_json):
     """
     gate = open_gate(ctx)
     lane = gate.lane(lane) if lane else next((l for l in gate.config["lanes"] if l["direction"] == direction), {})
-    is_token = token.startswith("GP1:")
-    scan = Scan(direction=direction, token=token if is_token else None, pass_id=None if is_token else token,
-                plate=plate, temperature=temperature, lane=lane.get("id"), source="camera" if is_token else "manual",
-                temperature_required=bool(lane.get("require_temperature")))
-    result = gate.check(scan, record=record)
+
+    def scan_of(code: str, **facts) -> Scan:
+        is_token = code.startswith("GP1:")
+        return Scan(direction=direction, token=code if is_token else None, pass_id=None if is_token else code,
+                    lane=lane.get("id"), source="camera" if is_token else "manual", **facts)
+
+    person = scan_of(driver or token, temperature=temperature,
+                     temperature_required=bool(lane.get("require_temperature")), plate=None if driver else plate)
+    result = gate.check_vehicle(scan_of(token, plate=plate), person, record=record) if driver else \
+        gate.check(person, record=record)
     decision = result.decision
     if as_json:
         click.echo(json.dumps({"outcome": decision.outcome, "codes": list(decision.codes),

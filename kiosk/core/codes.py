@@ -40,6 +40,8 @@ _CODES = [
     Code("revoked", "deny", credential=True, office_alert=True),
     Code("blocked", "deny", credential=True, office_alert=True),
     Code("unknown_pass", "deny", credential=True),
+    # A vehicle pass is no person's credential: fixed, and never overridden (check the person's own pass).
+    Code("vehicle_pass_alone", "deny", credential=True, overridable=False),
     Code("unknown_subject", "refer"),
     Code("plate_mismatch", "refer"),
     Code("home_isolation", "deny", alarm=True, office_alert=True, needs_supervisor=True),

@@ -93,6 +93,7 @@ class Decision:
     household_id: str | None = None
     plate: str | None = None
     temperature: float | None = None
+    vehicle_pass_id: str | None = None  # a vehicle passage: the vehicle's pass (the subject is its driver)
     duplicate_of: dict | None = field(default=None, compare=False)
     clock_tolerance_s: float | None = None  # how early the pass was accepted (gate clock behind)
     remeasure_of: dict | None = field(default=None, compare=False)  # the fever refusal followed up: id, seq, temperature
@@ -148,20 +149,50 @@ class _Findings:
 
 
 def decide(scan: Scan, reg: Registry, history: History, now: datetime, rules: RuleSettings) -> Decision:
-    """Decide on one scan. Never raises on what was scanned or typed."""
+    """Decide on one person's scan. Never raises on what was scanned or typed.
+
+    A vehicle pass alone is refused (人车同检): vehicles pass with their driver, see ``decide_vehicle``.
+    """
     found = _Findings()
     usable = _credential(scan, reg, now, timedelta(seconds=rules.clock_tolerance_s), found)
     # A genuine pass (even a refused one) held up again within the window changes nothing.
     previous = history.last_scan_of_pass(found.pass_id) if found.pass_id else None
     if previous and _is_repeat(previous, scan, now, rules):
         return decision_from_event(previous, ("duplicate_scan",))
-    if usable:
+    if usable and found.subject_kind == "vehicle":
+        found.codes.append("vehicle_pass_alone")
+    elif usable:
         _subject(scan, reg, found)
         _health(scan, reg, now, found)
         _temperature(scan, rules, found)
         _fever_followup(history, now, rules, found)
         _movement(scan, history, now, rules, found)
     return _conclude(scan, found, rules)
+
+
+def decide_vehicle(vehicle: Scan, driver: Scan, reg: Registry, history: History, now: datetime,
+                   rules: RuleSettings) -> Decision:
+    """A vehicle passage: the vehicle's pass and plate, and its driver checked by every person rule.
+
+    One decision about both: its subject is the driver, its plate and vehicle pass the vehicle's.
+    """
+    car = _Findings()
+    if _credential(vehicle, reg, now, timedelta(seconds=rules.clock_tolerance_s), car):
+        if car.subject_kind != "vehicle":
+            car.codes.append("plate_mismatch")  # a person's pass names no vehicle
+        else:
+            _subject(vehicle, reg, car)
+            _movement(vehicle, history, now, rules, car)
+    person = decide(driver, reg, history, now, rules)
+    if person.duplicate_of is not None:
+        return person
+    codes = car.codes + [code for code in person.codes if code not in car.codes]
+    plate = vehicle.plate or (car.subject_id if car.subject_kind == "vehicle" else None)  # as seen, else the pass's
+    return _decision(codes, rules, pass_id=person.pass_id, subject_kind=person.subject_kind,
+                     subject_id=person.subject_id, household_id=person.household_id,
+                     plate=normalise_plate(plate) if plate else None, temperature=driver.temperature,
+                     vehicle_pass_id=car.pass_id, remeasure_of=person.remeasure_of,
+                     clock_tolerance_s=person.clock_tolerance_s or car.clock_tolerance_s)
 
 
 def _credential(scan: Scan, reg: Registry, now: datetime, early: timedelta, found: _Findings) -> bool:
@@ -244,7 +275,7 @@ def _subject(scan: Scan, reg: Registry, found: _Findings) -> None:
 
 
 def _health(scan: Scan, reg: Registry, now: datetime, found: _Findings) -> None:
-    if found.subject_kind == "vehicle" or "unknown_subject" in found.codes:
+    if "unknown_subject" in found.codes:
         return
     health = reg.health(found.subject_id)
     if health is None or health["status"] == "normal":
@@ -260,7 +291,7 @@ def _health(scan: Scan, reg: Registry, now: datetime, found: _Findings) -> None:
 def _temperature(scan: Scan, rules: RuleSettings, found: _Findings) -> None:
     value = scan.temperature
     if value is None:
-        if scan.temperature_required and found.subject_kind != "vehicle":
+        if scan.temperature_required:
             found.codes.append("temperature_missing")
     elif not (rules.plausible_min <= value <= rules.plausible_max):
         found.codes.append("temperature_implausible")
@@ -296,13 +327,17 @@ def _movement(scan: Scan, history: History, now: datetime, rules: RuleSettings, 
 
 
 def _conclude(scan: Scan, found: _Findings, rules: RuleSettings) -> Decision:
-    codes = [c for c in found.codes if rules.severity[c] != "off"]
+    return _decision(found.codes, rules, pass_id=found.pass_id, subject_kind=found.subject_kind,
+                     subject_id=found.subject_id, household_id=found.household_id,
+                     plate=normalise_plate(scan.plate) if scan.plate else None,
+                     temperature=scan.temperature, clock_tolerance_s=found.clock_tolerance_s,
+                     remeasure_of=found.remeasure_of)
+
+
+def _decision(found_codes: list[str], rules: RuleSettings, **facts) -> Decision:
+    """The outcome of the codes that are switched on (the strictest severity), with its message."""
+    codes = [c for c in found_codes if rules.severity[c] != "off"]
     outcome = max((rules.severity[c] for c in codes), key=RANK.__getitem__, default="allow")
     outcome = "allow" if outcome == "warn" else outcome
     return Decision(outcome=outcome, codes=tuple(codes), message_zh=message(codes, outcome, "zh"),
-                    message_en=message(codes, outcome, "en"), pass_id=found.pass_id,
-                    subject_kind=found.subject_kind, subject_id=found.subject_id,
-                    household_id=found.household_id,
-                    plate=normalise_plate(scan.plate) if scan.plate else None,
-                    temperature=scan.temperature, clock_tolerance_s=found.clock_tolerance_s,
-                    remeasure_of=found.remeasure_of)
+                    message_en=message(codes, outcome, "en"), **facts)

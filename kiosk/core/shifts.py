@@ -117,7 +117,9 @@ def summarise(events: list[dict]) -> dict:
         codes = json.loads(event["codes"])
         data = json.loads(event["data"])
         if event["kind"] in PASSAGE_KINDS and event["outcome"] == "allow" and event["direction"] in moves:
-            moves[event["direction"]]["vehicles" if event["subject_kind"] == "vehicle" else "persons"] += 1
+            # a vehicle passage is its driver's passage too (人车同检: subject = driver, plate = vehicle)
+            moves[event["direction"]]["vehicles"] += bool(event["plate"]) or event["subject_kind"] == "vehicle"
+            moves[event["direction"]]["persons"] += event["subject_kind"] != "vehicle"
         if event["outcome"] == "deny":
             refusals.update(codes)
         referrals += event["outcome"] == "refer"

@@ -9,12 +9,15 @@ Order of a scan, which the crash-safety and full-disk rules depend on:
 
 1. decode the frame (no database work at all on frames without a code);
 2. debounce: a code held in view is handled once;
-3. temperature when the lane requires it (not for vehicle passes): the lane's
+3. temperature when the lane requires it: the lane's
    sensor (median of several readings; an implausible one is measured again);
    a fresh reading typed by the guard on the web page only when the lane has no
    sensor or it failed, or when the guard typed it as this pass's re-measurement
    after a refusal. The event records which (``temperature_source``, ``temperature_by``);
-4. ``Gate.check`` decides and writes the event durably (WAL, synchronous=FULL);
+4. ``Gate.check`` decides and writes the event durably (WAL, synchronous=FULL).
+   At a vehicle lane (人车同检) a vehicle pass is held until its driver shows
+   their own pass; ``Gate.check_vehicle`` then decides on both, one event.
+   Elsewhere a vehicle pass alone is refused (``vehicle_pass_alone``);
 5. only then the LEDs, buzzer and relay are driven.  If the event could not be
    stored (``NotRecorded``) the decision is still shown with a loud "not
    recorded" pattern, and the relay stays closed unless
@@ -44,7 +47,7 @@ from hardware.thermometer import Measurement, measure
 from kiosk.core import passes
 from kiosk.core.i18n import t
 from kiosk.core.rules import Decision, Scan
-from kiosk.gate.service import Gate, NotRecorded
+from kiosk.gate.service import CheckResult, Gate, NotRecorded
 from kiosk.store import lane_state
 from kiosk.store.events import RecordingError
 
@@ -65,7 +68,7 @@ class LaneResult:
     decision: Decision
     event: dict | None  # the stored event (the earlier one for a repeat), None if not recorded
     recorded: bool
-    signal: str  # allow | deny | refer | fever | repeat | not_recorded | none
+    signal: str  # allow | deny | refer | fever | repeat | not_recorded | driver | none
     relay: bool  # the relay was asked to open
     measurement: Measurement | None = None
     error: str | None = None  # why the event was not recorded
@@ -116,7 +119,8 @@ class Lane:
     def __init__(self, lane_id: str, direction: str, gate: Gate, *, camera: Any = None,
                  decoder: Any = None, scanner: Any = None, thermometer: Any = None,
                  signals: Any = None, proximity: Any = None,
-                 require_temperature: bool = False, debouncer: Debouncer | None = None,
+                 require_temperature: bool = False, vehicle: bool = False, disinfection: bool = False,
+                 vehicle_window_s: float = 60.0, debouncer: Debouncer | None = None,
                  open_seconds: float | None = None, open_unrecorded: bool | None = None,
                  measure_samples: int = 5, measure_window_s: float = 0.5,
                  remeasure_attempts: int = 2, remeasure_pause_s: float = 1.0,
@@ -134,6 +138,9 @@ class Lane:
         self.camera, self.decoder, self.scanner = camera, decoder, scanner
         self.thermometer, self.signals, self.proximity = thermometer, signals, proximity
         self.require_temperature = require_temperature
+        # a vehicle lane: a vehicle pass waits (vehicle_window_s) for its driver's own pass
+        self.vehicle, self.disinfection, self.vehicle_window_s = vehicle, disinfection, vehicle_window_s
+        self._held_vehicle: tuple[str, float] | None = None  # (token, mono time shown)
         self.debouncer = debouncer or Debouncer()
         self.open_seconds = float(open_seconds if open_seconds is not None else gate_table.open_seconds)
         self.open_unrecorded = bool(open_unrecorded if open_unrecorded is not None
@@ -176,28 +183,50 @@ class Lane:
     def handle(self, payload: str, source: str = "camera") -> LaneResult:
         """Temperature, decision, durable event, then signals, for one presented code."""
         with self._lock:
-            reported = self.gate.now()
             token = payload.strip()
-            presentation = self._presentation(token, reported)
-            reading = self._temperature(token, reported)
-            scan = Scan(direction=self.direction, token=token, temperature=reading.value,
-                        temperature_required=self.require_temperature, lane=self.id,
-                        source=source, nonce=presentation.nonce if presentation else None,
-                        temperature_source=reading.source, temperature_by=reading.typed_by)
-            try:
-                checked = self.gate.check(scan, self.gate.now())
-            except NotRecorded as exc:
-                result = self._unrecorded(payload, source, exc, reading)
+            if self.vehicle and _is_vehicle(token):
+                result = self._hold_vehicle(payload, source, token)
             else:
-                self.status.alerts.pop("not_recorded", None)
-                self._consume(reading)
-                result = self._recorded(payload, source, checked.decision, checked.event, reading,
-                                        presentation)
+                result = self._decide(payload, source, token)
             self.status.last = result.decision.message(self.language or "zh")
             self.results.append(result)
         if self.on_result is not None:
             self.on_result(result)
         return result
+
+    def _decide(self, payload: str, source: str, token: str) -> LaneResult:
+        reported = self.gate.now()
+        presentation = self._presentation(token, reported)
+        reading = self._temperature(token, reported)
+        scan = Scan(direction=self.direction, token=token, temperature=reading.value,
+                    temperature_required=self.require_temperature, lane=self.id,
+                    source=source, nonce=presentation.nonce if presentation else None,
+                    temperature_source=reading.source, temperature_by=reading.typed_by)
+        try:
+            checked = self._check(scan)
+        except NotRecorded as exc:
+            return self._unrecorded(payload, source, exc, reading)
+        self.status.alerts.pop("not_recorded", None)
+        self._consume(reading)
+        return self._recorded(payload, source, checked.decision, checked.event, reading, presentation)
+
+    def _check(self, scan: Scan) -> CheckResult:
+        """A person alone, or the driver of the vehicle held at this lane: both decided in one event."""
+        vehicle, self._held_vehicle = self._held_vehicle, None
+        if vehicle is None or self.mono() - vehicle[1] > self.vehicle_window_s:
+            return self.gate.check(scan, self.gate.now())
+        vehicle_scan = Scan(direction=self.direction, token=vehicle[0], lane=self.id, source=scan.source)
+        return self.gate.check_vehicle(vehicle_scan, scan, self.gate.now(),
+                                       data={"vehicle_check": True, "disinfected": self.disinfection})
+
+    def _hold_vehicle(self, payload: str, source: str, token: str) -> LaneResult:
+        """A vehicle pass at a vehicle lane: nothing opens until the driver shows their own pass."""
+        self._held_vehicle = (token, self.mono())
+        waiting = Decision(outcome="refer", codes=(), message_zh=t("loop.vehicle.show_driver", "zh"),
+                           message_en=t("loop.vehicle.show_driver", "en"))
+        if self.signals is not None:
+            self.signals.refer()
+        return LaneResult(self.id, payload, source, waiting, None, False, "driver", False)
 
     def _presentation(self, token: str, now: datetime) -> lane_state.Presentation | None:
         """This presentation's nonce (None if the database cannot say: the scan still decides)."""
@@ -275,7 +304,7 @@ class Lane:
     def _temperature(self, token: str, now: datetime) -> _Reading:
         """The sensor's reading; a typed one only when the sensor is missing or failed, or when
         the guard typed it as this pass's re-measurement after a refusal."""
-        if not self.require_temperature or _is_vehicle(token):
+        if not self.require_temperature:
             return _Reading()
         pass_id = _claimed_pass_id(token)
         remeasured = self._manual_reading(now, pass_id) if pass_id else None
@@ -458,7 +487,7 @@ class Lane:
 
 
 def _is_vehicle(token: str) -> bool:
-    """Peek at the (unverified) claims: vehicles are not measured. Verification comes later."""
+    """Peek at the (unverified) claims: a vehicle lane holds vehicle passes. Verification comes later."""
     try:
         parsed = passes.parse(token)
     except Exception:  # noqa: BLE001 - whatever was scanned, the rules decide on it

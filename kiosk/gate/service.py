@@ -16,7 +16,7 @@ import sqlite_utils
 
 from kiosk.core.clock import Stamp, SystemClock
 from kiosk.core.codes import codes_with
-from kiosk.core.rules import Decision, RuleSettings, Scan, decide, decision_from_event
+from kiosk.core.rules import Decision, RuleSettings, Scan, decide, decide_vehicle, decision_from_event
 from kiosk.core.shifts import ShiftRef, shift_at, shift_defs
 from kiosk.core.signing import KeyError_, key_id
 from kiosk.store import events, guards, registry
@@ -132,12 +132,27 @@ class Gate:
               data: dict | None = None) -> CheckResult:
         """Decide on a scan and (by default) record it durably before returning.
 
-        ``data`` adds facts to the recorded event (e.g. a vehicle's disinfection).
+        ``data`` adds facts to the recorded event (e.g. the vehicle a passenger came in).
         """
+        return self._check(scan, self.decide, now, record, data)
+
+    def check_vehicle(self, vehicle: Scan, driver: Scan, now: datetime | None = None, record: bool = True,
+                      data: dict | None = None) -> CheckResult:
+        """A vehicle passage (人车同检): the vehicle and its driver decided together, one event.
+
+        The event's subject is the driver; its plate and ``data.vehicle_pass_id`` name the vehicle.
+        """
+        def decide_both(scan: Scan, now: datetime) -> Decision:
+            reg = RegistryView(self.db, self.site_id, registry.trusted_keys(self.db))
+            return decide_vehicle(vehicle, scan, reg, EventHistory(self.db), now, self.rules())
+
+        return self._check(driver, decide_both, now, record, data)
+
+    def _check(self, scan: Scan, decider, now: datetime | None, record: bool, data: dict | None) -> CheckResult:
         now = now or self.now()
         if scan.nonce and (earlier := events.find_by_nonce(self.db, scan.nonce)):
             return CheckResult(decision_from_event(earlier), earlier)  # resubmitted: changes nothing
-        decision = self.decide(scan, now)
+        decision = decider(scan, now)
         if decision.duplicate_of is not None or not record:
             return CheckResult(decision, decision.duplicate_of)
         try:
@@ -154,7 +169,8 @@ class Gate:
             subject_id=decision.subject_id, household_id=decision.household_id,
             plate=decision.plate, temperature=decision.temperature, nonce=scan.nonce,
             data={**(data or {}), "source": scan.source, **scan.temperature_facts(), **_tolerance_note(decision),
-                  **({"remeasure_of": decision.remeasure_of} if decision.remeasure_of else {})})
+                  **({"remeasure_of": decision.remeasure_of} if decision.remeasure_of else {}),
+                  **({"vehicle_pass_id": decision.vehicle_pass_id} if decision.vehicle_pass_id else {})})
 
     def record(self, kind: str, now: datetime, *, codes: list[str] | None = None,
                data: dict | None = None, guard_id: str | None = None, **fields) -> dict:

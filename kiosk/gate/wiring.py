@@ -210,7 +210,8 @@ def build_lane(lane_config: dict | LaneTable, config: Config, simulate: bool = F
         _close_all(opened.values())
         raise
     lane = Lane(spec.id, spec.direction, gate, decoder=decoder,
-                require_temperature=spec.require_temperature,
+                require_temperature=spec.require_temperature, vehicle=spec.vehicle,
+                disinfection=spec.disinfection,
                 debouncer=Debouncer(spec.debounce.gone_s, spec.debounce.repeat_s),
                 language=config.settings.language, **devices, **lane_options)
     lane.status.alerts.update(problems)

@@ -52,7 +52,7 @@ class Step:
 STEPS = (
     Step("in", "quarantined", ("too_blurred",)),
     Step("in", "resident", ("plain",), (36.5,), "allow"),
-    Step("in", "vehicle", ("tilt",), (), "allow"),
+    Step("in", "vehicle", ("tilt",), (36.5,), "deny", ("vehicle_pass_alone",)),  # 人车同检: never alone
     Step("in", "monitored", ("glare",), (36.7,), "allow", ("health_monitoring",)),
     Step("in", "second_resident", ("blur",), (38.1,), "deny", ("fever",)),
     Step("in", "revoked", ("dark_mode",), (36.4,), "deny", ("revoked",)),

@@ -25,9 +25,12 @@ class EventHistory:
 
     def last_passage(self, subject_kind: str, subject_id: str) -> dict | None:
         marks = ",".join("?" for _ in PASSAGES)
+        # a vehicle passes with its driver (the event's subject): its passages are found by plate
+        who, params = ("plate = ?", [subject_id]) if subject_kind == "vehicle" else \
+            ("subject_kind = ? AND subject_id = ?", [subject_kind, subject_id])
         rows = list(self.db.query(
-            f"SELECT * FROM events WHERE subject_kind = ? AND subject_id = ? AND outcome = 'allow' "
-            f"AND kind IN ({marks}) ORDER BY seq DESC LIMIT 1", [subject_kind, subject_id, *PASSAGES]))
+            f"SELECT * FROM events WHERE {who} AND outcome = 'allow' "
+            f"AND kind IN ({marks}) ORDER BY seq DESC LIMIT 1", [*params, *PASSAGES]))
         return rows[0] if rows else None
 
     def household_exits_since(self, household_id: str, since: datetime) -> set[str]:

@@ -232,6 +232,10 @@ class LaneTable(Table):
     direction: Literal["in", "out"] = setting(help="the direction of passages at this lane")
     require_temperature: bool = setting(False, "persons here must have a temperature "
                                         "(`temperature_missing` otherwise)")
+    vehicle: bool = setting(False, "a vehicle lane (人车同检): a vehicle pass is held until its driver "
+                            "shows their own pass, and both are decided in one event")
+    disinfection: bool = setting(False, "vehicles at this vehicle lane go through its disinfection "
+                                 "station (recorded as `disinfected` in each vehicle passage)")
     camera: CameraTable | None = setting(None, "camera table (none: no camera)")
     scanner: ScannerTable | None = setting(None, "barcode scanner table (none: no scanner)")
     thermometer: ThermometerTable = setting(factory=ManualThermometerTable, help="thermometer table")

@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -17,8 +18,11 @@ from click.testing import CliRunner
 
 from kiosk.cli.gate import EVENT_COLUMNS
 from kiosk.cli.root import cli
+from kiosk.office import ledger as ledger_mod
+from kiosk.office import service as office_mod
 from kiosk.sim.demo import write_ledger
 from kiosk.store.config import resolve_home
+from tests.conftest import NOW
 
 
 def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -112,7 +116,8 @@ def test_office_to_gate_round_trip(tmp_path, env):
                                "--record", home=gate, status=2).stdout)
     assert (revoked["outcome"], revoked["codes"], revoked["message"]) == (
         "deny", ["revoked"], "Refused: Pass has been revoked")
-    vehicle = kiosk(env, "check", tokens["陕H12345"], "--direction", "out", "--plate", "陕H99999", home=gate, status=2)
+    vehicle = kiosk(env, "check", tokens["陕H12345"], "--direction", "out", "--plate", "陕H99999",
+                    "--driver", tokens["R001"], home=gate, status=2)
     assert vehicle.stdout.splitlines()[0] == "refer plate_mismatch"
     unknown = json.loads(kiosk(env, "check", "PNOSUCH", "--direction", "in", "--json", home=gate, status=2).stdout)
     assert (unknown["codes"], unknown["event_seq"]) == (["unknown_pass"], None)
@@ -175,3 +180,30 @@ def test_resolve_home_falls_back_to_local_share(monkeypatch, tmp_path):
     monkeypatch.setenv("KIOSK_HOME", str(tmp_path / "k"))
     assert resolve_home() == tmp_path / "k"
     assert resolve_home(tmp_path / "h") == tmp_path / "h"
+
+
+def test_a_car_pass_of_an_isolated_household_lets_nobody_through(community, office, republish, tmp_path, env):
+    # issue 10, case 1: the car pass let a person out of home isolation and in without a temperature
+    ledger = tmp_path / "car.csv"
+    ledger.write_text("编号,姓名,楼栋,单元,房号,车牌,健康状态\nR003,刘洋,2,1,302,陕H30200,居家隔离\n", encoding="utf-8")
+    assert ledger_mod.import_ledger(office, ledger, "jinan", NOW, strict=True).errors == []
+    republish()
+    car = office_mod.issue_pass(office, subject_kind="vehicle", subject_id="陕H30200", site_id="jinan",
+                                now=NOW - timedelta(hours=1)).token
+    gate = community.gate_home
+    out = kiosk(env, "check", car, "--direction", "out", "--record", home=gate, status=2).stdout
+    assert out.splitlines()[0] == "deny vehicle_pass_alone"
+    assert kiosk(env, "check", car, "--direction", "in", "--record", home=gate, status=2).stdout.splitlines()[0] == \
+        "deny vehicle_pass_alone"
+    driven = kiosk(env, "check", car, "--direction", "out", "--driver", community.tokens["isolated"], "--record",
+                   home=gate, status=2).stdout
+    assert driven.splitlines()[0] == "deny home_isolation"
+    unmeasured = kiosk(env, "check", car, "--direction", "in", "--driver", community.tokens["isolated"],
+                       home=gate, status=2).stdout
+    assert unmeasured.splitlines()[0] == "refer temperature_missing"
+    with sqlite3.connect(gate / "gate.db") as conn:
+        rows = conn.execute("SELECT direction, outcome, codes, subject_kind, subject_id, plate, "
+                            "json_extract(data, '$.vehicle_pass_id') IS NOT NULL FROM events ORDER BY seq").fetchall()
+    assert rows == [("out", "deny", '["vehicle_pass_alone"]', "vehicle", "陕H30200", None, 0),
+                    ("in", "deny", '["vehicle_pass_alone"]', "vehicle", "陕H30200", None, 0),
+                    ("out", "deny", '["home_isolation"]', "resident", "R003", "陕H30200", 1)]

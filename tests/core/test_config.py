@@ -155,6 +155,7 @@ def test_defaults_fill_what_the_file_leaves_out(tmp_path):
     assert lane.camera == typed.FolderCameraTable(source="f", fps=None, loop=False)
     assert (lane.debounce.gone_s, lane.debounce.repeat_s) == (1.0, 5.0)
     assert config["lanes"] == [{"id": "east", "direction": "out", "require_temperature": False,
+                                "vehicle": False, "disinfection": False,
                                 "camera": {"kind": "folder", "source": "f", "loop": False},
                                 "thermometer": {"kind": "mlx90614", "bus": 1, "address": 0x5A,
                                                 "offset": 0.4, "ambient_compensation": 0.0},

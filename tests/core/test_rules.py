@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from kiosk.core import passes
 from kiosk.core.codes import CODES, codes_with, severity_map
-from kiosk.core.rules import RuleSettings, Scan, decide
+from kiosk.core.rules import RuleSettings, Scan, decide, decide_vehicle
 from kiosk.gate.service import Gate
 from kiosk.office import ledger as ledger_mod
 from kiosk.office import service as office_mod
@@ -92,24 +92,64 @@ def test_typed_pass_id_and_plate_work_like_tokens(gate, community, clock):
                             source="manual", lane="in"))
     assert outcome(typed) == ("allow", ())
     assert typed.event["kind"] == "manual"
-    vehicle = gate.check(Scan(direction="out", plate="陕h 12345", source="manual", lane="out"))
+    vehicle = gate.check_vehicle(Scan(direction="out", plate="陕h 12345", source="manual", lane="out"),
+                                 person(community.tokens["resident"], "out"))
     assert outcome(vehicle) == ("allow", ())
-    assert (vehicle.event["subject_kind"], vehicle.event["plate"]) == ("vehicle", "陕H12345")
+    assert (vehicle.event["subject_kind"], vehicle.event["subject_id"], vehicle.event["plate"]) == \
+        ("resident", "R001", "陕H12345")
+    assert json.loads(vehicle.event["data"])["vehicle_pass_id"] == community.pass_ids["vehicle"]
     assert outcome(gate.check(Scan(direction="in", pass_id=community.pass_ids["resident"], temperature=36.5,
                                    source="manual"), NOW + timedelta(days=31))) == ("deny", ("expired",))
 
 
 def test_unknown_subject_is_referred(gate, mint):
     assert outcome(gate.check(person(mint(subject_id="R999")))) == ("refer", ("unknown_subject",))
-    vehicle = mint(pass_id="PV", subject_kind="vehicle", subject_id="陕A99999")
-    assert outcome(gate.check(person(vehicle, temperature=None))) == ("refer", ("unknown_subject",))
+    vehicle = Scan(direction="in", token=mint(pass_id="PV", subject_kind="vehicle", subject_id="陕A99999"))
+    driver = person(mint(pass_id="PD"))
+    assert outcome(gate.check_vehicle(vehicle, driver)) == ("refer", ("unknown_subject",))
 
 
 def test_plate_mismatch_is_referred(gate, community):
     scan = Scan(direction="in", token=community.tokens["vehicle"], plate="陕H99999", lane="in")
-    assert outcome(gate.check(scan)) == ("refer", ("plate_mismatch",))
+    driver = person(community.tokens["resident"])
+    assert outcome(gate.check_vehicle(scan, driver)) == ("refer", ("plate_mismatch",))
     same = Scan(direction="in", token=community.tokens["vehicle"], plate="陕h 12345", lane="in")
-    assert outcome(gate.check(same, NOW + timedelta(minutes=1), record=False)) == ("allow", ())  # referral: not inside
+    later = NOW + timedelta(minutes=1)
+    assert outcome(gate.check_vehicle(same, driver, later, record=False)) == ("allow", ())  # referral: not inside
+    as_vehicle = Scan(direction="in", token=community.tokens["household_member"], plate="陕H12345")
+    assert outcome(gate.check_vehicle(as_vehicle, driver, later, record=False)) == ("refer", ("plate_mismatch",))
+
+
+@pytest.mark.parametrize("direction", ["in", "out"])
+def test_a_vehicle_pass_alone_lets_nobody_through(gate, community, direction):
+    # 人车同检: a household's car pass shown on foot is refused, measured or not, typed or scanned
+    for scan in (person(community.tokens["vehicle"], direction, temperature=None),
+                 Scan(direction=direction, pass_id=community.pass_ids["vehicle"], source="manual", lane=direction),
+                 Scan(direction=direction, plate="陕H12345", source="manual", lane=direction)):
+        result = gate.check(scan, NOW + timedelta(minutes=count(gate)))
+        assert outcome(result) == ("deny", ("vehicle_pass_alone",))
+        assert (result.event["subject_kind"], result.event["subject_id"]) == ("vehicle", "陕H12345")
+    assert "vehicle_pass_alone" in codes_with(overridable=False)
+
+
+def test_the_driver_of_a_vehicle_is_checked_by_every_person_rule(gate, community, mint):
+    car = {"token": community.tokens["vehicle"], "lane": "in"}
+    isolated = gate.check_vehicle(Scan(direction="out", **car), person(community.tokens["isolated"], "out"))
+    assert outcome(isolated) == ("deny", ("home_isolation",))
+    assert (isolated.event["subject_id"], isolated.event["plate"]) == ("R003", "陕H12345")
+    cold = gate.check_vehicle(Scan(direction="in", **car), person(community.tokens["resident"], temperature=None))
+    assert outcome(cold) == ("refer", ("temperature_missing",))
+    hot = gate.check_vehicle(Scan(direction="in", **car), person(community.tokens["resident"], temperature=38.0),
+                             NOW + timedelta(minutes=1))
+    assert outcome(hot) == ("deny", ("fever",))
+    assert outcome(gate.check_vehicle(Scan(direction="in", **car), person(community.tokens["vehicle"]),
+                                      NOW + timedelta(minutes=2))) == ("deny", ("vehicle_pass_alone",))
+    inside = gate.check_vehicle(Scan(direction="in", **car), person(community.tokens["second_resident"]),
+                                NOW + timedelta(minutes=3))
+    assert outcome(inside) == ("allow", ())
+    again = gate.check_vehicle(Scan(direction="in", **car), person(community.tokens["monitored"]),
+                               NOW + timedelta(minutes=4))
+    assert outcome(again) == ("allow", ("passback", "health_monitoring"))  # the car is inside already
 
 
 def test_home_isolation_stops_exit_only(gate, community):
@@ -150,10 +190,8 @@ def test_temperature_codes_at_their_boundaries(gate, community, temperature, exp
     assert outcome(gate.check(person(community.tokens["resident"], temperature=temperature), record=False)) == expected
 
 
-def test_temperature_not_required_on_exit_or_for_vehicles(gate, community):
+def test_temperature_not_required_on_exit(gate, community):
     assert outcome(gate.check(person(community.tokens["resident"], "out", temperature=None))) == ("allow", ())
-    vehicle = Scan(direction="in", token=community.tokens["vehicle"], temperature_required=True, lane="in")
-    assert outcome(gate.check(vehicle)) == ("allow", ())
 
 
 def test_passback_on_second_entry_but_never_on_exits(gate, community, clock):
@@ -303,7 +341,8 @@ def record(gate, token, direction, now):
 
 SCENARIOS = {  # code -> (prepare(gate, community, mint) -> Scan); decided at NOW + 1 minute
     "unknown_subject": lambda g, c, mint: person(mint(subject_id="R999")),
-    "plate_mismatch": lambda g, c, mint: Scan(direction="in", token=c.tokens["vehicle"], plate="陕A1"),
+    "plate_mismatch": lambda g, c, mint: (Scan(direction="in", token=c.tokens["vehicle"], plate="陕A1"),
+                                          person(c.tokens["resident"])),
     "home_isolation": lambda g, c, mint: person(c.tokens["isolated"], "out"),
     "central_quarantine": lambda g, c, mint: person(c.tokens["quarantined"]),
     "health_monitoring": lambda g, c, mint: person(c.tokens["monitored"]),
@@ -332,7 +371,9 @@ def test_adjustable_rule_severity_switch(gate, community, mint, code, severity, 
     scan = SCENARIOS[code](gate, community, mint)
     rules = RuleSettings.from_sources(gate.config["rules"], {"severity": {code: severity}})
     reg = RegistryView(gate.db, gate.site_id, trusted_keys(gate.db))
-    decision = decide(scan, reg, EventHistory(gate.db), NOW + timedelta(minutes=1), rules)
+    vehicle, scan = scan if isinstance(scan, tuple) else (None, scan)  # a vehicle and its driver
+    decider = decide if vehicle is None else lambda *args: decide_vehicle(vehicle, *args)
+    decision = decider(scan, reg, EventHistory(gate.db), NOW + timedelta(minutes=1), rules)
     assert (decision.outcome, decision.codes) == (expected, () if severity == "off" else (code,))
 
 

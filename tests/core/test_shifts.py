@@ -87,13 +87,18 @@ def test_shift_log_summary_counts(gate, community, clock):
     tokens = community.tokens
     gate.sign_on("G001", "1234", "in", at(16, 0))
     gate.sign_on("S001", "9999", "out", at(16, 1))
-    checks = [("resident", "in", 36.5, at(17, 0)), ("vehicle", "in", None, at(17, 1)),
+    checks = [("resident", "in", 36.5, at(17, 0)), ("vehicle", "in", 36.6, at(17, 1)),
               ("second_resident", "in", 38.0, at(17, 2)), ("revoked", "in", 36.4, at(17, 4)),
               ("monitored", "out", None, at(17, 5)), ("vehicle", "out", None, at(17, 6))]
     results = {}
     for role, direction, temperature, moment in checks:
-        results[role, direction] = gate.check(Scan(direction=direction, token=tokens[role], lane=direction,
-                                                   temperature=temperature), moment)
+        scan = Scan(direction=direction, token=tokens[role], lane=direction, temperature=temperature)
+        if role == "vehicle":  # with its driver: a vehicle and a person passing (人车同检)
+            driver = Scan(direction=direction, token=tokens["monitored"], lane=direction,
+                          temperature=temperature)
+            results[role, direction] = gate.check_vehicle(scan, driver, moment)
+        else:
+            results[role, direction] = gate.check(scan, moment)
     gate.override(results["second_resident", "in"].event["id"], "G001", "复测正常 36.9", at(17, 3), "S001")
     gate.check(Scan(direction="in", pass_id="PNOSUCHPASS", source="manual", lane="in"), at(17, 7))
     gate.record("returnee", at(17, 8), lane="in", data={"origin": "西安", "risk": "low"})
@@ -104,7 +109,7 @@ def test_shift_log_summary_counts(gate, community, clock):
     assert afternoon == {
         "shift_id": "2026-11-29/afternoon", "date": "2026-11-29", "key": "afternoon", "name_zh": "中班",
         "name_en": "Afternoon", "start": "2026-11-29T16:00:00+08:00", "end": "2026-11-30T00:00:00+08:00",
-        "entries": {"persons": 2, "vehicles": 1}, "exits": {"persons": 1, "vehicles": 1},
+        "entries": {"persons": 3, "vehicles": 1}, "exits": {"persons": 2, "vehicles": 1},
         "refusals_by_code": {"fever": 1, "revoked": 1, "unknown_pass": 1}, "referrals": 0, "fevers": 1,
         "overrides": 1, "returnees": 1,
         "guards": [{"guard_id": "G001", "on": "2026-11-29T16:00:00.000+08:00", "off": "2026-11-29T23:59:59.999+08:00"},

@@ -9,7 +9,7 @@ from kiosk.core.event_kinds import KINDS, kinds_with
 from kiosk.core.i18n import catalogue
 
 CREDENTIAL = {"unreadable", "bad_signature", "unknown_key", "wrong_site", "not_yet_valid", "expired",
-              "revoked", "blocked", "unknown_pass"}
+              "revoked", "blocked", "unknown_pass", "vehicle_pass_alone"}
 
 
 @pytest.mark.parametrize("flags, expected", [
@@ -20,7 +20,7 @@ CREDENTIAL = {"unreadable", "bad_signature", "unknown_key", "wrong_site", "not_y
     ({"office_alert": True}, {"fever", "fever_remeasured", "home_isolation", "central_quarantine", "bad_signature", "unknown_key",
                               "revoked", "blocked", "returnee_high_risk"}),
     ({"needs_supervisor": True}, {"fever", "fever_remeasured", "home_isolation", "central_quarantine", "returnee_high_risk"}),
-    ({"overridable": False}, set()),
+    ({"overridable": False}, {"vehicle_pass_alone"}),
     ({"alarm": True, "needs_supervisor": False}, set()),
 ])
 def test_code_flags_give_the_sets(flags, expected):

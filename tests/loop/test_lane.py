@@ -92,15 +92,42 @@ def test_a_refusal_just_after_an_allow_does_not_close_the_gate_on_the_first_pers
     clock.release()
 
 
-def test_vehicle_is_not_measured(community, decoder):
-    thermo = FakeThermometer(36.5)
-    lane = make_lane(community, thermometer=thermo)
+def test_a_vehicle_pass_alone_opens_nothing_at_a_pedestrian_lane(community, decoder):
+    # issue 10, case 1: the car pass was not measured and let its holder in
+    signals, factory = rig_signals(community.gate_home / "gate.db")
+    lane = make_lane(community, thermometer=FakeThermometer(36.5), signals=signals)
     _present(lane, community.tokens["vehicle"], decoder)
     _drain(lane)
-    assert [(r["subject_kind"], r["outcome"], r["temperature"]) for r in events(community.gate_home)] == \
-        [("vehicle", "allow", None)]
-    assert thermo.reads == 0
+    signals.wait(5)
+    assert [(r["subject_kind"], r["outcome"], r["codes"]) for r in events(community.gate_home)] == \
+        [("vehicle", "deny", '["vehicle_pass_alone"]')]
+    assert highs(factory, PINS["relay"]) == 0 and [r.signal for r in lane.results] == ["deny"]
     lane.close()
+    signals.close()
+
+
+def test_a_vehicle_lane_checks_the_driver_and_records_both_in_one_event(community, decoder):
+    signals, factory = rig_signals(community.gate_home / "gate.db")
+    thermo = FakeThermometer(None)
+    thermo.script([38.2] * 5 + [36.6] * 5)
+    lane = make_lane(community, lane_id="car-in", thermometer=thermo, signals=signals, vehicle=True,
+                     disinfection=True)
+    for driver in ("resident", "second_resident"):  # a feverish driver, then a well one
+        _present(lane, community.tokens["vehicle"], decoder)
+        _present(lane, community.tokens[driver], decoder)
+    _drain(lane)
+    signals.wait(5)
+    rows = events(community.gate_home)
+    assert [(r["outcome"], r["codes"], r["subject_id"], r["plate"], r["temperature"]) for r in rows] == \
+        [("deny", '["fever"]', "R001", "陕H12345", 38.2), ("allow", "[]", "R007", "陕H12345", 36.6)]
+    assert [json.loads(r["data"]) for r in rows] == [
+        {"vehicle_check": True, "disinfected": True, "source": "camera", "temperature_source": "sensor",
+         "temperature_by": None, "vehicle_pass_id": community.pass_ids["vehicle"]}] * 2
+    assert [r.signal for r in lane.results] == ["driver", "fever", "driver", "allow"]
+    assert thermo.reads == 10  # the drivers were measured, the vehicle passes were not
+    assert factory.pin(PINS["relay"]).highs == [2]  # opened once, for the recorded allow
+    lane.close()
+    signals.close()
 
 
 def test_implausible_temperature_is_measured_again(community, decoder):

@@ -65,7 +65,7 @@ def test_run_simulate_once_cli(tmp_path):
     assert lines[0] == "Gate running: 2 lanes. Press Ctrl-C to stop."
     assert sorted(lines[1:-1]) == sorted([
         "[in] resident          allow  Allowed",
-        "[in] vehicle           allow  Allowed",
+        "[in] vehicle           deny   Refused: A vehicle pass does not let a person through: check the person's own pass",
         "[in] monitored         allow  Allowed: Person under health monitoring",
         "[in] second_resident   deny   Refused: Fever",
         "[in] revoked           deny   Refused: Pass has been revoked",

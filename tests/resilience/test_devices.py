@@ -89,7 +89,7 @@ def test_lane_degrades_to_manual_use_and_recovers_without_restart(tmp_path, deco
         web_actions.enter_temperature(web, "in", 36.8, GUARD[0], web.now())
         assert present("second_resident", 4)[2:5] == ("allow", "[]", 36.8)
         wait_for(lambda: status()[1] == "manual ok 36.8")
-        assert present("vehicle", 5)[2:4] == ("allow", "[]")  # vehicles are not measured
+        assert present("vehicle", 5)[2:4] == ("deny", '["vehicle_pass_alone"]')  # never a person's pass
         assert present("quarantined", 6)[4:] == (36.5, "camera")  # the sensor answers again
         wait_for(lambda: status()[1] == "ok 36.5")
 

@@ -19,7 +19,7 @@ from kiosk.store.events import verify_log
 from tests.loop.conftest import PINS, highs, rig_signals
 
 T0 = datetime(2026, 11, 29, 1, 0, tzinfo=timezone.utc)
-ALLOWED = ("resident", "household_member", "monitored", "vehicle")  # all allowed at the "in" lane
+ALLOWED = ("resident", "household_member", "monitored", "second_resident")  # all allowed at the "in" lane
 
 
 @pytest.fixture

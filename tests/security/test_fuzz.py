@@ -202,7 +202,8 @@ FIELD = st.text(max_size=40) | st.sampled_from(["", "36.5", "99999", "-1", "nan"
                                                 "2026-03-01", "610113", "13800000000", "1-1-101"])
 GUARD_FORMS = {"/actions/check": ["pass_id", "temperature", "lane"], "/actions/temperature": ["value", "lane"],
                "/actions/returnee": ["name", "phone", "id_last4", "origin", "arrival", "household"],
-               "/actions/vehicle": ["plate", "pass_id", "disinfected", "lane"]}
+               "/actions/vehicle": ["plate", "pass_id", "driver", "driver_temperature", "passenger",
+                                    "disinfected", "lane"]}
 
 
 @pytest.fixture
@@ -213,7 +214,7 @@ def guard_client(client, gate, demo, clock):
 
 
 @FUZZ
-@given(url=st.sampled_from(sorted(GUARD_FORMS)), values=st.lists(FIELD, min_size=6, max_size=6),
+@given(url=st.sampled_from(sorted(GUARD_FORMS)), values=st.lists(FIELD, min_size=7, max_size=7),
        query=st.text(max_size=20))
 def test_guard_forms_never_answer_5xx(guard_client, url, values, query):
     client, token, _ = guard_client

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from kiosk.core.rules import Scan
 from tests.web.conftest import post, sign_on
@@ -175,14 +176,84 @@ def test_returnee_refusals_keep_no_full_id_number(client, gate):
     assert "610102199001011234" not in "".join(r["data"] for r in gate.db.query("SELECT data FROM events"))
 
 
-def test_vehicle_check_records_disinfection(client, gate, demo):
+def test_vehicle_check_records_driver_vehicle_and_disinfection_in_one_event(client, gate, demo):
     sign_on(client)
-    html = post(client, "/actions/vehicle", {"plate": "陕H 12345", "lane": "in", "disinfected": "yes"}).get_data(as_text=True)
-    assert "陕H12345" in html
+    html = post(client, "/actions/vehicle", {"plate": "陕H 12345", "driver": demo.pass_ids["resident"], "lane": "in",
+                                             "driver_temperature": "36.6", "disinfected": "yes"}).get_data(as_text=True)
+    assert "陕H12345" in html and "张*明" in html
     event = last_event(gate)
-    assert (event["outcome"], event["subject_kind"], event["plate"]) == ("allow", "vehicle", "陕H12345")
+    assert (event["kind"], event["outcome"], event["subject_kind"], event["subject_id"], event["plate"],
+            event["temperature"]) == ("manual", "allow", "resident", "R001", "陕H12345", 36.6)
     assert json.loads(event["data"]) == {"disinfected": True, "source": "manual", "vehicle_check": True,
-                                         "temperature_source": "none", "temperature_by": None}
-    post(client, "/actions/vehicle", {"pass_id": demo.pass_ids["vehicle"], "lane": "out", "disinfected": "no"})
+                                         "vehicle_pass_id": demo.pass_ids["vehicle"],
+                                         "temperature_source": "typed", "temperature_by": "G001"}
+    post(client, "/actions/vehicle", {"pass_id": demo.pass_ids["vehicle"], "driver": demo.pass_ids["resident"],
+                                      "lane": "out", "disinfected": "no"})
     assert json.loads(last_event(gate)["data"])["disinfected"] is False
+    count = gate.db["events"].count
     assert post(client, "/actions/vehicle", {"plate": "", "pass_id": "", "lane": "in"}).status_code == 400
+    assert post(client, "/actions/vehicle", {"plate": "陕H12345", "driver": " ", "lane": "in"}).status_code == 400
+    assert gate.db["events"].count == count
+
+
+def vehicle_events(gate) -> list[tuple]:
+    return [(e["outcome"], json.loads(e["codes"]), e["subject_id"], e["plate"])
+            for e in gate.db.query("SELECT * FROM events WHERE kind = 'manual' ORDER BY seq")]
+
+
+def test_vehicle_form_refuses_an_isolated_driver_and_a_plate_that_does_not_match(client, gate, demo):
+    # issue 10, case 1 at the vehicle form: the driver is checked by every person rule
+    sign_on(client)
+    html = post(client, "/actions/vehicle", {"pass_id": demo.pass_ids["vehicle"], "driver": demo.pass_ids["isolated"],
+                                             "lane": "out", "disinfected": "yes"}).get_data(as_text=True)
+    assert "居家隔离人员，不得外出" in html
+    post(client, "/actions/vehicle", {"pass_id": demo.pass_ids["vehicle"], "plate": "陕H99999", "lane": "out",
+                                      "driver": demo.pass_ids["second_resident"], "disinfected": "yes"})
+    post(client, "/actions/vehicle", {"plate": "陕H12345", "driver": demo.pass_ids["vehicle"], "lane": "out",
+                                      "disinfected": "yes"})
+    assert vehicle_events(gate) == [("deny", ["home_isolation"], "R003", "陕H12345"),
+                                    ("refer", ["plate_mismatch"], "R007", "陕H99999"),
+                                    ("deny", ["vehicle_pass_alone"], "陕H12345", "陕H12345")]
+
+
+def test_vehicle_form_records_each_passenger_linked_to_the_vehicle(client, gate, demo):
+    sign_on(client)
+    html = post(client, "/actions/vehicle", {
+        "plate": "陕H12345", "driver": demo.pass_ids["resident"], "driver_temperature": "36.5", "lane": "in",
+        "disinfected": "yes", "passenger": [demo.pass_ids["household_member"], demo.pass_ids["second_resident"], ""],
+        "passenger_temperature": ["36.7", "", ""]}).get_data(as_text=True)
+    assert "乘车人员" in html
+    rows = list(gate.db.query("SELECT * FROM events WHERE kind = 'manual' ORDER BY seq"))
+    assert [(r["outcome"], json.loads(r["codes"]), r["subject_id"], r["plate"], r["temperature"]) for r in rows] == [
+        ("allow", [], "R001", "陕H12345", 36.5), ("allow", [], "R002", None, 36.7),
+        ("refer", ["temperature_missing"], "R007", None, None)]
+    link = {"passenger_of": rows[0]["id"], "vehicle_plate": "陕H12345", "source": "manual"}
+    assert [json.loads(r["data"]) for r in rows[1:]] == [
+        {**link, "temperature_source": "typed", "temperature_by": "G001"},
+        {**link, "temperature_source": "none", "temperature_by": None}]
+
+
+def test_a_vehicle_pass_typed_in_the_manual_check_lets_nobody_through(client, gate, demo):
+    sign_on(client)
+    post(client, "/actions/check", {"pass_id": demo.pass_ids["vehicle"], "lane": "out"})
+    assert vehicle_events(gate) == [("deny", ["vehicle_pass_alone"], "陕H12345", None)]
+
+
+def test_manual_check_on_an_entry_lane_requires_a_temperature_like_the_cli(client, gate, demo):
+    # issue 10, case 4: the web gave 通行 / 未测温 where `kiosk check --direction in` gave refer temperature_missing
+    sign_on(client)
+    typed = post(client, "/actions/check", {"pass_id": demo.pass_ids["resident"], "lane": "in", "temperature": ""})
+    assert "请人工核验" in typed.get_data(as_text=True)
+    search = client.get("/actions/check?q=1-1-101&lane=in").get_data(as_text=True)
+    assert search.count('name="temperature"') == 1 + 2  # the typed form and each of the two passes found
+    assert client.get("/actions/check?q=1-1-101&lane=out").get_data(as_text=True).count('name="temperature"') == 1
+    post(client, "/actions/check", {"pass_id": demo.pass_ids["household_member"], "lane": "in"})  # a search result
+    post(client, "/actions/check", {"pass_id": demo.pass_ids["second_resident"], "lane": "in", "temperature": "36.6"})
+    rows = [(e["pass_id"], e["outcome"], json.loads(e["codes"]), e["temperature"])
+            for e in gate.db.query("SELECT * FROM events WHERE kind = 'manual' ORDER BY seq")]
+    assert rows == [(demo.pass_ids["resident"], "refer", ["temperature_missing"], None),
+                    (demo.pass_ids["household_member"], "refer", ["temperature_missing"], None),
+                    (demo.pass_ids["second_resident"], "allow", [], 36.6)]
+    cli = gate.check(Scan(direction="in", pass_id=demo.pass_ids["resident"], temperature_required=True, lane="in",
+                          source="manual"), gate.now() + timedelta(minutes=1), record=False)  # as `kiosk check`
+    assert (cli.decision.outcome, cli.decision.codes) == ("refer", ("temperature_missing",))

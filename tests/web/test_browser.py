@@ -114,7 +114,9 @@ def test_manual_check_by_household_search(guard_page, server, community):
     guard_page.goto(server.url + "/actions/check")
     guard_page.fill("input[name=q]", "4-1-102")
     guard_page.click("form.search button")
-    guard_page.click(f"ul.persons button:has-text('{community.pass_ids['second_resident']}')")
+    chosen = f"ul.persons form:has(button:has-text('{community.pass_ids['second_resident']}'))"
+    guard_page.fill(f"{chosen} input[name=temperature]", "36.5")  # the entry lane requires a temperature
+    guard_page.click(f"{chosen} button")
     guard_page.wait_for_selector("section.lane")
     assert guard_page.inner_text("section.lane .outcome") == "通行"
     assert "人工核验" in guard_page.inner_text("section.lane header")
