@@ -6,17 +6,11 @@ decision is made and logged exactly like a scan (with source ``manual``).
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Callable
 
-from kiosk.core.codes import codes_with
 from kiosk.core.rules import Scan
 from kiosk.gate.service import CheckResult, Gate
-from kiosk.store import guards, lane_state
-
-# Refusals only a supervisor may override (with their own id and PIN).
-SUPERVISED_CODES = codes_with(needs_supervisor=True)
+from kiosk.store import lane_state
 
 
 def parse_temperature(text: str | None) -> float | None:
@@ -30,20 +24,22 @@ def parse_temperature(text: str | None) -> float | None:
     return value
 
 
-def manual_check(gate: Gate, pass_id: str, lane: str, temperature: float | None, now: datetime) -> CheckResult:
-    """Decide on a pass id typed or picked by the guard, recorded as manual."""
+def manual_check(gate: Gate, pass_id: str, lane: str, temperature: float | None, now: datetime,
+                 nonce: str | None = None) -> CheckResult:
+    """Decide on a pass id typed or picked by the guard, recorded as manual (once per form ``nonce``)."""
     direction = gate.lane(lane)["direction"]
     return gate.check(Scan(direction=direction, pass_id=pass_id.strip().upper(), temperature=temperature,
-                           lane=lane, source="manual"), now)
+                           lane=lane, source="manual", nonce=nonce), now)
 
 
-def vehicle_check(gate: Gate, plate: str, pass_id: str, lane: str, disinfected: bool, now: datetime) -> CheckResult:
+def vehicle_check(gate: Gate, plate: str, pass_id: str, lane: str, disinfected: bool, now: datetime,
+                  nonce: str | None = None) -> CheckResult:
     """A vehicle by plate and/or vehicle pass id; whether it was disinfected goes in the event."""
     if not (plate.strip() or pass_id.strip()):
         raise ValueError("enter a plate or a vehicle pass id")
     direction = gate.lane(lane)["direction"]
     scan = Scan(direction=direction, pass_id=pass_id.strip().upper() or None, plate=plate.strip() or None,
-                lane=lane, source="manual")
+                lane=lane, source="manual", nonce=nonce)
     return gate.check(scan, now, data={"vehicle_check": True, "disinfected": disinfected})
 
 
@@ -51,30 +47,3 @@ def enter_temperature(gate: Gate, lane: str, value: float, guard_id: str, now: d
     """Queue a typed temperature for the lane's scan loop (no sensor fitted); returns its id."""
     gate.lane(lane)
     return lane_state.add_manual_reading(gate.db, lane, value, guard_id, now)
-
-
-def needs_supervisor(event: dict) -> bool:
-    return any(code in SUPERVISED_CODES for code in json.loads(event["codes"]))
-
-
-def override(gate: Gate, event_id: str, guard_id: str, reason: str, now: datetime,
-             supervisor_id: str = "", supervisor_pin: str = "",
-             check_pin: Callable[[str, str], guards.Guard] | None = None) -> dict:
-    """Let a refused person through with a reason; fever and isolation need a supervisor's PIN.
-
-    ``check_pin(id, pin)`` lets the web layer put its per-address attempt limits in front
-    of the supervisor's PIN, as it does for sign-on.
-    """
-    rows = list(gate.db.query("SELECT * FROM events WHERE id = ?", [event_id]))
-    if not rows:
-        raise guards.GuardError("not_refused", "no such event")
-    if not reason.strip():
-        raise guards.GuardError("reason_required", "an override needs a reason")
-    approved_by = None
-    if needs_supervisor(rows[0]):
-        check_pin = check_pin or (lambda who, pin: guards.authenticate(gate.db, who, pin, now))
-        supervisor = check_pin(supervisor_id, supervisor_pin)
-        if supervisor.role != "supervisor":
-            raise guards.GuardError("supervisor_required", "this override needs a supervisor's PIN")
-        approved_by = supervisor.id
-    return gate.override(event_id, guard_id, reason, now, approved_by=approved_by)

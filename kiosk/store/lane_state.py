@@ -1,8 +1,10 @@
 """The tables the scan loop and the web process share on the gate: each lane's device status,
-and temperatures a guard typed on the page for a lane's next scan.
+temperatures a guard typed on the page for a lane's next scan, and commands for a lane
+(open the gate for an override made on the touchscreen).
 
-The lane process writes ``lane_status`` and consumes ``manual_readings``; the web process
-reads the first and adds to the second. Nothing else touches them.
+The lane process writes ``lane_status``, consumes ``manual_readings`` and carries out
+``lane_commands``; the web process reads the first and adds to the other two. Nothing else
+touches them.
 """
 
 from __future__ import annotations
@@ -43,3 +45,26 @@ def unconsumed_readings(db: sqlite_utils.Database, lane: str, limit: int = 5) ->
 def consume_reading(db: sqlite_utils.Database, reading_id: int, now: datetime) -> None:
     db.conn.execute("UPDATE manual_readings SET consumed_utc = ? WHERE id = ? AND consumed_utc IS NULL",
                     [utc_text(now), reading_id])
+
+
+def add_open_command(db: sqlite_utils.Database, lane: str, event_id: str, now: datetime) -> int:
+    """Ask the lane's process to open its gate for a recorded event (e.g. an override)."""
+    return db["lane_commands"].insert({"lane": lane, "kind": "open", "event_id": event_id,
+                                       "created_utc": utc_text(now), "done_utc": None, "result": None}).last_pk
+
+
+def pending_commands(db: sqlite_utils.Database, lane: str) -> list[tuple[int, str, str]]:
+    """(id, kind, created_utc) of the lane's commands not yet done, oldest first (a partial index)."""
+    return db.conn.execute("SELECT id, kind, created_utc FROM lane_commands WHERE lane = ? "
+                           "AND done_utc IS NULL ORDER BY id", [lane]).fetchall()
+
+
+def finish_command(db: sqlite_utils.Database, command_id: int, result: str, now: datetime) -> None:
+    """``result`` is ``opened`` (``now`` is when the relay opened) or ``expired``."""
+    db.conn.execute("UPDATE lane_commands SET done_utc = ?, result = ? WHERE id = ? AND done_utc IS NULL",
+                    [utc_text(now), result, command_id])
+
+
+def command_for(db: sqlite_utils.Database, event_id: str) -> dict | None:
+    rows = list(db.query("SELECT * FROM lane_commands WHERE event_id = ?", [event_id]))
+    return rows[0] if rows else None
