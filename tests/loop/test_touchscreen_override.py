@@ -11,12 +11,14 @@ import re
 import sqlite3
 import threading
 import time
+from datetime import timedelta
 
 import requests
 
 from kiosk.core.rules import Scan
 from kiosk.sim.demo import GUARD
-from tests.loop.conftest import PINS, make_lane, rig_signals
+from kiosk.store import lane_state
+from tests.loop.conftest import PINS, highs, make_lane, rig_signals
 from tests.servers import KioskServer
 from tests.waiting import poll
 
@@ -70,3 +72,17 @@ def test_case7_a_touchscreen_override_opens_the_relay_after_it_is_recorded(commu
         loop.join(30)
         lane.close()
         signals.close()
+
+
+def test_a_stale_command_opens_nothing(community):
+    """An override from before the lane process came back must not open the gate later."""
+    signals, factory = rig_signals()
+    lane = make_lane(community, signals=signals)
+    lane_state.add_open_command(lane.gate.db, "in", "an-override", lane.gate.now() - timedelta(minutes=1))
+    assert lane.poll_commands() == 1
+    signals.wait(5)
+    with sqlite3.connect(community.gate_home / "gate.db") as conn:
+        assert conn.execute("SELECT result FROM lane_commands").fetchall() == [("expired",)]
+    assert highs(factory, PINS["relay"]) == 0
+    lane.close()
+    signals.close()
