@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import base45
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -127,8 +127,13 @@ def parse(token: str) -> tuple[bytes, bytes, PassClaims] | None:
     return body, signature, claims
 
 
-def check(token: str, keys: dict[str, Ed25519PublicKey], site_id: str, now: datetime) -> PassCheck:
-    """Verify a token against trusted keys, the gate's site and ``now``. Never raises."""
+def check(token: str, keys: dict[str, Ed25519PublicKey], site_id: str, now: datetime,
+          early: timedelta = timedelta(0)) -> PassCheck:
+    """Verify a token against trusted keys, the gate's site and ``now``. Never raises.
+
+    A pass that starts no more than ``early`` after ``now`` is accepted: the gate's clock
+    may be slow (a Pi has no battery clock), and a pass issued a minute ago must work.
+    """
     try:
         parsed = parse(token)
     except Exception:  # noqa: BLE001 - a scanned string must never crash the gate
@@ -143,7 +148,7 @@ def check(token: str, keys: dict[str, Ed25519PublicKey], site_id: str, now: date
         return PassCheck("bad_signature", claims)
     if claims.site_id != site_id:
         return PassCheck("wrong_site", claims)
-    if now < claims.valid_from:
+    if now + early < claims.valid_from:
         return PassCheck("not_yet_valid", claims)
     if now >= claims.valid_until:
         return PassCheck("expired", claims)

@@ -55,6 +55,7 @@ class RuleSettings:
     duplicate_window_s: float = 10.0
     household_quota_members: int = 1
     household_quota_days: float = 2.0
+    clock_tolerance_s: float = 600.0
 
     @classmethod
     def from_sources(cls, config_rules: dict[str, Any], registry_settings: dict[str, Any] | None = None) -> "RuleSettings":
@@ -63,7 +64,7 @@ class RuleSettings:
         severity = {**config_rules.get("severity", {}), **(registry_settings or {}).get("severity", {})}
         numeric = {name: type(getattr(cls, name))(merged[name]) for name in (
             "fever_threshold", "plausible_min", "plausible_max", "duplicate_window_s",
-            "household_quota_members", "household_quota_days") if name in merged}
+            "household_quota_members", "household_quota_days", "clock_tolerance_s") if name in merged}
         return cls(severity=severity_map(severity), **numeric)
 
 
@@ -80,6 +81,7 @@ class Decision:
     plate: str | None = None
     temperature: float | None = None
     duplicate_of: dict | None = field(default=None, compare=False)
+    clock_tolerance_s: float | None = None  # how early the pass was accepted (gate clock behind)
 
     def message(self, language: str = "zh") -> str:
         return self.message_zh if language == "zh" else self.message_en
@@ -123,12 +125,13 @@ class _Findings:
     subject_kind: str | None = None
     subject_id: str | None = None
     household_id: str | None = None
+    clock_tolerance_s: float | None = None
 
 
 def decide(scan: Scan, reg: Registry, history: History, now: datetime, rules: RuleSettings) -> Decision:
     """Decide on one scan. Never raises on what was scanned or typed."""
     found = _Findings()
-    usable = _credential(scan, reg, now, found)
+    usable = _credential(scan, reg, now, timedelta(seconds=rules.clock_tolerance_s), found)
     # A genuine pass (even a refused one) held up again within the window changes nothing.
     previous = history.last_scan_of_pass(found.pass_id) if found.pass_id else None
     if previous and _is_repeat(previous, scan, now, rules):
@@ -141,16 +144,17 @@ def decide(scan: Scan, reg: Registry, history: History, now: datetime, rules: Ru
     return _conclude(scan, found, rules)
 
 
-def _credential(scan: Scan, reg: Registry, now: datetime, found: _Findings) -> bool:
+def _credential(scan: Scan, reg: Registry, now: datetime, early: timedelta, found: _Findings) -> bool:
     """Establish which pass this is; False when nothing further can be checked."""
     if scan.token is not None:
-        result = passes.check(scan.token, reg.keys, reg.site_id, now)
+        result = passes.check(scan.token, reg.keys, reg.site_id, now, early)
         if result.claims and result.code not in FORGERY_CODES:  # signed by the office
             found.pass_id = result.claims.pass_id
             found.subject_kind, found.subject_id = result.claims.subject_kind, result.claims.subject_id
         if result.code:
             found.codes.append(result.code)
             return False
+        _note_early(result.claims.valid_from, now, found)
         row = reg.pass_row(found.pass_id)
     else:
         row = reg.pass_row(scan.pass_id) if scan.pass_id else (reg.vehicle_pass(scan.plate) if scan.plate else None)
@@ -158,20 +162,27 @@ def _credential(scan: Scan, reg: Registry, now: datetime, found: _Findings) -> b
             found.codes.append("unknown_pass" if (scan.pass_id or scan.plate) else "unreadable")
             return False
         found.pass_id, found.subject_kind, found.subject_id = row["id"], row["subject_kind"], row["subject_id"]
-        code = _row_validity(row, reg.site_id, now)
+        code = _row_validity(row, reg.site_id, now, early)
         if code:
             found.codes.append(code)
             return False
+        _note_early(parse_utc(row["valid_from"]), now, found)
     if row and row["status"] != "active":
         found.codes.append(row["status"])  # 'revoked' or 'blocked'
         return False
     return True
 
 
-def _row_validity(row: dict, site_id: str, now: datetime) -> str | None:
+def _note_early(valid_from: datetime, now: datetime, found: _Findings) -> None:
+    """Accepted before its start within the clock tolerance: the event says by how much."""
+    if now < valid_from:
+        found.clock_tolerance_s = round((valid_from - now).total_seconds(), 3)
+
+
+def _row_validity(row: dict, site_id: str, now: datetime, early: timedelta) -> str | None:
     if row["site_id"] != site_id:
         return "wrong_site"
-    if now < parse_utc(row["valid_from"]):
+    if now + early < parse_utc(row["valid_from"]):
         return "not_yet_valid"
     if now >= parse_utc(row["valid_until"]):
         return "expired"
@@ -260,4 +271,4 @@ def _conclude(scan: Scan, found: _Findings, rules: RuleSettings) -> Decision:
                     subject_kind=found.subject_kind, subject_id=found.subject_id,
                     household_id=found.household_id,
                     plate=normalise_plate(scan.plate) if scan.plate else None,
-                    temperature=scan.temperature)
+                    temperature=scan.temperature, clock_tolerance_s=found.clock_tolerance_s)

@@ -18,13 +18,14 @@ Order of a scan, which the crash-safety and full-disk rules depend on:
    recorded" pattern, and the relay stays closed unless
    ``[gate] open_unrecorded = true``.
 
-Every scan carries a nonce derived from gate, lane, payload and the moment
-the debouncer reported it, so a resubmitted scan records nothing new.
+Every presentation (a code held up at a lane) carries a nonce kept in
+``lane_presentations``: the same code at the same lane again within the
+duplicate window is the same presentation, so a lane restarted after a crash
+records nothing new and only finishes signalling what it had recorded.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sqlite3
 import threading
@@ -39,7 +40,6 @@ import numpy as np
 from hardware.debounce import Debouncer
 from hardware.thermometer import Measurement, measure
 from kiosk.core import passes
-from kiosk.core.clock import utc_text
 from kiosk.core.i18n import t
 from kiosk.core.rules import Decision, Scan
 from kiosk.gate.service import Gate, NotRecorded
@@ -177,10 +177,11 @@ class Lane:
         with self._lock:
             reported = self.gate.now()
             token = payload.strip()
+            presentation = self._presentation(token, reported)
             reading = self._temperature(token, reported)
             scan = Scan(direction=self.direction, token=token, temperature=reading.value,
                         temperature_required=self.require_temperature, lane=self.id,
-                        source=source, nonce=self._nonce(token, reported))
+                        source=source, nonce=presentation.nonce if presentation else None)
             try:
                 checked = self.gate.check(scan, self.gate.now())
             except NotRecorded as exc:
@@ -188,27 +189,48 @@ class Lane:
             else:
                 self.status.alerts.pop("not_recorded", None)
                 self._consume(reading)
-                result = self._recorded(payload, source, checked.decision, checked.event, reading)
+                result = self._recorded(payload, source, checked.decision, checked.event, reading,
+                                        presentation)
             self.status.last = result.decision.message(self.language or "zh")
             self.results.append(result)
         if self.on_result is not None:
             self.on_result(result)
         return result
 
-    def _nonce(self, token: str, reported: datetime) -> str:
-        """Same presentation -> same nonce; a resubmitted scan then changes nothing."""
-        text = f"{self.gate.gate_id}|{self.id}|{token}|{utc_text(reported)}"
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    def _presentation(self, token: str, now: datetime) -> lane_state.Presentation | None:
+        """This presentation's nonce (None if the database cannot say: the scan still decides)."""
+        rules = self.gate.rules()
+        window = rules.duplicate_window_s if rules.severity["duplicate_scan"] != "off" else 0.0
+        try:
+            return lane_state.present(self.gate.db, self.id, token, now, window)
+        except sqlite3.Error as exc:
+            log.warning("lane %s: presentation not kept: %s", self.id, exc)
+            return None
 
     def _recorded(self, payload: str, source: str, decision: Decision, event: dict | None,
-                  reading: _Reading) -> LaneResult:
-        if decision.duplicate_of is not None:  # already handled: never a second gate opening
+                  reading: _Reading, presentation: lane_state.Presentation | None) -> LaneResult:
+        # A lane that stopped between recording and signalling finishes what it recorded.
+        first_showing = decision.duplicate_of is None or self._unfinished(presentation, event)
+        if presentation is not None and not presentation.signalled:
+            self._signalled(presentation)  # before the relay: a crash now never opens twice
+        if first_showing:
+            signal, relay = self._signal_decision(decision)
+        else:  # already handled: never a second gate opening
             signal, relay = "repeat", False
             self._play("repeat", [(0.0, "buzzer", True), (0.05, "buzzer", False)])
-        else:
-            signal, relay = self._signal_decision(decision)
         return LaneResult(self.id, payload, source, decision, event, True, signal, relay,
                           reading.measurement)
+
+    @staticmethod
+    def _unfinished(presentation: lane_state.Presentation | None, event: dict | None) -> bool:
+        return (presentation is not None and not presentation.signalled and event is not None
+                and event["nonce"] == presentation.nonce)
+
+    def _signalled(self, presentation: lane_state.Presentation) -> None:
+        try:
+            lane_state.mark_signalled(self.gate.db, self.id, presentation.nonce, self.gate.now())
+        except sqlite3.Error as exc:
+            log.warning("lane %s: presentation not marked signalled: %s", self.id, exc)
 
     def _signal_decision(self, decision: Decision) -> tuple[str, bool]:
         if decision.outcome == "allow":

@@ -157,7 +157,7 @@ class Gate:
             pass_id=decision.pass_id, subject_kind=decision.subject_kind,
             subject_id=decision.subject_id, household_id=decision.household_id,
             plate=decision.plate, temperature=decision.temperature, nonce=scan.nonce,
-            data={**(data or {}), "source": scan.source})
+            data={**(data or {}), "source": scan.source, **_tolerance_note(decision)})
 
     def record(self, kind: str, now: datetime, *, codes: list[str] | None = None,
                data: dict | None = None, guard_id: str | None = None, **fields) -> dict:
@@ -257,6 +257,11 @@ class Gate:
                          [stamp.utc, handover_note, guard.id])
             return self.record("sign_off", now, guard_id=guard.id, lane=open_rows[0]["lane"], nonce=nonce,
                                data={"handover_note": handover_note})
+
+
+def _tolerance_note(decision: Decision) -> dict:
+    """Flags an event whose pass was accepted before its start, within the clock tolerance."""
+    return {} if decision.clock_tolerance_s is None else {"clock_tolerance_s": decision.clock_tolerance_s}
 
 
 def override_policy(event: dict) -> str:

@@ -134,9 +134,19 @@ CREATE TABLE web_users (
 CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT, updated_utc TEXT NOT NULL);
 """
 
+GATE_V3 = """
+-- Each lane's current presentation (a code held up): the nonce its event carries, and whether
+-- the lane has signalled the decision. A lane restarted after a crash finds here that the
+-- presentation it sees again was recorded already, and only finishes signalling it.
+CREATE TABLE lane_presentations (
+    lane TEXT PRIMARY KEY, token_sha TEXT NOT NULL, nonce TEXT NOT NULL,
+    started_utc TEXT NOT NULL, signalled_utc TEXT
+);
+"""
+
 # Commands from the web process to a lane's process (the web process owns no GPIO): an allowed
 # override opens the lane's gate. The lane polls the pending ones and marks each done.
-GATE_LANE_COMMANDS = """
+GATE_V4 = """
 CREATE TABLE lane_commands (
     id INTEGER PRIMARY KEY, lane TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('open')),
     event_id TEXT NOT NULL UNIQUE, created_utc TEXT NOT NULL, done_utc TEXT, result TEXT
@@ -157,7 +167,8 @@ CREATE TABLE gate_shift_logs (
 """
 
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
-MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_LANE_COMMANDS], "office": [OFFICE_V1, OFFICE_SYNC]}
+MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_V4],
+                                    "office": [OFFICE_V1, OFFICE_SYNC]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

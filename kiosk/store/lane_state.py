@@ -1,19 +1,22 @@
 """The tables the scan loop and the web process share on the gate: each lane's device status,
-temperatures a guard typed on the page for a lane's next scan, and commands for a lane
-(open the gate for an override made on the touchscreen).
+temperatures a guard typed on the page for a lane's next scan, each lane's current
+presentation, and commands for a lane (open the gate for an override made on the touchscreen).
 
-The lane process writes ``lane_status``, consumes ``manual_readings`` and carries out
-``lane_commands``; the web process reads the first and adds to the other two. Nothing else
-touches them.
+The lane process writes ``lane_status`` and ``lane_presentations``, consumes
+``manual_readings`` and carries out ``lane_commands``; the web process reads the first and
+adds to the last two. Nothing else touches them.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlite_utils
 
-from kiosk.core.clock import utc_text
+from kiosk.core.clock import parse_utc, utc_text
 
 
 def write_lane_status(db: sqlite_utils.Database, lane: str, row: tuple, now: datetime) -> None:
@@ -45,6 +48,35 @@ def unconsumed_readings(db: sqlite_utils.Database, lane: str, limit: int = 5) ->
 def consume_reading(db: sqlite_utils.Database, reading_id: int, now: datetime) -> None:
     db.conn.execute("UPDATE manual_readings SET consumed_utc = ? WHERE id = ? AND consumed_utc IS NULL",
                     [utc_text(now), reading_id])
+
+
+@dataclass(frozen=True)
+class Presentation:
+    nonce: str
+    signalled: bool  # the lane finished showing its decision (LEDs, buzzer, relay)
+
+
+def present(db: sqlite_utils.Database, lane: str, token: str, now: datetime, window_s: float) -> Presentation:
+    """The presentation of ``token`` at ``lane``: the one under way, or a new one.
+
+    The same code at the same lane within ``window_s`` of the presentation's start is that
+    presentation again (a retry after a crash, or the phone held up a second time): its
+    event carries the same nonce, so it is recorded once. Otherwise a new nonce is drawn.
+    """
+    token_sha = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    row = db.conn.execute("SELECT token_sha, nonce, started_utc, signalled_utc FROM lane_presentations "
+                          "WHERE lane = ?", [lane]).fetchone()
+    if row and row[0] == token_sha and timedelta(0) <= now - parse_utc(row[2]) < timedelta(seconds=window_s):
+        return Presentation(row[1], row[3] is not None)
+    nonce = uuid.uuid4().hex
+    db.conn.execute("INSERT OR REPLACE INTO lane_presentations VALUES (?, ?, ?, ?, NULL)",
+                    [lane, token_sha, nonce, utc_text(now)])
+    return Presentation(nonce, False)
+
+
+def mark_signalled(db: sqlite_utils.Database, lane: str, nonce: str, now: datetime) -> None:
+    db.conn.execute("UPDATE lane_presentations SET signalled_utc = ? WHERE lane = ? AND nonce = ?",
+                    [utc_text(now), lane, nonce])
 
 
 def add_open_command(db: sqlite_utils.Database, lane: str, event_id: str, now: datetime) -> int:

@@ -20,6 +20,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from kiosk.core.codes import CODES, SEVERITIES
 from kiosk.core.i18n import t
+from kiosk.core.rules import RuleSettings
 
 ROLES = ("gate", "office")
 
@@ -95,23 +96,26 @@ Pin = int | str  # a BCM number, or a gpiozero pin name such as "GPIO17" or "BOA
 
 @table
 class RulesTable(Table):
-    """The defaults are kiosk.core.rules.RuleSettings' (a test keeps them equal; importing it
-    here would be circular)."""
+    """The defaults are the rules' own (kiosk.core.rules.RuleSettings)."""
 
-    fever_threshold: float = setting(37.3,
+    fever_threshold: float = setting(RuleSettings.fever_threshold,
                                      "°C; a reading at or above it gives `fever`")
-    plausible_min: float = setting(30.0,
+    plausible_min: float = setting(RuleSettings.plausible_min,
                                    "°C; a reading below it gives `temperature_implausible`")
-    plausible_max: float = setting(43.0,
+    plausible_max: float = setting(RuleSettings.plausible_max,
                                    "°C; a reading above it gives `temperature_implausible`")
-    duplicate_window_s: float = setting(10.0,
+    duplicate_window_s: float = setting(RuleSettings.duplicate_window_s,
                                         "seconds; the same pass, same direction again within it "
                                         "is a `duplicate_scan`")
-    household_quota_members: int = setting(1,
+    household_quota_members: int = setting(RuleSettings.household_quota_members,
                                            "how many other members of a household may have gone "
                                            "out within the window before `household_quota`")
-    household_quota_days: float = setting(2.0,
+    household_quota_days: float = setting(RuleSettings.household_quota_days,
                                           "the household quota window in days")
+    clock_tolerance_s: float = setting(RuleSettings.clock_tolerance_s,
+                                       "seconds; a pass that starts at most this long after the gate's "
+                                       "clock is accepted (a slow clock), and its event carries "
+                                       "`clock_tolerance_s`, instead of `not_yet_valid`")
     severity: dict[str, str] = setting(factory=dict, help="per decision code: deny, refer, warn "
                                        "or off", keys=tuple(CODES), choices=SEVERITIES)
 

@@ -13,7 +13,6 @@ import pytest
 from click.testing import CliRunner
 
 from kiosk.cli.root import cli
-from kiosk.core.rules import RuleSettings
 from kiosk.sim.demo import create_demo
 from kiosk.store import settings as typed
 from kiosk.store.config import ConfigError, load_config
@@ -185,12 +184,6 @@ def test_doctor_reports_an_unknown_key_in_the_chosen_language(tmp_path):
 
 
 # --- one place for each default ---------------------------------------------------------------
-
-def test_rule_defaults_are_the_rules_own():
-    for f in dataclasses.fields(typed.RulesTable):
-        if f.name != "severity":
-            assert f.default == getattr(RuleSettings, f.name), f.name
-
 
 def test_decoders_are_the_hardware_ones():
     from hardware.decoder import DECODERS

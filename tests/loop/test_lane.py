@@ -8,7 +8,9 @@ from datetime import timedelta
 import numpy as np
 
 from hardware.thermometer import FakeThermometer, ThermometerError
-from kiosk.core.clock import utc_text
+from kiosk.core.clock import FixedClock, utc_text
+from kiosk.core.rules import Scan
+from kiosk.store import lane_state
 from tests.loop.conftest import (
     PINS,
     code_frame,
@@ -288,3 +290,45 @@ def test_lane_status_before_the_first_scan_is_in_the_catalogue_language(communit
             [("in", "就绪"), ("out", "Ready")]
     chinese.close()
     english.close()
+
+
+def test_a_presentation_recorded_just_before_a_crash_is_finished_not_recorded_again(community):
+    """Issue 10, case 9: the lane's nonce names the presentation, not the moment.
+
+    The first lane process recorded the allow and was killed before it drove the relay (we
+    stop it exactly there: the presentation kept, Gate.check done, nothing signalled). The
+    restarted lane sees the same code again: nothing new is recorded, and the gate opens once.
+    """
+    token = community.tokens["resident"]
+    crashed = make_lane(community, require_temperature=False)
+    presentation = lane_state.present(crashed.gate.db, "in", token, crashed.gate.now(), 10.0)
+    first = crashed.gate.check(Scan(direction="in", token=token, lane="in", nonce=presentation.nonce))
+    assert first.decision.outcome == "allow"
+    crashed.close()
+
+    signals, clock, factory = timed_signals()
+    restarted = make_lane(community, signals=signals, require_temperature=False)
+    result = restarted.handle(token, "scanner")
+    assert (result.signal, result.relay, result.event["id"]) == ("allow", True, first.event["id"])
+    assert [r["nonce"] for r in events(community.gate_home)] == [presentation.nonce]
+    assert highs(factory, PINS["relay"]) == 1
+    again = restarted.handle(token, "scanner")  # held up once more: handled already, no second opening
+    assert (again.signal, again.relay, len(events(community.gate_home))) == ("repeat", False, 1)
+    clock.advance(10.0)
+    assert highs(factory, PINS["relay"]) == 1
+    restarted.close()
+    signals.close()
+    clock.release()
+
+
+def test_the_same_code_after_the_duplicate_window_is_a_new_presentation(community):
+    signals, clock, factory = timed_signals()
+    lane = make_lane(community, signals=signals, require_temperature=False, lane_id="out", direction="out")
+    first = lane.handle(community.tokens["resident"], "scanner")
+    lane.gate.clock = FixedClock(lane.gate.now() + timedelta(seconds=11))
+    second = lane.handle(community.tokens["resident"], "scanner")
+    assert (first.signal, second.signal) == ("allow", "allow")
+    assert len({r["nonce"] for r in events(community.gate_home)}) == 2
+    lane.close()
+    signals.close()
+    clock.release()

@@ -1,8 +1,8 @@
 """A scan process to be killed: plays scripted scans through real Lanes.
 
 Run as ``python -m tests.resilience.crash_driver GATE_HOME SIGNAL_LOG COUNT``.
-Scan ``i`` is presented at ``T0 + i * STEP`` on a FixedClock, so the Lane derives
-the same nonce for it in every run (gate, lane, payload, presentation time). On
+Scan ``i`` is presented at ``T0 + i * STEP`` on a FixedClock; a replayed scan is the same
+presentation (same code, lane, within the duplicate window), so it keeps its nonce. On
 start the driver resumes at the newest scripted scan already recorded (replaying
 it must record nothing new) and goes on to COUNT. Just before a lane drives its
 LEDs/relay, the signal hook appends ``signalled <i>`` to SIGNAL_LOG with fsync,
