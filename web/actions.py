@@ -118,7 +118,11 @@ def opened(event_id):
     opened_at = None
     if command and command["result"] == "opened":
         opened_at = parse_utc(command["done_utc"]).astimezone(ZoneInfo(gate.tz)).strftime("%H:%M:%S")
-    return render_template("actions/opened.html", event=rows[0], command=command, opened_at=opened_at)
+    # a lane that is not running never marks its command: stop waiting when the lane would refuse it
+    expired = command is not None and (command["result"] == "expired" or (
+        command["done_utc"] is None and lane_state.command_stale(command["created_utc"], gate.now())))
+    return render_template("actions/opened.html", event=rows[0], command=command, opened_at=opened_at,
+                           expired=expired)
 
 
 @bp.route("/returnee", methods=["GET", "POST"])

@@ -52,7 +52,6 @@ log = logging.getLogger(__name__)
 
 ALARM_BEEPS = 6  # the "not recorded" alarm: six fast beeps, unlike any decision pattern
 COMMAND_POLL_S = 0.2  # how often the loop looks for commands from the web page (one indexed query)
-COMMAND_TTL_S = 30.0  # an override older than this (the lane was down) must not open the gate later
 
 
 @dataclass(frozen=True)
@@ -385,8 +384,7 @@ class Lane:
 
     def _open_for(self, command_id: int, created_utc: str) -> None:
         now = self.gate.now()
-        created = _parse_when(created_utc)
-        if created is None or (now - created).total_seconds() > COMMAND_TTL_S:
+        if lane_state.command_stale(created_utc, now):
             lane_state.finish_command(self.gate.db, command_id, "expired", now)
             return
         if self.signals is not None:

@@ -79,6 +79,11 @@ def mark_signalled(db: sqlite_utils.Database, lane: str, nonce: str, now: dateti
                     [utc_text(now), lane, nonce])
 
 
+# An open command older than this when the lane sees it (the lane process was down) opens
+# nothing: the guard, told so on the page, opens by hand.
+OPEN_COMMAND_TTL_S = 30.0
+
+
 def add_open_command(db: sqlite_utils.Database, lane: str, event_id: str, now: datetime) -> int:
     """Ask the lane's process to open its gate for a recorded event (e.g. an override)."""
     return db["lane_commands"].insert({"lane": lane, "kind": "open", "event_id": event_id,
@@ -100,3 +105,7 @@ def finish_command(db: sqlite_utils.Database, command_id: int, result: str, now:
 def command_for(db: sqlite_utils.Database, event_id: str) -> dict | None:
     rows = list(db.query("SELECT * FROM lane_commands WHERE event_id = ?", [event_id]))
     return rows[0] if rows else None
+
+
+def command_stale(created_utc: str, now: datetime) -> bool:
+    return (now - parse_utc(created_utc)).total_seconds() > OPEN_COMMAND_TTL_S

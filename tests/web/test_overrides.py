@@ -141,3 +141,15 @@ def test_a_double_submitted_sign_on_records_one_event(client, gate):
     assert [client.post("/sign-on", data=form).status_code for _ in range(2)] == [302, 302]
     assert gate.db["events"].count_where("kind = 'sign_on'") == 1
     assert gate.db["duty"].count_where("off_utc IS NULL") == 1
+
+
+def test_the_opened_page_waits_for_the_lane_then_says_it_did_not_open(client, gate, demo, clock):
+    sign_on(client)
+    refused = gate.check(Scan("in", token=demo.tokens["revoked"], temperature=36.5, lane="in")).event
+    url = f"/actions/override/{refused['id']}"
+    done = client.post(url, data={"reason": "物业确认本人", **form_fields(client, url)})
+    waiting = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "正在等待闸机开启" in waiting and 'http-equiv="refresh"' in waiting
+    clock.advance(seconds=31)  # no lane process took the command: it would refuse it now
+    stale = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "闸机未能及时开启，请手动开闸" in stale and 'http-equiv="refresh"' not in stale
