@@ -8,6 +8,8 @@ module. Served in production by waitress (``kiosk serve``).
 from __future__ import annotations
 
 import json
+import re
+import uuid
 
 from flask import Flask, current_app, g, jsonify, render_template, request, session
 from flask_wtf import CSRFProtect
@@ -36,7 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.teardown_appcontext(_close_gate)
     csrf.init_app(app)
     app.before_request(_choose_language)
-    app.jinja_env.globals.update(t=_t, languages=i18n.LANGUAGES)
+    app.jinja_env.globals.update(t=_t, languages=i18n.LANGUAGES, new_nonce=lambda: uuid.uuid4().hex)
     app.jinja_env.filters["fromjson"] = json.loads
     app.register_error_handler(HTTPException, _http_error)
     # Blueprints are registered below, one line per module.
@@ -54,6 +56,19 @@ def get_gate() -> Gate:
     if "gate" not in g:
         g.gate = Gate(current_app.extensions["kiosk_config"], clock=current_app.config["CLOCK"])
     return g.gate
+
+
+FORM_NONCE = re.compile(r"[0-9a-f]{32}")
+
+
+def form_nonce() -> str | None:
+    """The form's hidden nonce (rendered fresh into every form) as an event nonce.
+
+    A double tap or a resubmitted form carries the same nonce, so the server records one
+    event and shows that first result again. None when absent or malformed (nothing deduplicated).
+    """
+    text = request.form.get("nonce", "")
+    return f"form:{text}" if FORM_NONCE.fullmatch(text) else None
 
 
 def whole_number(text: str | None, default: int, high: int) -> int:

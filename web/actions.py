@@ -6,12 +6,16 @@ Every view needs a signed-on guard (``guard_required``) and a CSRF token on POST
 from __future__ import annotations
 
 from itertools import zip_longest
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
+from kiosk.core.clock import parse_utc
 from kiosk.gate.returnees import Returnee, ReturneeError, register_returnee
+from kiosk.gate.service import override_policy
+from kiosk.store import lane_state
 from kiosk.store.guards import GuardError
-from web import get_gate
+from web import form_nonce, get_gate
 from web import guard_actions as web_actions
 from web.auth import checked_pin, guard_required, status_of
 from web.lane_status import lane_card
@@ -59,7 +63,7 @@ def check():
         try:
             temperature = web_actions.parse_temperature(request.form.get("temperature"))
             result = web_actions.manual_check(gate, request.form.get("pass_id", ""), _lane(), temperature, gate.now(),
-                                              typed_by=g.guard_id)
+                                              typed_by=g.guard_id, nonce=form_nonce())
         except ValueError:
             error = "bad_temperature"
         else:
@@ -92,6 +96,7 @@ def temperature():
 @bp.route("/override/<event_id>", methods=["GET", "POST"])
 @guard_required
 def override(event_id):
+    """The page passes on what was submitted; ``Gate.override`` decides (policy, PIN, once)."""
     gate, error = get_gate(), None
     rows = list(gate.db.query("SELECT * FROM events WHERE id = ?", [event_id]))
     if not rows or rows[0]["outcome"] not in ("deny", "refer"):
@@ -99,16 +104,35 @@ def override(event_id):
     if request.method == "POST":
         form = request.form
         try:
-            web_actions.override(gate, event_id, g.guard_id, form.get("reason", ""), gate.now(),
-                                 form.get("supervisor_id", "").strip(), form.get("supervisor_pin", ""),
-                                 check_pin=checked_pin(gate))
+            event = gate.override(event_id, g.guard_id, form.get("reason", ""), gate.now(),
+                                  form.get("supervisor_id", ""), form.get("supervisor_pin", ""),
+                                  check_pin=checked_pin(gate))
         except GuardError as exc:
             error = exc.code
         else:
-            return redirect(url_for("screen.screen"))
+            return redirect(url_for("actions.opened", event_id=event["id"]))
     card = lane_card(gate.db, gate.lane(rows[0]["lane"]), rows[0])
     return render_template("actions/override.html", card=card, error=error,
-                           supervised=web_actions.needs_supervisor(rows[0])), status_of(error)
+                           supervised=override_policy(rows[0]) == "supervisor"), status_of(error)
+
+
+@bp.route("/opened/<event_id>")
+@guard_required
+def opened(event_id):
+    """After an override: whether (and when) the lane's relay actually opened; refreshes until then."""
+    gate = get_gate()
+    rows = list(gate.db.query("SELECT * FROM events WHERE id = ? AND kind = 'override'", [event_id]))
+    if not rows:
+        abort(404)
+    command = lane_state.command_for(gate.db, event_id)
+    opened_at = None
+    if command and command["result"] == "opened":
+        opened_at = parse_utc(command["done_utc"]).astimezone(ZoneInfo(gate.tz)).strftime("%H:%M:%S")
+    # a lane that is not running never marks its command: stop waiting when the lane would refuse it
+    expired = command is not None and (command["result"] == "expired" or (
+        command["done_utc"] is None and lane_state.command_stale(command["created_utc"], gate.now())))
+    return render_template("actions/opened.html", event=rows[0], command=command, opened_at=opened_at,
+                           expired=expired)
 
 
 @bp.route("/returnee", methods=["GET", "POST"])
@@ -120,7 +144,7 @@ def returnee():
                   ("name", "phone", "id_last4", "origin", "arrival", "household")}
         try:
             entry = next((lane["id"] for lane in gate.config["lanes"] if lane["direction"] == "in"), None)
-            event = register_returnee(gate, Returnee(**fields), entry, g.guard_id, gate.now())
+            event = register_returnee(gate, Returnee(**fields), entry, g.guard_id, gate.now(), form_nonce())
         except ReturneeError as exc:
             error = exc.code
     areas = list(gate.db.query("SELECT * FROM risk_areas ORDER BY level DESC, code"))
@@ -143,7 +167,7 @@ def vehicle():
                 gate, form.get("plate", ""), form.get("pass_id", ""), _lane(), form.get("disinfected") == "yes",
                 gate.now(), driver=form.get("driver", ""),
                 driver_temperature=web_actions.parse_temperature(form.get("driver_temperature")),
-                passengers=passengers, typed_by=g.guard_id)
+                passengers=passengers, typed_by=g.guard_id, nonce=form_nonce())
         except ValueError:
             error = "plate_or_pass"
         else:

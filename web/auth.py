@@ -16,11 +16,12 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 from kiosk.store import guards, web_users
 from kiosk.store.config import ConfigError
 from kiosk.store.guards import GuardError
-from web import get_gate
+from web import form_nonce, get_gate
 
 bp = Blueprint("auth", __name__)
 STATUS = {"wrong_pin": 401, "wrong_password": 401, "locked": 423, "not_on_duty": 409, "rate_limited": 429,
-          "already_overridden": 409, "not_overridable": 409}
+          "already_overridden": 409, "not_overridable": 409, "supervisor_required": 403,
+          "supervisor_not_self": 403}
 
 
 class RateLimiter:
@@ -139,7 +140,7 @@ def sign_on():
         try:
             gate.lane(lane)
             checked_login(f"guard:{guard_id}",
-                          lambda: gate.sign_on(guard_id, request.form.get("pin", ""), lane, gate.now()))
+                          lambda: gate.sign_on(guard_id, request.form.get("pin", ""), lane, gate.now(), form_nonce()))
         except GuardError as exc:
             error = exc.code
         except ConfigError:
@@ -158,7 +159,7 @@ def sign_off():
         try:
             checked_login(f"guard:{g.guard_id}",
                           lambda: gate.sign_off(g.guard_id, request.form.get("pin", ""), gate.now(),
-                                                request.form.get("note", "").strip()))
+                                                request.form.get("note", "").strip(), form_nonce()))
         except GuardError as exc:
             error = exc.code
         else:

@@ -6,19 +6,13 @@ decision is made and logged exactly like a scan (with source ``manual``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 from kiosk.core.clock import utc_text
-from kiosk.core.codes import codes_with
 from kiosk.core.rules import Scan
 from kiosk.gate.service import CheckResult, Gate
-from kiosk.store import guards, lane_state
-
-# Refusals only a supervisor may override (with their own id and PIN).
-SUPERVISED_CODES = codes_with(needs_supervisor=True)
+from kiosk.store import lane_state
 
 
 def parse_temperature(text: str | None) -> float | None:
@@ -41,9 +35,10 @@ def manual_scan(gate: Gate, lane: str, pass_id: str | None, temperature: float |
 
 
 def manual_check(gate: Gate, pass_id: str, lane: str, temperature: float | None, now: datetime,
-                 typed_by: str | None = None) -> CheckResult:
-    """Decide on a pass id typed or picked by the guard, recorded as manual (a temperature as typed)."""
-    return gate.check(manual_scan(gate, lane, pass_id, temperature,
+                 typed_by: str | None = None, nonce: str | None = None) -> CheckResult:
+    """Decide on a pass id typed or picked by the guard, recorded as manual (a temperature as typed),
+    once per form ``nonce``."""
+    return gate.check(manual_scan(gate, lane, pass_id, temperature, nonce=nonce,
                                   temperature_by=typed_by if temperature is not None else None), now)
 
 
@@ -57,26 +52,29 @@ class VehiclePassage:
 
 def vehicle_check(gate: Gate, plate: str, pass_id: str, lane: str, disinfected: bool, now: datetime, *,
                   driver: str, driver_temperature: float | None = None,
-                  passengers: tuple[tuple[str, float | None], ...] = (), typed_by: str | None = None) -> VehiclePassage:
+                  passengers: tuple[tuple[str, float | None], ...] = (), typed_by: str | None = None,
+                  nonce: str | None = None) -> VehiclePassage:
     """人车同检: a vehicle by plate and/or vehicle pass id with its driver's own pass, then its passengers.
 
     The driver is checked by every person rule in the vehicle's event (with whether it was
-    disinfected); each passenger gets the same person rules, linked to that event.
+    disinfected); each passenger gets the same person rules, linked to that event. A form
+    ``nonce`` makes the passage (and each passenger's event) recorded once.
     """
     if not (plate.strip() or pass_id.strip()):
         raise ValueError("enter a plate or a vehicle pass id")
     if not driver.strip():
         raise ValueError("enter the driver's pass id")
     vehicle = manual_scan(gate, lane, pass_id or None, None, plate=plate.strip() or None)
-    def person(pass_id: str, temperature: float | None) -> Scan:
-        return manual_scan(gate, lane, pass_id, temperature,
+
+    def person(pass_id: str, temperature: float | None, part: str) -> Scan:
+        return manual_scan(gate, lane, pass_id, temperature, nonce=f"{nonce}:{part}" if nonce else None,
                            temperature_by=typed_by if temperature is not None else None)
 
-    checked = gate.check_vehicle(vehicle, person(driver, driver_temperature), now,
+    checked = gate.check_vehicle(vehicle, person(driver, driver_temperature, "driver"), now,
                                  data={"vehicle_check": True, "disinfected": disinfected})
     link = {"passenger_of": checked.event["id"] if checked.event else None, "vehicle_plate": checked.decision.plate}
-    return VehiclePassage(checked, tuple(gate.check(person(passenger, temperature), now, data=link)
-                                         for passenger, temperature in passengers))
+    return VehiclePassage(checked, tuple(gate.check(person(passenger, temperature, f"p{number}"), now, data=link)
+                                         for number, (passenger, temperature) in enumerate(passengers, 1)))
 
 
 def enter_temperature(gate: Gate, lane: str, value: float, guard_id: str, now: datetime,
@@ -99,30 +97,3 @@ def fever_refusals(gate: Gate, now: datetime) -> list[dict]:
         "SELECT * FROM events e WHERE ts_utc >= ? AND outcome IN ('deny', 'refer') AND pass_id IS NOT NULL "
         "AND EXISTS (SELECT 1 FROM json_each(e.codes) WHERE value = 'fever') ORDER BY seq DESC",
         [utc_text(since)]))
-
-
-def needs_supervisor(event: dict) -> bool:
-    return any(code in SUPERVISED_CODES for code in json.loads(event["codes"]))
-
-
-def override(gate: Gate, event_id: str, guard_id: str, reason: str, now: datetime,
-             supervisor_id: str = "", supervisor_pin: str = "",
-             check_pin: Callable[[str, str], guards.Guard] | None = None) -> dict:
-    """Let a refused person through with a reason; fever and isolation need a supervisor's PIN.
-
-    ``check_pin(id, pin)`` lets the web layer put its per-address attempt limits in front
-    of the supervisor's PIN, as it does for sign-on.
-    """
-    rows = list(gate.db.query("SELECT * FROM events WHERE id = ?", [event_id]))
-    if not rows:
-        raise guards.GuardError("not_refused", "no such event")
-    if not reason.strip():
-        raise guards.GuardError("reason_required", "an override needs a reason")
-    approved_by = None
-    if needs_supervisor(rows[0]):
-        check_pin = check_pin or (lambda who, pin: guards.authenticate(gate.db, who, pin, now))
-        supervisor = check_pin(supervisor_id, supervisor_pin)
-        if supervisor.role != "supervisor":
-            raise guards.GuardError("supervisor_required", "this override needs a supervisor's PIN")
-        approved_by = supervisor.id
-    return gate.override(event_id, guard_id, reason, now, approved_by=approved_by)

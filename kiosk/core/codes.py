@@ -32,8 +32,10 @@ class Code:
 
 _CODES = [
     Code("unreadable", "deny", credential=True, unverified=True),
-    Code("bad_signature", "deny", credential=True, unverified=True, office_alert=True),
-    Code("unknown_key", "deny", credential=True, unverified=True, office_alert=True),
+    # A forged or altered pass is never let through on that pass (the guard checks the person
+    # by a manual check instead): no override.
+    Code("bad_signature", "deny", credential=True, unverified=True, office_alert=True, overridable=False),
+    Code("unknown_key", "deny", credential=True, unverified=True, office_alert=True, overridable=False),
     Code("wrong_site", "deny", credential=True),
     Code("not_yet_valid", "deny", credential=True),
     Code("expired", "deny", credential=True),

@@ -56,6 +56,7 @@ __all__ = ["Lane", "LaneResult"]
 log = logging.getLogger(__name__)
 
 ALARM_BEEPS = 6  # the "not recorded" alarm: six fast beeps, unlike any decision pattern
+COMMAND_POLL_S = 0.2  # how often the loop looks for commands from the web page (one indexed query)
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,7 @@ class Lane:
         self._written: tuple | None = None
         self._written_at = -1e9
         self._button_down_since: float | None = None
+        self._commands_at = -1e9
 
     # --- one frame, one code --------------------------------------------------------
 
@@ -400,6 +402,37 @@ class Lane:
             self.signals.open_gate(self.open_seconds)
         return event
 
+    # --- commands from the web process -------------------------------------------------
+
+    def poll_commands(self) -> int:
+        """Open the gate for overrides made on the touchscreen (at most every COMMAND_POLL_S).
+
+        The web process owns no GPIO: it records the override and, in the same transaction,
+        a ``lane_commands`` row, so the event is durable before the relay moves. Returns how
+        many commands were carried out.
+        """
+        if time.monotonic() - self._commands_at < COMMAND_POLL_S:
+            return 0
+        self._commands_at = time.monotonic()
+        with self._lock:
+            try:
+                pending = lane_state.pending_commands(self.gate.db, self.id)
+                for command_id, _kind, created in pending:
+                    self._open_for(command_id, created)
+            except sqlite3.Error as exc:
+                log.warning("lane %s: lane commands unavailable: %s", self.id, exc)
+                return 0
+        return len(pending)
+
+    def _open_for(self, command_id: int, created_utc: str) -> None:
+        now = self.gate.now()
+        if lane_state.command_stale(created_utc, now):
+            lane_state.finish_command(self.gate.db, command_id, "expired", now)
+            return
+        if self.signals is not None:
+            self.signals.open_gate(self.open_seconds)
+        lane_state.finish_command(self.gate.db, command_id, "opened", self.gate.now())
+
     # --- the loop -----------------------------------------------------------------------
 
     @property
@@ -434,6 +467,7 @@ class Lane:
         while not stop.is_set():
             try:
                 self.step(stop)
+                self.poll_commands()
                 self.status.alerts.pop("error", None)
             except Exception as exc:  # a bad frame, a driver bug, a locked database
                 log.exception("lane %s: frame failed", self.id)

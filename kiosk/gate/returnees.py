@@ -52,15 +52,19 @@ def validate(returnee: Returnee, areas: dict[str, dict], today: date) -> dict:
     return areas[returnee.origin]
 
 
-def register_returnee(gate, returnee: Returnee, lane: str | None, guard_id: str, now: datetime) -> dict:
-    """Validate, decide by risk level, record a ``returnee`` event and return it."""
+def register_returnee(gate, returnee: Returnee, lane: str | None, guard_id: str, now: datetime,
+                      nonce: str | None = None) -> dict:
+    """Validate, decide by risk level, record a ``returnee`` event and return it.
+
+    A repeated ``nonce`` (the same form submitted twice) records nothing and returns the first event.
+    """
     areas = {row["code"]: row for row in gate.db.query("SELECT * FROM risk_areas")}
     area = validate(returnee, areas, date.fromisoformat(gate.stamp(now).local[:10]))
     high = area["level"] in ("medium", "high")
     codes = ["returnee_high_risk"] if high else ["returnee_low_risk"]
     return gate.record(
         "returnee", now, lane=lane, direction="in", outcome="refer" if high else "allow", codes=codes,
-        guard_id=guard_id,
+        guard_id=guard_id, nonce=nonce,
         data={"name": returnee.name.strip(), "phone": returnee.phone.strip(),
               "id_last4": returnee.id_last4.strip().upper(), "origin": area["code"],
               "origin_name": area["name"], "level": area["level"], "arrival": returnee.arrival,

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 import sqlite_utils
 
@@ -19,7 +20,7 @@ from kiosk.core.codes import codes_with
 from kiosk.core.rules import Decision, RuleSettings, Scan, decide, decide_vehicle, decision_from_event
 from kiosk.core.shifts import ShiftRef, shift_at, shift_defs
 from kiosk.core.signing import KeyError_, key_id
-from kiosk.store import events, guards, registry
+from kiosk.store import events, guards, lane_state, registry
 from kiosk.store.config import Config, ConfigError, load_config
 from kiosk.store.db import open_db, transaction
 from kiosk.store.history import EventHistory
@@ -108,6 +109,9 @@ class Gate:
     def shift(self, now: datetime) -> ShiftRef:
         return shift_at(now, self.shift_defs, self.tz)
 
+    def lane_ids(self) -> list[str]:
+        return [lane["id"] for lane in self.config["lanes"]]
+
     def lane(self, lane_id: str) -> dict:
         for lane in self.config["lanes"]:
             if lane["id"] == lane_id:
@@ -181,64 +185,111 @@ class Gate:
                              shift_id=self.shift(now).id, **fields)
 
     def override(self, refused_event_id: str, guard_id: str, reason: str, now: datetime,
-                 approved_by: str | None = None) -> dict:
+                 supervisor_id: str = "", supervisor_pin: str = "",
+                 check_pin: Callable[[str, str], guards.Guard] | None = None) -> dict:
         """Let a refused person or vehicle through; the override is its own event.
 
-        Checked and recorded in one transaction: two guards overriding the same refusal at
-        once get one override and one ``already_overridden``.
+        The override policy, in one place: codes that are not ``overridable`` refuse it;
+        codes that ``need_supervisor`` need another guard's id and PIN of role supervisor
+        (``check_pin(id, pin)`` lets the web put its rate limits in front). Checked and
+        recorded in one transaction with the nonce ``override:<event id>``, so twelve guards
+        overriding the same refusal at once get one override and eleven ``already_overridden``.
+        The lane's process is told to open the gate in the same transaction: it sees the
+        command only once the override event is committed, so the event is durable before
+        the relay moves.
         """
         if not reason or not reason.strip():
             raise guards.GuardError("reason_required", "an override needs a reason")
+        refused = self._overridable(refused_event_id)
+        # The PIN is checked outside the write transaction: its failure count must stay counted.
+        approved_by = self._approval(refused, guard_id, supervisor_id, supervisor_pin, check_pin, now)
         with transaction(self.db):
             refused = self._overridable(refused_event_id)
-            return self.record(
+            event = self.record(
                 "override", now, guard_id=guard_id, lane=refused["lane"], direction=refused["direction"],
                 outcome="allow", codes=[], pass_id=refused["pass_id"], subject_kind=refused["subject_kind"],
                 subject_id=refused["subject_id"], household_id=refused["household_id"],
-                plate=refused["plate"], temperature=refused["temperature"],
+                plate=refused["plate"], temperature=refused["temperature"], nonce=f"override:{refused_event_id}",
                 data={"overrides": refused_event_id, "overridden_codes": refused["codes"],
                       "reason": reason.strip(), "approved_by": approved_by})
+            if refused["lane"] in self.lane_ids():
+                lane_state.add_open_command(self.db, refused["lane"], event["id"], now)
+        return event
 
     def _overridable(self, refused_event_id: str) -> dict:
         """The refused event, if it may be overridden; GuardError saying why not."""
         rows = list(self.db.query("SELECT * FROM events WHERE id = ?", [refused_event_id]))
         if not rows or rows[0]["outcome"] not in ("deny", "refer"):
             raise guards.GuardError("not_refused", "only a refused or referred event can be overridden")
-        if set(json.loads(rows[0]["codes"])) & set(codes_with(overridable=False)):
+        if override_policy(rows[0]) == "not_overridable":
             raise guards.GuardError("not_overridable", "this refusal may not be overridden")
-        if self.db.conn.execute("SELECT 1 FROM events WHERE kind = 'override' AND "
-                                "json_extract(data, '$.overrides') = ?", [refused_event_id]).fetchone():
+        if events.find_by_nonce(self.db, f"override:{refused_event_id}") or self.db.conn.execute(
+                "SELECT 1 FROM events WHERE kind = 'override' AND json_extract(data, '$.overrides') = ?",
+                [refused_event_id]).fetchone():  # the second test: overrides recorded before the nonce
             raise guards.GuardError("already_overridden", "this refusal was overridden already")
         return rows[0]
 
+    def _approval(self, refused: dict, guard_id: str, supervisor_id: str, supervisor_pin: str,
+                  check_pin: Callable[[str, str], guards.Guard] | None, now: datetime) -> str | None:
+        """The approving supervisor's id when the refusal needs one; GuardError otherwise."""
+        if override_policy(refused) != "supervisor":
+            return None
+        supervisor_id = (supervisor_id or "").strip()
+        if not supervisor_id or not supervisor_pin:
+            raise guards.GuardError("supervisor_required", "this override needs a supervisor's id and PIN")
+        if supervisor_id == guard_id:
+            raise guards.GuardError("supervisor_not_self", "the supervisor must be someone else")
+        check_pin = check_pin or (lambda who, pin: guards.authenticate(self.db, who, pin, now))
+        if check_pin(supervisor_id, supervisor_pin).role != "supervisor":
+            raise guards.GuardError("supervisor_required", "this override needs a supervisor's PIN")
+        return supervisor_id
+
     # --- guards -------------------------------------------------------------------------
 
-    def sign_on(self, guard_id: str, pin: str, lane: str, now: datetime) -> dict:
+    def sign_on(self, guard_id: str, pin: str, lane: str, now: datetime, nonce: str | None = None) -> dict:
+        """Put a guard on duty at a lane; a repeated ``nonce`` returns the first sign-on unchanged."""
         guard = guards.authenticate(self.db, guard_id, pin, now)
         stamp = self.stamp(now)
         with transaction(self.db) as conn:  # the duty row and its event: both or neither
+            if nonce and (earlier := events.find_by_nonce(self.db, nonce)):
+                return earlier
             conn.execute("UPDATE duty SET off_utc = ? WHERE guard_id = ? AND off_utc IS NULL",
                          [stamp.utc, guard.id])
             conn.execute("INSERT INTO duty (guard_id, lane, on_utc) VALUES (?, ?, ?)", [guard.id, lane, stamp.utc])
-            return self.record("sign_on", now, guard_id=guard.id, lane=lane,
+            return self.record("sign_on", now, guard_id=guard.id, lane=lane, nonce=nonce,
                                data={"name": guard.name, "organisation": guard.organisation})
 
-    def sign_off(self, guard_id: str, pin: str, now: datetime, handover_note: str = "") -> dict:
+    def sign_off(self, guard_id: str, pin: str, now: datetime, handover_note: str = "",
+                 nonce: str | None = None) -> dict:
+        """Take a guard off duty; a repeated ``nonce`` returns the first sign-off unchanged."""
         guard = guards.authenticate(self.db, guard_id, pin, now)
         stamp = self.stamp(now)
         with transaction(self.db) as conn:  # the duty row and its event: both or neither
+            if nonce and (earlier := events.find_by_nonce(self.db, nonce)):
+                return earlier
             open_rows = [row for row in guards.open_duty(self.db) if row["guard_id"] == guard.id]
             if not open_rows:
                 raise guards.GuardError("not_on_duty", f"guard {guard.id} is not signed on")
             conn.execute("UPDATE duty SET off_utc = ?, handover_note = ? WHERE guard_id = ? AND off_utc IS NULL",
                          [stamp.utc, handover_note, guard.id])
-            return self.record("sign_off", now, guard_id=guard.id, lane=open_rows[0]["lane"],
+            return self.record("sign_off", now, guard_id=guard.id, lane=open_rows[0]["lane"], nonce=nonce,
                                data={"handover_note": handover_note})
 
 
 def _tolerance_note(decision: Decision) -> dict:
     """Flags an event whose pass was accepted before its start, within the clock tolerance."""
     return {} if decision.clock_tolerance_s is None else {"clock_tolerance_s": decision.clock_tolerance_s}
+
+
+def override_policy(event: dict) -> str:
+    """Who may override this refused event, from its codes' flags: ``not_overridable``,
+    ``supervisor`` (a supervisor's id and PIN) or ``guard`` (the guard on duty alone)."""
+    codes = set(json.loads(event["codes"]))
+    if codes & set(codes_with(overridable=False)):
+        return "not_overridable"
+    if codes & set(codes_with(needs_supervisor=True)):
+        return "supervisor"
+    return "guard"
 
 
 def held_signing_keys(gate: Gate) -> list[Path]:

@@ -144,6 +144,16 @@ CREATE TABLE lane_presentations (
 );
 """
 
+# Commands from the web process to a lane's process (the web process owns no GPIO): an allowed
+# override opens the lane's gate. The lane polls the pending ones and marks each done.
+GATE_LANE_COMMANDS = """
+CREATE TABLE lane_commands (
+    id INTEGER PRIMARY KEY, lane TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('open')),
+    event_id TEXT NOT NULL UNIQUE, created_utc TEXT NOT NULL, done_utc TEXT, result TEXT
+);
+CREATE INDEX lane_commands_pending ON lane_commands(lane) WHERE done_utc IS NULL;
+"""
+
 # Sync (office side): which gate answers at a URL, its USB export key, pulled shift logs.
 OFFICE_SYNC = """
 ALTER TABLE gates ADD COLUMN gate_id TEXT;
@@ -164,7 +174,7 @@ CREATE INDEX events_subject ON events(subject_kind, subject_id, seq);
 """
 
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
-MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE],
+MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS],
                                      "office": [OFFICE_V1, OFFICE_SYNC]}
 
 

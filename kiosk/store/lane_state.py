@@ -1,10 +1,10 @@
 """The tables the scan loop and the web process share on the gate: each lane's device status,
-temperatures a guard typed on the page for a lane's next scan, and each lane's current
-presentation.
+temperatures a guard typed on the page for a lane's next scan, each lane's current
+presentation, and commands for a lane (open the gate for an override made on the touchscreen).
 
-The lane process writes ``lane_status`` and ``lane_presentations`` and consumes
-``manual_readings``; the web process reads the first and adds to the last. Nothing else
-touches them.
+The lane process writes ``lane_status`` and ``lane_presentations``, consumes
+``manual_readings`` and carries out ``lane_commands``; the web process reads the first and
+adds to the last two. Nothing else touches them.
 """
 
 from __future__ import annotations
@@ -86,3 +86,35 @@ def present(db: sqlite_utils.Database, lane: str, token: str, now: datetime, win
 def mark_signalled(db: sqlite_utils.Database, lane: str, nonce: str, now: datetime) -> None:
     db.conn.execute("UPDATE lane_presentations SET signalled_utc = ? WHERE lane = ? AND nonce = ?",
                     [utc_text(now), lane, nonce])
+
+
+# An open command older than this when the lane sees it (the lane process was down) opens
+# nothing: the guard, told so on the page, opens by hand.
+OPEN_COMMAND_TTL_S = 30.0
+
+
+def add_open_command(db: sqlite_utils.Database, lane: str, event_id: str, now: datetime) -> int:
+    """Ask the lane's process to open its gate for a recorded event (e.g. an override)."""
+    return db["lane_commands"].insert({"lane": lane, "kind": "open", "event_id": event_id,
+                                       "created_utc": utc_text(now), "done_utc": None, "result": None}).last_pk
+
+
+def pending_commands(db: sqlite_utils.Database, lane: str) -> list[tuple[int, str, str]]:
+    """(id, kind, created_utc) of the lane's commands not yet done, oldest first (a partial index)."""
+    return db.conn.execute("SELECT id, kind, created_utc FROM lane_commands WHERE lane = ? "
+                           "AND done_utc IS NULL ORDER BY id", [lane]).fetchall()
+
+
+def finish_command(db: sqlite_utils.Database, command_id: int, result: str, now: datetime) -> None:
+    """``result`` is ``opened`` (``now`` is when the relay opened) or ``expired``."""
+    db.conn.execute("UPDATE lane_commands SET done_utc = ?, result = ? WHERE id = ? AND done_utc IS NULL",
+                    [utc_text(now), result, command_id])
+
+
+def command_for(db: sqlite_utils.Database, event_id: str) -> dict | None:
+    rows = list(db.query("SELECT * FROM lane_commands WHERE event_id = ?", [event_id]))
+    return rows[0] if rows else None
+
+
+def command_stale(created_utc: str, now: datetime) -> bool:
+    return (now - parse_utc(created_utc)).total_seconds() > OPEN_COMMAND_TTL_S

@@ -117,16 +117,18 @@ def test_events_carry_the_guard_on_duty_at_their_lane_and_the_shift(gate, commun
 def test_override_is_its_own_event_naming_the_guard(gate, community):
     gate.sign_on("G001", "1234", "in", NOW)
     refused = gate.check(Scan(direction="in", token=community.tokens["resident"], temperature=37.6, lane="in"), NOW)
-    event = gate.override(refused.event["id"], "S001", "  复测 36.8  ", NOW + timedelta(minutes=2), approved_by="S001")
+    event = gate.override(refused.event["id"], "G001", "  复测 36.8  ", NOW + timedelta(minutes=2),
+                          supervisor_id="S001", supervisor_pin="9999")
     assert (event["kind"], event["outcome"], event["guard_id"], event["subject_id"], event["codes"]) == (
-        "override", "allow", "S001", "R001", "[]")
+        "override", "allow", "G001", "R001", "[]")
     assert json.loads(event["data"]) == {"overrides": refused.event["id"], "overridden_codes": '["fever"]',
                                          "reason": "复测 36.8", "approved_by": "S001"}
     assert refused_code(lambda: gate.override(refused.event["id"], "G001", "   ", NOW)) == "reason_required"
     assert refused_code(lambda: gate.override(event["id"], "G001", "again", NOW)) == "not_refused"
     assert refused_code(lambda: gate.override("no-such-id", "G001", "why", NOW)) == "not_refused"
     rows = gate.db["events"].count
-    double_tap = refused_code(lambda: gate.override(refused.event["id"], "S001", "复测", NOW, approved_by="S001"))
+    double_tap = refused_code(lambda: gate.override(refused.event["id"], "G001", "复测", NOW,
+                                                    supervisor_id="S001", supervisor_pin="9999"))
     assert (double_tap, gate.db["events"].count) == ("already_overridden", rows)
 
 
@@ -169,8 +171,8 @@ def test_an_override_whose_event_is_not_recorded_leaves_the_refusal_open(gate, c
     refused = gate.check(Scan(direction="in", token=community.tokens["resident"], temperature=37.6, lane="in"), NOW)
     refuse_events(gate, "override", how)
     with pytest.raises(sqlite3.IntegrityError, match="refused by the test"):
-        gate.override(refused.event["id"], "S001", "复测 36.8", NOW, approved_by="S001")
-    assert gate.db["events"].count == 1
+        gate.override(refused.event["id"], "G001", "复测 36.8", NOW, "S001", "9999")
+    assert gate.db["events"].count == 1 and gate.db["lane_commands"].count == 0  # no open without its event
     gate.db.conn.execute("DROP TRIGGER refuse_override")
-    assert gate.override(refused.event["id"], "S001", "复测 36.8", NOW, approved_by="S001")["kind"] == "override"
+    assert gate.override(refused.event["id"], "G001", "复测 36.8", NOW, "S001", "9999")["kind"] == "override"
     assert gate.db["events"].count == 2

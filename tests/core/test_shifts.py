@@ -99,7 +99,7 @@ def test_shift_log_summary_counts(gate, community, clock):
             results[role, direction] = gate.check_vehicle(scan, driver, moment)
         else:
             results[role, direction] = gate.check(scan, moment)
-    gate.override(results["second_resident", "in"].event["id"], "G001", "复测正常 36.9", at(17, 3), "S001")
+    gate.override(results["second_resident", "in"].event["id"], "G001", "复测正常 36.9", at(17, 3), "S001", "9999")
     gate.check(Scan(direction="in", pass_id="PNOSUCHPASS", source="manual", lane="in"), at(17, 7))
     gate.record("returnee", at(17, 8), lane="in", data={"origin": "西安", "risk": "low"})
     gate.sign_off("G001", "1234", local(29, 23, 59, 59, 999), "2号楼外卖已登记")

@@ -20,7 +20,7 @@ CREDENTIAL = {"unreadable", "bad_signature", "unknown_key", "wrong_site", "not_y
     ({"office_alert": True}, {"fever", "fever_remeasured", "home_isolation", "central_quarantine", "bad_signature", "unknown_key",
                               "revoked", "blocked", "returnee_high_risk"}),
     ({"needs_supervisor": True}, {"fever", "fever_remeasured", "home_isolation", "central_quarantine", "returnee_high_risk"}),
-    ({"overridable": False}, {"vehicle_pass_alone"}),
+    ({"overridable": False}, {"vehicle_pass_alone", "bad_signature", "unknown_key"}),
     ({"alarm": True, "needs_supervisor": False}, set()),
 ])
 def test_code_flags_give_the_sets(flags, expected):

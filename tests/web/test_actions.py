@@ -107,8 +107,8 @@ def test_override_of_isolation_needs_a_supervisor_pin(client, gate, demo):
     sign_on(client)
     refused = gate.check(Scan("out", token=demo.tokens["isolated"], temperature=36.5, lane="out")).event
     url = f"/actions/override/{refused['id']}"
-    assert "须主管授权" in client.get(url).get_data(as_text=True)
-    assert post(client, url, {"reason": "就医", "supervisor_id": "G001", "supervisor_pin": "1234"}).status_code == 400
+    assert "主管授权" in client.get(url).get_data(as_text=True)
+    assert post(client, url, {"reason": "就医", "supervisor_id": "G001", "supervisor_pin": "1234"}).status_code == 403
     assert post(client, url, {"reason": "就医", "supervisor_id": "S001", "supervisor_pin": "0000"}).status_code == 401
     assert gate.db["events"].count_where("kind = 'override'") == 0
     assert post(client, url, {"reason": "就医", "supervisor_id": "S001", "supervisor_pin": "9999"}).status_code == 302
@@ -152,7 +152,7 @@ def test_overriding_a_high_risk_returnee_referral_needs_a_supervisor_pin(client,
     sign_on(client)
     post(client, "/actions/returnee", {**RETURNEE, "origin": "610113"})
     url = f"/actions/override/{last_event(gate)['id']}"
-    assert post(client, url, {"reason": "已安排转运", "supervisor_id": "G001", "supervisor_pin": "1234"}).status_code == 400
+    assert post(client, url, {"reason": "已安排转运", "supervisor_id": "G001", "supervisor_pin": "1234"}).status_code == 403
     assert gate.db["events"].count_where("kind = 'override'") == 0
     assert post(client, url, {"reason": "已安排转运", "supervisor_id": "S001", "supervisor_pin": "9999"}).status_code == 302
     assert json.loads(last_event(gate)["data"])["approved_by"] == "S001"

@@ -1,0 +1,92 @@
+"""Issue 10, case 7: an override made on the touchscreen opens the lane's gate.
+
+A real ``kiosk serve`` (its own process, owning no GPIO) and a lane running in this process on
+mock pins, both on the same gate folder. The guard signs on and overrides over HTTP; the lane
+finds the command in ``lane_commands`` and pulses the relay, after the override is durable.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import time
+from datetime import timedelta
+
+import requests
+
+from kiosk.core.rules import Scan
+from kiosk.sim.demo import GUARD
+from kiosk.store import lane_state
+from tests.loop.conftest import PINS, highs, make_lane, rig_signals
+from tests.servers import KioskServer
+from tests.waiting import poll
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+NONCE = re.compile(r'name="nonce" value="([0-9a-f]{32})"')
+
+
+def submit(session: requests.Session, url: str, data: dict) -> requests.Response:
+    """POST a form with the hidden fields of the page that shows it, as a browser would."""
+    html = session.get(url, timeout=10).text
+    hidden = {"csrf_token": TOKEN.search(html).group(1), "nonce": NONCE.search(html).group(1)}
+    return session.post(url, data={**data, **hidden}, timeout=30, allow_redirects=False)
+
+
+def override_events(db_path) -> int:
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute("SELECT count(*) FROM events WHERE kind = 'override'").fetchone()[0]
+
+
+def commands(db_path) -> list[tuple]:
+    """The lane commands: the lane marks one done (after pulsing the relay) with the time it opened."""
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute("SELECT lane, kind, result, done_utc IS NOT NULL FROM lane_commands").fetchall()
+
+
+def test_case7_a_touchscreen_override_opens_the_relay_after_it_is_recorded(community, tmp_path):
+    db_path = community.gate_home / "gate.db"
+    signals, factory = rig_signals(db_path)  # the relay pin notes the event count when it goes high
+    lane = make_lane(community, signals=signals)
+    refused = lane.gate.check(Scan("in", token=community.tokens["revoked"], temperature=36.5, lane="in")).event
+    relay = factory.pin(PINS["relay"])
+    stop = threading.Event()
+    loop = threading.Thread(target=lane.run, args=(stop,), name="lane-in")
+    loop.start()
+    try:
+        with KioskServer(community.gate_home, tmp_path / "serve.log") as server, requests.Session() as session:
+            sign_on = submit(session, server.url + "/sign-on", {"guard_id": GUARD[0], "pin": GUARD[2], "lane": "in"})
+            assert sign_on.status_code == 302
+            assert relay.state is False and override_events(db_path) == 0
+            done = submit(session, f"{server.url}/actions/override/{refused['id']}", {"reason": "物业确认本人"})
+            posted = time.monotonic()
+            assert done.status_code == 302 and "/actions/opened/" in done.headers["Location"]
+            # the pulse itself takes no time here (virtual sleep): watch the pin's record of going high
+            assert poll(lambda: relay.__dict__.get("highs"), timeout=30, interval=0.005), "the relay never opened"
+            latency = time.monotonic() - posted
+            # Before the pin went high, the override was in the database (the pin counted the events).
+            assert relay.highs == [2], f"events when the relay went high: {relay.highs}"
+            assert latency < 5, f"relay opened {latency:.3f} s after the override was answered"
+            print(f"touchscreen override -> relay high: {latency * 1000:.0f} ms")
+            assert poll(lambda: commands(db_path) == [("in", "open", "opened", 1)], timeout=30), commands(db_path)
+            page = session.get(requests.compat.urljoin(server.url, done.headers["Location"]), timeout=10).text
+            assert "闸机已于" in page and "开启" in page and 'http-equiv="refresh"' not in page
+    finally:
+        stop.set()
+        loop.join(30)
+        lane.close()
+        signals.close()
+
+
+def test_a_stale_command_opens_nothing(community):
+    """An override from before the lane process came back must not open the gate later."""
+    signals, factory = rig_signals()
+    lane = make_lane(community, signals=signals)
+    lane_state.add_open_command(lane.gate.db, "in", "an-override", lane.gate.now() - timedelta(minutes=1))
+    assert lane.poll_commands() == 1
+    signals.wait(5)
+    with sqlite3.connect(community.gate_home / "gate.db") as conn:
+        assert conn.execute("SELECT result FROM lane_commands").fetchall() == [("expired",)]
+    assert highs(factory, PINS["relay"]) == 0
+    lane.close()
+    signals.close()
