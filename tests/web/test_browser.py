@@ -151,3 +151,14 @@ def test_office_export_and_shift_log(browser, server, community):
     page.goto(server.url + "/office/shifts")
     page.screenshot(path=str(ARTIFACTS / "shift-log.png"), full_page=True)
     context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])  # English last: its texts are the longer ones
+def test_the_vehicle_form_fits_the_touchscreen_without_scrolling(guard_page, server, lang):
+    guard_page.goto(f"{server.url}/actions/vehicle?lang={lang}")
+    size = guard_page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+    submit = guard_page.locator("form.grid4 button[type=submit]").bounding_box()
+    guard_page.screenshot(path=str(ARTIFACTS / f"vehicle-form-{lang}.png"))
+    guard_page.goto(f"{server.url}/screen/?lang=zh")
+    assert size == [800, 480]
+    assert submit["y"] + submit["height"] <= 480 and submit["height"] >= 48
