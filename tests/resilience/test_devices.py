@@ -83,9 +83,10 @@ def test_lane_degrades_to_manual_use_and_recovers_without_restart(tmp_path, deco
         lane.camera.replug()
 
         # 2. thermometer errors: "temperature not taken", then a typed reading is used
-        thermometer.script([ThermometerError(I2C_ERROR)] * 5)  # one measurement: 5 readings
+        thermometer.script([ThermometerError(I2C_ERROR)] * 10)  # two measurements of 5 readings
         assert present("monitored", 3)[2:4] == ("refer", '["health_monitoring", "temperature_missing"]')
         wait_for(lambda: status()[:2] == ("ok", f"error: {I2C_ERROR}"))
+        # used because the sensor fails again: a typed reading never replaces a working sensor
         web_actions.enter_temperature(web, "in", 36.8, GUARD[0], web.now())
         assert present("second_resident", 4)[2:5] == ("allow", "[]", 36.8)
         wait_for(lambda: status()[1] == "manual ok 36.8")
