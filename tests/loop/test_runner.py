@@ -9,9 +9,7 @@ from kiosk.gate.lane import Lane
 from kiosk.gate.runner import Runner, watchdog_interval
 from kiosk.gate.service import Gate
 from tests.loop.conftest import empty_frame
-from tests.waiting import poll
-
-_wait = poll
+from tests.waiting import PATIENCE_S, poll
 
 
 def test_watchdog_fed_while_frames_flow_and_not_when_a_read_hangs(community, tmp_path, monkeypatch):
@@ -34,19 +32,19 @@ def test_watchdog_fed_while_frames_flow_and_not_when_a_read_hangs(community, tmp
     runner.start()
     try:
         assert server.recv(4096) == b"READY=1\nSTATUS=1 lanes running"
-        assert _wait(lambda: lane.frames > 3)
+        assert poll(lambda: lane.frames > 3)
         assert runner.feed_watchdog() is True
         message = b""
         while not message.startswith(b"WATCHDOG=1"):
             message = server.recv(4096)
         assert b"STATUS=in: ok" in message
         hang["on"] = True
-        assert _wait(lambda: not runner.healthy())
+        assert poll(lambda: not runner.healthy())
         assert runner.feed_watchdog() is False
         assert server.recv(4096).startswith(b"STATUS=stalled: ")
         hang["on"] = False
         release.set()
-        assert _wait(runner.healthy)
+        assert poll(runner.healthy)
     finally:
         runner.stop()
         server.close()
@@ -76,7 +74,7 @@ def test_stop_interrupts_a_lane_waiting_between_temperature_readings(community, 
     thread = threading.Thread(target=runner.run)
     thread.start()
     try:
-        assert _wait(lambda: thermometer.reads >= 5)  # first measurement done: now it pauses
+        assert poll(lambda: thermometer.reads >= 5)  # first measurement done: now it pauses
     finally:
         runner.stop_event.set()
         thread.join(timeout=20)

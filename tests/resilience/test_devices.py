@@ -19,7 +19,7 @@ from kiosk.gate.service import Gate
 from kiosk.sim.demo import GUARD, create_demo
 from kiosk.store.events import verify_log
 from tests.loop.conftest import PINS, code_frame, empty_frame, highs, rig_signals
-from tests.waiting import poll
+from tests.waiting import wait_for
 from web import guard_actions as web_actions
 
 I2C_ERROR = "I2C error at 0x5a: [Errno 121] Remote I/O error"
@@ -31,12 +31,6 @@ class Notes:
 
     def notify(self, text):
         self.sent.append(text)
-
-
-def wait_for(predicate, timeout=20.0):
-    if not poll(predicate, timeout):
-        raise AssertionError(f"not reached within {timeout} s: {predicate.__doc__ or predicate}")
-    return True
 
 
 def test_lane_degrades_to_manual_use_and_recovers_without_restart(tmp_path, decoder):
