@@ -88,12 +88,12 @@ def test_kiosk_run_stops_cleanly_on_sigterm(tmp_path):
 
     from hardware.frames import compose_frame
     from kiosk.sim.demo import create_demo
-    from tests.loop.conftest import NOW
+    from tests.conftest import SESSION_START
 
     frames = tmp_path / "frames"
     frames.mkdir()
     cv2.imwrite(str(frames / "0001.png"), compose_frame(None, (640, 480), "plain", 1))
-    demo = create_demo(tmp_path / "demo", NOW, gate_settings={
+    demo = create_demo(tmp_path / "demo", SESSION_START, gate_settings={
         "signals": {"pin_factory": "mock"},
         "lanes": [{"id": "in", "direction": "in",
                    "camera": {"kind": "folder", "source": str(frames), "fps": 20, "loop": True}}]})

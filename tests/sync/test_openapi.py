@@ -7,10 +7,10 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
-from sync_helpers import NOW
 
 from bench.sync import fill_events
 from kiosk.gate.service import Gate
+from tests.conftest import NOW
 from web.api import OPENAPI
 
 schema = schemathesis.openapi.from_dict(OPENAPI)

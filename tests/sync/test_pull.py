@@ -9,12 +9,13 @@ import sys
 
 import pytest
 import requests
-from sync_helpers import NOW, gate_rows, kiosk, office_rows
+from sync_helpers import gate_rows, kiosk, office_rows
 
 from bench.sync import fill_events
 from kiosk.gate.service import Gate
 from kiosk.office import pull as sync
 from kiosk.office.service import Office
+from tests.conftest import NOW
 from tests.relay import HoldingRelay
 from tests.servers import ROOT
 from tests.waiting import poll

@@ -8,8 +8,9 @@ import requests
 
 from kiosk.core.clock import utc_text
 from kiosk.core.rules import Scan
+from tests.conftest import NOW
 from tests.servers import KioskServer
-from tests.web.conftest import NOW, TOKEN, sign_on
+from tests.web.conftest import TOKEN, sign_on
 from web.lookup import mask_name
 from web.screen import PING_SECONDS
 
@@ -43,12 +44,12 @@ def test_status_bar(client, gate):
     sign_on(client)
     gate.db["lane_status"].insert({"lane": "in", "camera": "ok", "thermometer": "error", "scanner": None,
                                    "detail": "", "updated_utc": utc_text(NOW)})
-    gate.db["sync_state"].insert({"key": "office_last_contact_utc", "value": "2026-03-02T01:30:00.000Z",
+    gate.db["sync_state"].insert({"key": "office_last_contact_utc", "value": "2026-11-29T01:30:00.000Z",
                                   "updated_utc": utc_text(NOW)})
     html = client.get("/screen/status").get_data(as_text=True)
     assert "王建国" in html and "早班" in html and "本班 进0 出0 拒0" in html
     assert 'class="dev ok">摄像头' in html and 'class="dev error">测温' in html and 'class="dev unknown">摄像头' in html
-    assert "名单 v1" in html and "已过期" not in html and "2026-03-02 01:30" in html and "时钟已同步" in html
+    assert "名单 v1" in html and "已过期" not in html and "2026-11-29 01:30" in html and "时钟已同步" in html
     assert "剩余空间" in html
 
 
