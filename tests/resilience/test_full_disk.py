@@ -17,13 +17,14 @@ from kiosk.sim.demo import GUARD, create_demo
 from kiosk.store.config import Config, load_config
 from kiosk.store.events import verify_log
 from tests.loop.conftest import PINS, highs, rig_signals
+from tests.resilience.conftest import needs_root
 
 T0 = datetime(2026, 11, 29, 1, 0, tzinfo=timezone.utc)
 ALLOWED = ("resident", "household_member", "monitored", "vehicle")  # all allowed at the "in" lane
 
 
 @pytest.fixture
-def small_disk(tmp_path, as_root):
+def small_disk(tmp_path):
     """A 3 MiB tmpfs, unmounted whatever happens."""
     mount_point = tmp_path / "small"
     mount_point.mkdir()
@@ -77,6 +78,7 @@ def relay_highs(factory) -> int:
 
 
 @pytest.mark.slow
+@needs_root
 def test_full_disk_shows_decisions_keeps_the_gate_closed_and_recovers(small_disk):
     community = create_demo(small_disk / "demo", T0)
     clock = FixedClock(T0)
