@@ -19,6 +19,7 @@ from kiosk.store.guards import LOCKOUT, MAX_FAILURES, GuardError
 from kiosk.store.web_users import authenticate
 from tests.conftest import NOW
 from tests.servers import KioskServer
+from tests.waiting import PATIENCE_S
 from tests.web.conftest import OFFICE_PASSWORD, OFFICE_USER, TOKEN, csrf_token, sign_on
 
 BURST = 24
@@ -124,9 +125,9 @@ def test_lockout_holds_against_a_burst_on_the_real_server(demo, tmp_path):
 
         def attempt(_, pin="0000"):
             session = requests.Session()
-            token = TOKEN.search(session.get(base + "/sign-on", timeout=10).text).group(1)
+            token = TOKEN.search(session.get(base + "/sign-on", timeout=PATIENCE_S).text).group(1)
             form = {"guard_id": "G001", "pin": pin, "lane": "in", "csrf_token": token}
-            return lambda: session.post(base + "/sign-on", data=form, allow_redirects=False, timeout=30).status_code
+            return lambda: session.post(base + "/sign-on", data=form, allow_redirects=False, timeout=PATIENCE_S).status_code
 
         statuses = burst(attempt, count=16)
         assert statuses[401] <= MAX_FAILURES - 1 and statuses[401] + statuses[423] + statuses[429] == 16
