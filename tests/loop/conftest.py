@@ -18,6 +18,7 @@ from kiosk.gate.lane import Lane
 from kiosk.gate.service import Gate
 from kiosk.sim.demo import GUARD
 from tests.conftest import SESSION_START
+from tests.waiting import PATIENCE_S
 
 PINS = {"green": 17, "red": 27, "buzzer": 22, "relay": 23, "button": 24}
 
@@ -72,7 +73,7 @@ class ManualClock:
 
     def settle(self):
         """Wait until every new signals worker is asleep here or has finished."""
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + PATIENCE_S
         with self._cond:
             while any(t.name.startswith("signals-") and t not in self._asleep
                       and t not in self._older for t in threading.enumerate()):
