@@ -16,6 +16,8 @@ from pathlib import Path
 
 import requests
 
+from tests.waiting import PATIENCE_S
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -44,12 +46,12 @@ class KioskServer:
                    *self.args]
         with self.log.open("ab") if self.log else open("/dev/null", "wb") as out:
             self.process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=out)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PATIENCE_S  # a busy machine may take long to start Python
         while time.monotonic() < deadline:
             try:
-                if requests.get(self.url + "/api/v1/health", timeout=1).ok:
+                if requests.get(self.url + "/api/v1/health", timeout=10).ok:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy starting
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"kiosk serve did not start: {self.log.read_text() if self.log else ''}")
@@ -58,13 +60,13 @@ class KioskServer:
         """SIGKILL: the process dies mid-request, as on a power cut."""
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
+            self.process.wait(PATIENCE_S)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(10)
+                self.process.wait(PATIENCE_S)
             except subprocess.TimeoutExpired:
                 self.kill()
 

@@ -1,18 +1,11 @@
 """The gate never holds the office's pass-signing key."""
 
 import shutil
-from datetime import datetime, timezone
 
 import pytest
 
 from kiosk.gate.service import Gate
-from kiosk.sim.demo import create_demo
 from kiosk.store.config import ConfigError
-
-
-@pytest.fixture()
-def community(tmp_path):
-    return create_demo(tmp_path / "demo", datetime(2026, 11, 29, 2, 0, tzinfo=timezone.utc))
 
 
 def test_gate_opens_without_the_signing_key(community):

@@ -13,16 +13,11 @@ from hardware.camera import (
     OpenCVCamera,
     open_camera,
 )
-from tests.waiting import poll
+from tests.waiting import PATIENCE_S, poll
 
 
 def _frame(value: int, size=(64, 48)) -> np.ndarray:
     return np.full((size[1], size[0], 3), value, np.uint8)
-
-
-def _wait_for(predicate, timeout=10.0):
-    """Poll a condition of a threaded camera."""
-    return poll(predicate, timeout, interval=0.01)
 
 
 @pytest.fixture
@@ -112,11 +107,11 @@ def test_folder_camera_video_file(video: Path):
 
 def test_opencv_camera_reads_newest_frames(video: Path):
     with OpenCVCamera(video, backoff_initial=0.01, backoff_max=0.05) as cam:
-        first = cam.read(timeout=5)
+        first = cam.read(timeout=PATIENCE_S)
         assert first is not None and first.shape == (48, 64, 3)
         assert cam.health.ok
         # The grabber keeps running; the next read is a newer frame, never the same one.
-        assert cam.read(timeout=5) is not first
+        assert cam.read(timeout=PATIENCE_S) is not first
     assert cam.health.state == "closed"
     assert cam.read(timeout=0.01) is None
     cam.close()
@@ -124,15 +119,15 @@ def test_opencv_camera_reads_newest_frames(video: Path):
 
 def test_opencv_camera_vanishes_and_returns(video: Path, tmp_path: Path):
     cam = OpenCVCamera(video, backoff_initial=0.01, backoff_max=0.05)
-    assert cam.read(timeout=5) is not None
+    assert cam.read(timeout=PATIENCE_S) is not None
     away = video.rename(tmp_path / "unplugged.avi")
     # The short video ends, reopening fails: the lane sees it in health.
-    assert _wait_for(lambda: cam.health.state == "reopening"
+    assert poll(lambda: cam.health.state == "reopening"
                      and cam.health.reopen_attempts >= 2)
     assert "cannot open camera source" in cam.health.error
     away.rename(video)
-    assert _wait_for(lambda: cam.health.ok)
-    assert cam.read(timeout=5) is not None  # same object, frames resume
+    assert poll(lambda: cam.health.ok)
+    assert cam.read(timeout=PATIENCE_S) is not None  # same object, frames resume
     assert cam.health.reopen_attempts == 0
     cam.close()
     cam.close()
@@ -140,7 +135,7 @@ def test_opencv_camera_vanishes_and_returns(video: Path, tmp_path: Path):
 
 def test_opencv_camera_gives_up_after_max_attempts(tmp_path: Path):
     cam = OpenCVCamera(tmp_path / "missing.avi", backoff_initial=0.01, max_attempts=3)
-    assert _wait_for(lambda: cam.health.state == "failed")
+    assert poll(lambda: cam.health.state == "failed")
     assert cam.health.reopen_attempts == 3
     assert cam.read(timeout=0.01) is None
     cam.close()

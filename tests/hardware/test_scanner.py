@@ -7,14 +7,15 @@ import sys
 import pytest
 
 from hardware.scanner import EvdevScanner, ScannerUnavailable, StreamScanner, keys_to_text
+from tests.waiting import PATIENCE_S, poll
 
 
 def test_stream_scanner_from_stringio():
     with StreamScanner(io.StringIO("PASS-1\r\n\n  \nPASS-2\n")) as scanner:
-        assert scanner.read(timeout=5) == "PASS-1"
-        assert scanner.read(timeout=5) == "PASS-2"
+        assert scanner.read(timeout=PATIENCE_S) == "PASS-1"
+        assert scanner.read(timeout=PATIENCE_S) == "PASS-2"
         assert scanner.read(timeout=0.05) is None
-        assert scanner.health == "ended"
+        assert poll(lambda: scanner.health == "ended")  # the reader thread sees the end in its own time
     scanner.close()
     assert scanner.read(timeout=0) is None
 
@@ -26,9 +27,9 @@ def test_stream_scanner_over_pipe():
         assert scanner.read(timeout=0.01) is None  # nothing scanned yet
         writer.write("Gäste-Pass 7\n")
         writer.flush()
-        assert scanner.read(timeout=5) == "Gäste-Pass 7"
+        assert scanner.read(timeout=PATIENCE_S) == "Gäste-Pass 7"
         writer.close()
-        scanner._thread.join(5)
+        scanner._thread.join(PATIENCE_S)
         assert scanner.health == "ended"
         scanner.close()
 
@@ -85,6 +86,5 @@ def test_evdev_scanner_keeps_every_code_of_one_burst(monkeypatch):
     monkeypatch.setattr(sys.modules["evdev"], "InputDevice", _FakeInputDevice, raising=False)
     with EvdevScanner("/dev/input/event-fake") as scanner:
         scanner._device.type_keys("a1\nb2\nc3\n")  # two people scanned within one read
-        assert [scanner.read(timeout=1), scanner.read(timeout=1), scanner.read(timeout=1)] == \
-            ["a1", "b2", "c3"]
+        assert [scanner.read(timeout=PATIENCE_S) for _ in range(3)] == ["a1", "b2", "c3"]
         assert scanner.read(timeout=0) is None

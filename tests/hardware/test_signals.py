@@ -8,6 +8,7 @@ from gpiozero.pins.mock import MockFactory
 
 from hardware.signals import Signals, make_signals, timeline
 from tests.loop.conftest import timed_signals
+from tests.waiting import PATIENCE_S
 
 PINS = {"green": 17, "red": 27, "buzzer": 22, "relay": 23, "button": 24}
 RELAY = "signals-relay"  # the gate pulse's worker thread
@@ -63,7 +64,7 @@ def test_idle_all_off(rig):
 def test_allow_pulses_relay_for_exactly_open_s(rig):
     sig, rec, factory = rig
     sig.allow(open_s=3.0)
-    assert sig.wait(5)
+    assert sig.wait(PATIENCE_S)
     assert rec.on_time("relay") == 3.0
     assert rec.on_time("green") == 3.0
     assert rec.on_time("buzzer") == 0.1
@@ -77,7 +78,7 @@ def test_allow_pulses_relay_for_exactly_open_s(rig):
 def test_deny_lights_red_with_two_beeps(rig):
     sig, rec, factory = rig
     sig.deny()
-    assert sig.wait(5)
+    assert sig.wait(PATIENCE_S)
     assert states(factory, 27) == [False, True, False]
     assert states(factory, 22) == [False, True, False, True, False]
     assert states(factory, 23) == [False]  # gate stays shut
@@ -87,12 +88,12 @@ def test_deny_lights_red_with_two_beeps(rig):
 def test_refer_blinks_amber_and_fever_long_beep(rig):
     sig, rec, factory = rig
     sig.refer()
-    assert sig.wait(5)
+    assert sig.wait(PATIENCE_S)
     both = [False, True, False, True, False, True, False]
     assert states(factory, 17) == both and states(factory, 27) == both
     rec.holds.clear()
     sig.fever()
-    assert sig.wait(5)
+    assert sig.wait(PATIENCE_S)
     assert rec.on_time("buzzer") == 1.0 and rec.on_time("red") == 2.0
     assert rec.on_time("relay") == 0.0
 
@@ -100,7 +101,7 @@ def test_refer_blinks_amber_and_fever_long_beep(rig):
 def test_open_gate_and_validation(rig):
     sig, rec, factory = rig
     sig.open_gate(7.5)
-    assert sig.wait(5)
+    assert sig.wait(PATIENCE_S)
     assert rec.holds == [(RELAY, {"green": False, "red": False, "buzzer": False,
                                   "relay": True}, 7.5)]
     assert states(factory, 23) == [False, True, False]
@@ -122,7 +123,7 @@ def test_new_indication_cancels_the_running_one_but_not_the_gate_pulse(factory):
     sig.close()  # wakes both workers at once; the relay goes low now, not after 30 s
     assert states(factory, 23) == [False, True, False]
     assert states(factory, 27)[-1] is False
-    assert sig.wait(10) is True
+    assert sig.wait(PATIENCE_S) is True
 
 
 @pytest.fixture
@@ -254,7 +255,7 @@ def test_relay_active_low(factory):
     rec.signals = sig
     assert factory.pin(23).state is True  # idle: coil off = pin high
     sig.open_gate(1.0)
-    sig.wait(5)
+    sig.wait(PATIENCE_S)
     # The first False is the mock pin's state as an input, before gpiozero
     # made it an output driven high: no coil pulse happens there.
     assert states(factory, 23) == [False, True, False, True]

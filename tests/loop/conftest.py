@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from datetime import datetime, timezone
 
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
@@ -17,10 +16,11 @@ from hardware.signals import Signals, make_signals
 from hardware.thermometer import FakeThermometer
 from kiosk.gate.lane import Lane
 from kiosk.gate.service import Gate
-from kiosk.sim.demo import GUARD, create_demo
+from kiosk.sim.demo import GUARD
+from tests.conftest import SESSION_START
+from tests.waiting import PATIENCE_S
 
 PINS = {"green": 17, "red": 27, "buzzer": 22, "relay": 23, "button": 24}
-NOW = datetime.now(timezone.utc)  # the gate uses the real clock
 
 
 class AuditPin(MockPin):
@@ -73,7 +73,7 @@ class ManualClock:
 
     def settle(self):
         """Wait until every new signals worker is asleep here or has finished."""
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + PATIENCE_S
         with self._cond:
             while any(t.name.startswith("signals-") and t not in self._asleep
                       and t not in self._older for t in threading.enumerate()):
@@ -142,8 +142,9 @@ def decoder():
 
 
 @pytest.fixture
-def community(tmp_path):
-    return create_demo(tmp_path / "demo", NOW)
+def demo_time():
+    """The lanes decide at the system clock: the demo community is dated by it too."""
+    return SESSION_START
 
 
 _FRAMES: dict = {}

@@ -3,7 +3,6 @@
 import json
 import sqlite3
 import threading
-import time
 from datetime import timedelta
 
 import numpy as np
@@ -22,6 +21,7 @@ from tests.loop.conftest import (
     rig_signals,
     timed_signals,
 )
+from tests.waiting import PATIENCE_S, poll
 
 
 def _present(lane, token, decoder, n_empty=12):
@@ -41,7 +41,7 @@ def test_allow_records_before_relay_and_reads_a_held_code_once(community, decode
     lane = make_lane(community, thermometer=thermo, signals=signals)
     _present(lane, community.tokens["resident"], decoder)
     _drain(lane)
-    signals.wait(5)
+    signals.wait(PATIENCE_S)
     rows = events(community.gate_home)
     assert [(r["lane"], r["direction"], r["outcome"], r["codes"], r["temperature"]) for r in rows] == \
         [("in", "in", "allow", "[]", 36.5)]
@@ -62,7 +62,7 @@ def test_deny_and_fever_never_touch_the_relay(community, decoder):
     _present(lane, community.tokens["second_resident"], decoder)
     _present(lane, community.tokens["revoked"], decoder)
     _drain(lane)
-    signals.wait(5)
+    signals.wait(PATIENCE_S)
     assert [(r["outcome"], r["codes"]) for r in events(community.gate_home)] == \
         [("deny", '["fever"]'), ("deny", '["revoked"]')]
     assert [r.signal for r in lane.results] == ["fever", "deny"]
@@ -137,7 +137,7 @@ def test_implausible_temperature_is_measured_again(community, decoder):
     lane = make_lane(community, thermometer=thermo, signals=signals)
     _present(lane, community.tokens["resident"], decoder)
     _drain(lane)
-    signals.wait(5)
+    signals.wait(PATIENCE_S)
     assert [(r["outcome"], r["codes"], r["temperature"]) for r in events(community.gate_home)] == \
         [("allow", "[]", 36.6)]
     assert thermo.reads == 10
@@ -297,7 +297,7 @@ def test_not_recorded_shows_alarm_keeps_relay_closed_and_recovers(community, dec
     lane.gate.db.conn.execute("PRAGMA query_only=1")  # every write now fails for real
     _present(lane, community.tokens["resident"], decoder)
     _drain(lane)
-    signals.wait(5)
+    signals.wait(PATIENCE_S)
     (result,) = lane.results
     assert (result.outcome, result.recorded, result.signal, result.relay) == \
         ("allow", False, "not_recorded", False)
@@ -324,7 +324,7 @@ def test_open_unrecorded_setting_opens_the_relay(community, decoder):
     lane.gate.db.conn.execute("PRAGMA query_only=1")
     _present(lane, community.tokens["resident"], decoder)
     _drain(lane)
-    signals.wait(5)
+    signals.wait(PATIENCE_S)
     assert lane.results[0].relay is True and highs(factory, PINS["relay"]) == 1
     lane.close()
     signals.close()
@@ -336,7 +336,7 @@ def test_button_records_manual_open_then_opens_gate(community, decoder):
     signals.on_button(lane.manual_open)
     factory.pin(PINS["button"]).drive_low()  # pressed (pull-up)
     factory.pin(PINS["button"]).drive_high()
-    signals.wait(5)
+    signals.wait(PATIENCE_S)
     rows = events(community.gate_home, "manual_open")
     assert [(r["lane"], r["direction"], r["data"]) for r in rows] == [("out", "out", '{"source": "button"}')]
     assert factory.pin(PINS["relay"]).highs == [1]
@@ -351,11 +351,9 @@ def test_a_bad_frame_is_logged_and_the_loop_goes_on(community, decoder, caplog):
     stop = threading.Event()
     thread = threading.Thread(target=lane.run, args=(stop,))
     thread.start()
-    deadline = time.monotonic() + 30
-    while not lane.results and time.monotonic() < deadline:
-        time.sleep(0.05)
+    poll(lambda: lane.results)
     stop.set()
-    thread.join(10)
+    thread.join(PATIENCE_S)
     assert [r.outcome for r in lane.results] == ["allow"]
     assert "frame failed" in caplog.text
     lane.close()
@@ -367,7 +365,7 @@ def test_repeat_within_duplicate_window_does_not_open_again(community, decoder):
     _present(lane, community.tokens["resident"], decoder)
     _present(lane, community.tokens["resident"], decoder)  # came back within 10 s
     _drain(lane)
-    signals.wait(5)
+    signals.wait(PATIENCE_S)
     assert [r.signal for r in lane.results] == ["allow", "repeat"]
     assert len(events(community.gate_home)) == 1 and highs(factory, PINS["relay"]) == 1
     lane.close()

@@ -8,7 +8,7 @@ import pytest
 from kiosk.gate.wiring import build_lanes
 from kiosk.sim.demo import create_demo
 from kiosk.store.config import ConfigError, load_config
-from tests.loop.conftest import NOW
+from tests.conftest import SESSION_START
 
 MISSING_CAMERA = "/dev/video-none"
 
@@ -21,7 +21,7 @@ def test_kiosk_run_refuses_a_folder_holding_the_signing_key_and_closes_what_it_o
     settings = {"signals": {"pin_factory": "mock"},
                 "lanes": [{"id": "in", "direction": "in",
                            "camera": {"kind": "opencv", "source": MISSING_CAMERA}}]}
-    demo = create_demo(tmp_path / "demo", NOW, gate_settings=settings)
+    demo = create_demo(tmp_path / "demo", SESSION_START, gate_settings=settings)
     stolen = demo.gate_home / "keys" / "office.key"
     stolen.parent.mkdir(mode=0o700, exist_ok=True)
     shutil.copy(demo.office_home / "keys" / "signing.key", stolen)

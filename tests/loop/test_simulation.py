@@ -82,33 +82,31 @@ def test_run_simulate_once_cli(tmp_path):
 def test_kiosk_run_stops_cleanly_on_sigterm(tmp_path):
     """`kiosk run` with the configured (folder) camera: lane_status written, SIGTERM ends it."""
     import signal
-    import time
 
     import cv2
 
     from hardware.frames import compose_frame
     from kiosk.sim.demo import create_demo
-    from tests.loop.conftest import NOW
+    from tests.conftest import SESSION_START
+    from tests.waiting import wait_for
 
     frames = tmp_path / "frames"
     frames.mkdir()
     cv2.imwrite(str(frames / "0001.png"), compose_frame(None, (640, 480), "plain", 1))
-    demo = create_demo(tmp_path / "demo", NOW, gate_settings={
+    demo = create_demo(tmp_path / "demo", SESSION_START, gate_settings={
         "signals": {"pin_factory": "mock"},
         "lanes": [{"id": "in", "direction": "in",
                    "camera": {"kind": "folder", "source": str(frames), "fps": 20, "loop": True}}]})
     proc = subprocess.Popen([sys.executable, "-m", "kiosk", "--lang", "en", "--home", str(demo.gate_home),
                              "run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        row = None
-        while time.monotonic() < deadline and row != ("in", "ok"):
-            time.sleep(0.2)
+        def lane_status():
             with sqlite3.connect(demo.gate_home / "gate.db") as conn:
-                row = conn.execute("SELECT lane, camera FROM lane_status").fetchone()
-        assert row == ("in", "ok")
+                return conn.execute("SELECT lane, camera FROM lane_status").fetchone()
+
+        wait_for(lambda: lane_status() == ("in", "ok"), timeout=120)
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=120)
     finally:
         proc.kill() if proc.poll() is None else None
     assert proc.returncode == 0, err

@@ -21,14 +21,24 @@ from kiosk.sim.demo import GUARD, create_demo
 from kiosk.store.events import verify_log
 from tests.resilience.conftest import spawn
 from tests.resilience.crash_driver import T0, scan_plan, scan_time
+from tests.waiting import wait_for
 
 SCANS = 2000
 KILLS = 30
 SEED = 20261129
 
 
+def _lines(log) -> int:
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
 def _run_once(home, log, rng: random.Random, kill: bool) -> str:
-    """Start the driver; SIGKILL it after a random delay (or let it finish). Its last line."""
+    """Start the driver; SIGKILL it at a random moment (or let it finish). Its last line.
+
+    A kill while scanning comes after the run showed at least one decision (its first
+    is the replay of the newest recorded scan), however slowly the busy machine runs it.
+    """
+    shown_before = _lines(log)
     process = spawn("-m", "tests.resilience.crash_driver", str(home), str(log), str(SCANS),
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -37,6 +47,7 @@ def _run_once(home, log, rng: random.Random, kill: bool) -> str:
                 delay = rng.uniform(0.0, 0.8)
             else:
                 process.stdout.readline()  # "resuming at N": scanning from now on
+                wait_for(lambda: _lines(log) > shown_before or process.poll() is not None)
                 delay = rng.uniform(0.0, 0.35)
             try:
                 process.wait(delay)

@@ -8,7 +8,8 @@ fault in lane_status, keeps the watchdog fed and recovers by itself.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+
+import pytest
 
 from hardware.camera import FrameListCamera
 from hardware.thermometer import FakeThermometer, ThermometerError
@@ -16,10 +17,11 @@ from kiosk.core.i18n import t
 from kiosk.gate.lane import Lane
 from kiosk.gate.runner import Runner
 from kiosk.gate.service import Gate
-from kiosk.sim.demo import GUARD, create_demo
+from kiosk.sim.demo import GUARD
 from kiosk.store.events import verify_log
+from tests.conftest import SESSION_START
 from tests.loop.conftest import PINS, code_frame, empty_frame, highs, rig_signals
-from tests.waiting import poll
+from tests.waiting import PATIENCE_S, wait_for
 from web import guard_actions as web_actions
 
 I2C_ERROR = "I2C error at 0x5a: [Errno 121] Remote I/O error"
@@ -33,14 +35,13 @@ class Notes:
         self.sent.append(text)
 
 
-def wait_for(predicate, timeout=20.0):
-    if not poll(predicate, timeout):
-        raise AssertionError(f"not reached within {timeout} s: {predicate.__doc__ or predicate}")
-    return True
+@pytest.fixture
+def demo_time():
+    """The lane decides at the system clock: the demo community is dated by it too."""
+    return SESSION_START
 
 
-def test_lane_degrades_to_manual_use_and_recovers_without_restart(tmp_path, decoder):
-    community = create_demo(tmp_path / "demo", datetime.now(timezone.utc))
+def test_lane_degrades_to_manual_use_and_recovers_without_restart(community, decoder):
     db_path = community.gate_home / "gate.db"
     web = Gate.open(community.gate_home)  # the web page's own connection, as in `kiosk serve`
     web.sign_on(GUARD[0], GUARD[2], "in", web.now())
@@ -99,7 +100,7 @@ def test_lane_degrades_to_manual_use_and_recovers_without_restart(tmp_path, deco
         factory.pin(PINS["button"]).drive_low()
         stuck = t("loop.alert.button_stuck", None)
         wait_for(lambda: status()[2] == stuck)
-        signals.wait(5)
+        signals.wait(PATIENCE_S)
         assert [row for row in scans() if row[0] == "manual_open"] == \
             [("manual_open", None, None, "[]", None, "button")]
         assert highs(factory, PINS["relay"]) == relay_before + 1

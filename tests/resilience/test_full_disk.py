@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import subprocess
-from datetime import datetime, timezone
 
 import pytest
 
@@ -16,14 +15,15 @@ from kiosk.gate.service import Gate
 from kiosk.sim.demo import GUARD, create_demo
 from kiosk.store.config import Config, load_config
 from kiosk.store.events import verify_log
+from tests.conftest import NOW
 from tests.loop.conftest import PINS, highs, rig_signals
+from tests.resilience.conftest import needs_root
 
-T0 = datetime(2026, 11, 29, 1, 0, tzinfo=timezone.utc)
 ALLOWED = ("resident", "household_member", "monitored", "second_resident")  # all allowed at the "in" lane
 
 
 @pytest.fixture
-def small_disk(tmp_path, as_root):
+def small_disk(tmp_path):
     """A 3 MiB tmpfs, unmounted whatever happens."""
     mount_point = tmp_path / "small"
     mount_point.mkdir()
@@ -77,11 +77,12 @@ def relay_highs(factory) -> int:
 
 
 @pytest.mark.slow
+@needs_root
 def test_full_disk_shows_decisions_keeps_the_gate_closed_and_recovers(small_disk):
-    community = create_demo(small_disk / "demo", T0)
-    clock = FixedClock(T0)
+    community = create_demo(small_disk / "demo", NOW)
+    clock = FixedClock(NOW)
     with Gate.open(community.gate_home, clock=clock) as gate:
-        gate.sign_on(GUARD[0], GUARD[2], "in", T0)
+        gate.sign_on(GUARD[0], GUARD[2], "in", NOW)
     signals, factory = rig_signals()
     lane = open_lane(community.gate_home, clock, signals)
     scans = Scans(community, clock)

@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from tests.web.conftest import app, client, clock, demo, demo_template, gate  # noqa: F401  (fixtures)
+from tests.web.conftest import app, client, clock, demo  # noqa: F401  (fixtures)

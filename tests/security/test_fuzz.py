@@ -24,7 +24,8 @@ from kiosk.core.signing import key_id
 from kiosk.office.service import Office
 from kiosk.store import registry, tokens
 from kiosk.store.db import open_db
-from tests.web.conftest import NOW, csrf_token, office_login, sign_on
+from tests.conftest import NOW
+from tests.web.conftest import csrf_token, office_login, sign_on
 from web.api import OPENAPI
 
 FUZZ = settings(max_examples=120, deadline=None, derandomize=True,
@@ -146,7 +147,7 @@ def signed(key, payload) -> bytes:
 @FUZZ
 @given(payload=st.fixed_dictionaries(
     {"format": st.just(registry.BUNDLE_FORMAT), "site_id": st.just("jinan") | st.text(max_size=5),
-     "version": st.integers(-2, 5) | st.just("3") | JSON, "issued_utc": st.sampled_from(["2026-03-02T02:00:00.000Z", "2026-03-02", "garbage"]) | JSON,
+     "version": st.integers(-2, 5) | st.just("3") | JSON, "issued_utc": st.sampled_from(["2026-11-29T02:00:00.000Z", "2026-11-29", "garbage"]) | JSON,
      "tables": st.just({}) | st.dictionaries(st.sampled_from(list(registry.REGISTRY_TABLES) + ["events", "x"]),
                                st.lists(st.dictionaries(st.sampled_from(["id", "name", "site_id", "status", "x"]),
                                                         JSON, max_size=4), max_size=3), max_size=3) | JSON,
@@ -199,7 +200,7 @@ def test_api_never_answers_5xx_to_valid_or_invalid_requests(case, app, api):
 # --- the web forms --------------------------------------------------------------------------
 
 FIELD = st.text(max_size=40) | st.sampled_from(["", "36.5", "99999", "-1", "nan", "inf", "1e308", "in", "out",
-                                                "2026-03-01", "610113", "13800000000", "1-1-101"])
+                                                "2026-11-28", "610113", "13800000000", "1-1-101"])
 GUARD_FORMS = {"/actions/check": ["pass_id", "temperature", "lane"], "/actions/temperature": ["value", "lane"],
                "/actions/returnee": ["name", "phone", "id_last4", "origin", "arrival", "household"],
                "/actions/vehicle": ["plate", "pass_id", "driver", "driver_temperature", "passenger",

@@ -96,7 +96,7 @@ def test_names_are_escaped_on_the_screen_and_in_the_manual_search(client, gate, 
 def test_returnee_override_and_handover_markup_is_escaped_on_office_pages(client, gate, clock, evil, demo):
     sign_on(client, guard_id=EVIL_GUARD, pin="2468")
     returnee = post(client, "/actions/returnee", {"name": SCRIPT, "phone": "13800000099", "id_last4": "123X",
-                                                  "origin": "610113", "arrival": "2026-03-01",
+                                                  "origin": "610113", "arrival": "2026-11-28",
                                                   "household": "<i>9</i>-=1-'--"})
     assert returnee.status_code == 200
     raw_markup_absent(returnee.get_data(as_text=True))
@@ -107,7 +107,7 @@ def test_returnee_override_and_handover_markup_is_escaped_on_office_pages(client
     office_login(client)
     alerts = page(client, "/office/alerts")
     assert html.escape(SCRIPT, quote=False) in alerts and "&lt;b&gt;第二行&lt;/b&gt;" in alerts
-    shifts = page(client, "/office/shifts?date=2026-03-02")
+    shifts = page(client, "/office/shifts?date=2026-11-29")
     assert html.escape(LONG, quote=False) in shifts
     events = page(client, f"/office/events?guard={EVIL_GUARD}")
     assert f"共 {len(IDS) + 6} 条" in events  # 2 sign_on, scans, returnee, refused scan, override, sign_off
@@ -156,20 +156,20 @@ def test_office_report_neutralises_formulas_and_escapes_html(client, gate, evil,
     assert kiosk(demo.gate_home, "export", "--since", "0", "--out", str(export)).returncode == 0
     assert kiosk(demo.office_home, "office", "gate", "add", "jinan-gate").returncode == 0
     assert kiosk(demo.office_home, "office", "import-events", str(export)).returncode == 0
-    report = kiosk(demo.office_home, "office", "report", "--date", "2026-03-02", "--format", "csv")
+    report = kiosk(demo.office_home, "office", "report", "--date", "2026-11-29", "--format", "csv")
     rows = list(csv.reader(io.StringIO(report.stdout)))
     assert_neutral(rows)
     morning = next(r for r in rows if r[2] == "morning")
     assert morning[14] == "'@SUM(A1)"
     assert morning[15] == "'@SUM(A1): =HYPERLINK(\"http://x\") " + SCRIPT
     xlsx = tmp_path / "report.xlsx"
-    assert kiosk(demo.office_home, "office", "report", "--date", "2026-03-02", "--format", "xlsx",
+    assert kiosk(demo.office_home, "office", "report", "--date", "2026-11-29", "--format", "xlsx",
                  "--out", str(xlsx)).returncode == 0
     book = load_workbook(xlsx)
     values = [list(line) for line in book.active.values]
     assert_neutral(values, book.active)
     assert values[[r[2] for r in values].index("morning")][14:16] == morning[14:16]
-    page_html = kiosk(demo.office_home, "office", "report", "--date", "2026-03-02", "--format", "html").stdout
+    page_html = kiosk(demo.office_home, "office", "report", "--date", "2026-11-29", "--format", "html").stdout
     raw_markup_absent(page_html)
     assert html.escape(SCRIPT) in page_html
 

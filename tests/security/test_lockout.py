@@ -17,8 +17,10 @@ from kiosk.gate.service import Gate
 from kiosk.store import guards
 from kiosk.store.guards import LOCKOUT, MAX_FAILURES, GuardError
 from kiosk.store.web_users import authenticate
+from tests.conftest import NOW
 from tests.servers import KioskServer
-from tests.web.conftest import NOW, OFFICE_PASSWORD, OFFICE_USER, TOKEN, csrf_token, sign_on
+from tests.waiting import PATIENCE_S
+from tests.web.conftest import OFFICE_PASSWORD, OFFICE_USER, TOKEN, csrf_token, sign_on
 
 BURST = 24
 
@@ -55,7 +57,7 @@ def test_a_burst_of_wrong_pins_gets_exactly_the_allowed_guesses(app, client, gat
     app.config["SIGNON_LIMIT"] = (1000, 600)  # the per-guard lockout itself is under test here
     statuses = burst(lambda _: client_attempt(app, "/sign-on", {"guard_id": "G001", "pin": "0000", "lane": "in"}))
     assert statuses == {401: MAX_FAILURES - 1, 423: BURST - MAX_FAILURES + 1}
-    assert guard_row(gate) == (0, "2026-03-02T02:06:00.000Z")  # clock.now() + 5 minutes
+    assert guard_row(gate) == (0, "2026-11-29T02:06:00.000Z")  # clock.now() + 5 minutes
     assert sign_on(client, pin="1234").status_code == 423  # even the right PIN, while locked
     clock.advance(seconds=LOCKOUT.total_seconds() - 1)
     assert sign_on(client, pin="1234").status_code == 423
@@ -82,7 +84,7 @@ def test_office_logins_lock_under_a_burst_too(app, gate, clock):
     assert statuses == {401: MAX_FAILURES - 1, 423: BURST - MAX_FAILURES + 1}
     row = gate.db.conn.execute("SELECT failed_attempts, locked_until FROM web_users WHERE name = ?",
                                [OFFICE_USER]).fetchone()
-    assert row == (0, "2026-03-02T02:06:00.000Z")
+    assert row == (0, "2026-11-29T02:06:00.000Z")
 
 
 def test_the_address_limit_holds_under_a_burst_over_many_guard_ids(app):
@@ -123,9 +125,9 @@ def test_lockout_holds_against_a_burst_on_the_real_server(demo, tmp_path):
 
         def attempt(_, pin="0000"):
             session = requests.Session()
-            token = TOKEN.search(session.get(base + "/sign-on", timeout=10).text).group(1)
+            token = TOKEN.search(session.get(base + "/sign-on", timeout=PATIENCE_S).text).group(1)
             form = {"guard_id": "G001", "pin": pin, "lane": "in", "csrf_token": token}
-            return lambda: session.post(base + "/sign-on", data=form, allow_redirects=False, timeout=30).status_code
+            return lambda: session.post(base + "/sign-on", data=form, allow_redirects=False, timeout=PATIENCE_S).status_code
 
         statuses = burst(attempt, count=16)
         assert statuses[401] <= MAX_FAILURES - 1 and statuses[401] + statuses[423] + statuses[429] == 16

@@ -16,8 +16,8 @@ from kiosk.cli.root import cli
 from kiosk.gate.service import Gate
 from kiosk.office.service import Office
 from kiosk.sim.demo import create_demo
+from tests.conftest import NOW
 from tests.sync.sync_helpers import kiosk
-from tests.web.conftest import NOW
 
 
 def mode(path) -> int:
@@ -84,9 +84,8 @@ def doctor(home) -> list[str]:
     return result.output.splitlines()
 
 
-def test_doctor_warns_about_every_readable_private_file(tmp_path):
-    demo = create_demo(tmp_path / "demo", NOW)
-    home = demo.gate_home
+def test_doctor_warns_about_every_readable_private_file(community):
+    home = community.gate_home
     assert kiosk(home, "export-key").returncode == 0
     with Gate.open(home) as gate:  # keep the database open so that its -wal and -shm files exist
         gate.record("manual_open", NOW, lane="in")
@@ -106,8 +105,8 @@ def test_doctor_warns_about_every_readable_private_file(tmp_path):
     ]
 
 
-def test_doctor_reports_the_office_signing_key_in_a_gate_folder(tmp_path):
-    demo = create_demo(tmp_path / "demo", NOW)
+def test_doctor_reports_the_office_signing_key_in_a_gate_folder(community):
+    demo = community
     stolen = demo.gate_home / "backup" / "office.key"
     stolen.parent.mkdir(mode=0o700)
     shutil.copy(demo.office_home / "keys" / "signing.key", stolen)

@@ -1,21 +1,15 @@
-"""Fixtures for sync tests: a demo office and gate, a real gate server process."""
+"""Fixtures for sync tests: the demo office and gate (tests/conftest.py), a real gate server process."""
 
 from __future__ import annotations
 
 import pytest
-from sync_helpers import NOW
 
 from kiosk.gate.service import Gate
 from kiosk.office import pull
 from kiosk.office.service import Office
-from kiosk.sim.demo import create_demo
 from kiosk.store import tokens
+from tests.conftest import NOW
 from tests.servers import KioskServer
-
-
-@pytest.fixture
-def community(tmp_path):
-    return create_demo(tmp_path / "demo", NOW)
 
 
 @pytest.fixture

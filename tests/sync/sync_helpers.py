@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 from kiosk.gate.service import Gate
 from kiosk.office.service import Office
 from tests.servers import ROOT
-
-NOW = datetime(2026, 11, 29, 2, 30, tzinfo=timezone.utc)  # 10:30 in Shanghai, morning shift
 
 
 def kiosk(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sync_helpers import NOW
 
 from bench.sync import fill_events
 from kiosk.core.chain import event_hash
@@ -19,6 +18,7 @@ from kiosk.gate.service import Gate
 from kiosk.office.service import Office, write_bundle
 from kiosk.store import registry, tokens
 from kiosk.store.events import verify_log
+from tests.conftest import NOW
 from web import create_app
 
 ENDPOINTS = [("GET", "/api/v1/events"), ("GET", "/api/v1/events?since=0&limit=5"), ("GET", "/api/v1/shifts"),
@@ -69,9 +69,9 @@ def test_health_is_minimal_without_a_token_and_full_with_one(community, client, 
     fill(community, 3)
     full = client.get("/api/v1/health", headers=auth(gate_token)).json
     assert (full["gate_id"], full["site_id"], full["last_seq"], full["clock_utc"]) == \
-        ("jinan-gate", "jinan", 3, "2026-11-29T02:30:00.000Z")
+        ("jinan-gate", "jinan", 3, "2026-11-29T02:00:00.000Z")
     assert full["registry"]["version"] == 1 and full["registry"]["age_s"] == 0
-    assert full["office_last_contact_utc"] == "2026-11-29T02:30:00.000Z"
+    assert full["office_last_contact_utc"] == "2026-11-29T02:00:00.000Z"
     assert full["free_disk_bytes"] > 0 and full["clock_synced"] is True
 
 

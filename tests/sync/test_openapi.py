@@ -7,10 +7,11 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
-from sync_helpers import NOW
 
 from bench.sync import fill_events
 from kiosk.gate.service import Gate
+from tests.conftest import NOW
+from tests.waiting import PATIENCE_S
 from web.api import OPENAPI
 
 schema = schemathesis.openapi.from_dict(OPENAPI)
@@ -26,7 +27,7 @@ def live_api(community, server, gate_token):
 
 def test_the_served_description_is_the_one_tested(live_api):
     base, _ = live_api
-    assert requests.get(base + "/openapi.json", timeout=10).json() == OPENAPI
+    assert requests.get(base + "/openapi.json", timeout=PATIENCE_S).json() == OPENAPI
 
 
 @schema.parametrize()

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import random
-import time
+import subprocess
+import sys
 
 import pytest
-from sync_helpers import NOW, gate_rows, kiosk, office_rows
+import requests
+from sync_helpers import gate_rows, kiosk, office_rows
 
 from bench.sync import fill_events
 from kiosk.gate.service import Gate
+from kiosk.office.pull import add_gate
+from kiosk.office.service import Office
+from tests.conftest import NOW
+from tests.relay import HoldingRelay
+from tests.servers import ROOT
+from tests.waiting import poll
 
 
 def fill(home, count):
@@ -33,42 +42,61 @@ def test_pull_of_100000_events_equals_the_gate_log(community, office_with_gate):
 
 
 def start_pull(office_home, *args):
-    import os
-    import subprocess
-    import sys
-
-    from sync_helpers import ROOT
-
     return subprocess.Popen([sys.executable, "-m", "kiosk", "--home", str(office_home), "office", "pull", *args],
                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def office_count(office_home) -> int:
+    with Office.open(office_home) as office:
+        return office.db.conn.execute("SELECT count(*) FROM gate_events").fetchone()[0]
+
+
+def answer_bytes(server, token, since, limit) -> int:
+    """The size of one /events answer: the relay's budget is counted in these."""
+    response = requests.get(server.url + "/api/v1/events", params={"since": since, "limit": limit},
+                            headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    response.raise_for_status()
+    return len(response.content)
+
+
 @pytest.mark.slow
-def test_pull_interrupted_at_random_points_ends_with_exactly_the_gate_events(community, office_with_gate, server):
+def test_pull_interrupted_at_random_points_ends_with_exactly_the_gate_events(community, office_with_gate, server,
+                                                                            gate_token):
+    """Each pull runs through a relay that passes 1.5 to 6 batches and then holds the answer mid-stream:
+    the kill lands after at least one batch was stored and before the last, whatever the load."""
     chance = random.Random(20261129)
-    held_after = []
-    for round_no in range(6):
-        total = fill(community.gate_home, 20_000)[0]  # new events keep coming
-        pull = start_pull(office_with_gate, "--batch", "700")
-        time.sleep(chance.uniform(0.5, 1.0))  # the interpreter starts in ~0.4 s
-        if round_no % 2 == 0:
-            server.kill()  # the gate dies mid-stream: the connection is cut
-            out, err = pull.communicate(timeout=60)
-            assert pull.returncode in (0, 1), err
-            if pull.returncode == 1:
+    batch_rows = 400
+    relay = HoldingRelay(server.port)
+    with Office.open(office_with_gate) as office:
+        add_gate(office, "jinan-gate", relay.url, gate_token)
+    try:
+        for round_no in range(6):
+            total = fill(community.gate_home, 10 * batch_rows)[0]  # new events keep coming
+            before = office_count(office_with_gate)
+            batch = answer_bytes(server, gate_token, before, batch_rows)
+            relay.allow(int(batch * chance.uniform(1.5, 6)))
+            pull = start_pull(office_with_gate, "--batch", str(batch_rows))
+            stored = poll(lambda: relay.holding.is_set() and office_count(office_with_gate) >= before + batch_rows, 120)
+            assert stored, (before, office_count(office_with_gate), pull.poll())  # a batch arrived, then the hold
+            if round_no % 2 == 0:
+                server.kill()  # the gate dies mid-stream: the connection is cut
+                out, err = pull.communicate(timeout=120)
+                assert pull.returncode == 1, (out, err)
                 assert err.startswith("jinan-gate: unreachable or bad answer") or "[truncated]" in err, err
-            server.start()
-        else:
-            pull.kill()  # the office dies mid-batch: its transaction is rolled back
-            pull.communicate(timeout=10)
-        held = office_rows(office_with_gate)
-        assert [row[0] for row in held] == list(range(1, len(held) + 1))  # never a gap nor a duplicate
-        held_after.append((len(held), total))
-    assert sum(0 < n < total for n, total in held_after) >= 4, held_after  # really cut mid-pull
-    final = kiosk(office_with_gate, "office", "pull")
-    assert final.returncode == 0, final.stderr
-    assert office_rows(office_with_gate) == gate_rows(community.gate_home)
+                server.start()
+            else:
+                pull.kill()  # the office dies mid-batch: its transaction is rolled back
+                pull.communicate(timeout=60)
+            held = office_rows(office_with_gate)
+            assert [row[0] for row in held] == list(range(1, len(held) + 1))  # never a gap nor a duplicate
+            assert before + batch_rows <= len(held) < total  # really cut mid-pull
+        relay.allow(None)
+        final = kiosk(office_with_gate, "office", "pull")
+        assert final.returncode == 0, final.stderr
+        assert office_rows(office_with_gate) == gate_rows(community.gate_home)
+    finally:
+        relay.close()
 
 
 def tamper(gate_home, seq, sql="UPDATE events SET data = '{\"forged\": 1}' WHERE seq = ?"):
@@ -121,27 +149,23 @@ def test_a_revoked_token_is_refused_and_reported(community, office_with_gate):
 
 
 def test_an_unreachable_gate_does_not_stop_the_others(community, office_with_gate, server, gate_token):
-    from kiosk.office import pull
-    from kiosk.office.service import Office
     from tests.servers import free_port
 
     with Office.open(office_with_gate) as office:
-        pull.add_gate(office, "longhai-gate", f"http://127.0.0.1:{free_port()}", gate_token)
+        add_gate(office, "longhai-gate", f"http://127.0.0.1:{free_port()}", gate_token)
     fill(community.gate_home, 10)
     result = kiosk(office_with_gate, "office", "pull")
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("longhai-gate: unreachable")
     assert len(office_rows(office_with_gate)) == 10
     with Office.open(office_with_gate) as office:  # the same gate under a second name is refused
-        pull.add_gate(office, "jinan-again", server.url, gate_token)
+        add_gate(office, "jinan-again", server.url, gate_token)
     twice = kiosk(office_with_gate, "office", "pull", "jinan-again")
     assert twice.stderr == "jinan-again: [wrong_gate] gate 'jinan-gate' is already pulled as 'jinan-gate'\n"
     assert office_rows(office_with_gate, "jinan-again") == []
 
 
 def test_clock_offset_is_measured_and_kept_with_each_event(community, office_with_gate):
-    from kiosk.office.service import Office
-
     fill(community.gate_home, 3)
     assert kiosk(office_with_gate, "office", "pull").returncode == 0
     with Office.open(office_with_gate) as office:

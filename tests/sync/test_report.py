@@ -7,13 +7,14 @@ import io
 from datetime import timedelta
 
 import openpyxl
-from sync_helpers import NOW, kiosk
+from sync_helpers import kiosk
 
 from kiosk.core.clock import FixedClock
 from kiosk.core.rules import Scan
 from kiosk.gate.service import Gate
 from kiosk.office.pull import add_gate
 from kiosk.office.service import Office
+from tests.conftest import NOW
 
 NOTE = '=HYPERLINK("http://x")<script>'
 

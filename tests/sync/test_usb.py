@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
-from sync_helpers import NOW, gate_rows, kiosk, office_rows
+from sync_helpers import gate_rows, kiosk, office_rows
 
 from bench.sync import fill_events
 from kiosk.gate import sync_feed
 from kiosk.gate.service import Gate
 from kiosk.office import pull
 from kiosk.office.service import Office
+from tests.conftest import NOW
 
 
 def fill(home, count):

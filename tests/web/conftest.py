@@ -1,42 +1,30 @@
-"""Fixtures in the Flask tutorial's style (app, client, runner) on a demo community."""
+"""Fixtures in the Flask tutorial's style (app, client, runner) on the demo community (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import re
-import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from kiosk.core.clock import FixedClock
-from kiosk.gate.service import Gate
-from kiosk.sim.demo import create_demo
-from kiosk.store import web_users
+from kiosk.sim.demo import OFFICE_LOGIN
+from tests.conftest import NOW
 from web import create_app
 
-NOW = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai: the morning shift
-OFFICE_USER, OFFICE_PASSWORD = "office1", "office-pass-1"
+OFFICE_USER, OFFICE_PASSWORD = OFFICE_LOGIN
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-@pytest.fixture(scope="session")
-def demo_template(tmp_path_factory):
-    community = create_demo(tmp_path_factory.mktemp("demo-template") / "demo", NOW)
-    with Gate.open(community.gate_home) as gate:
-        web_users.add_user(gate.db, OFFICE_USER, "office", OFFICE_PASSWORD)
-    return community.root
-
-
 @pytest.fixture
-def demo(demo_template, tmp_path):
-    """A fresh copy of the demo community for each test."""
-    root = shutil.copytree(demo_template, tmp_path / "demo")
-    return create_demo(root, NOW)
+def demo(community):
+    """The shared demo community, under the name the Flask tests use."""
+    return community
 
 
 @pytest.fixture
 def clock():
-    return FixedClock(NOW + timedelta(minutes=1))
+    return FixedClock(NOW + timedelta(minutes=1))  # a minute after the demo was made
 
 
 @pytest.fixture
@@ -53,12 +41,6 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
-
-
-@pytest.fixture
-def gate(demo, clock):
-    with Gate.open(demo.gate_home, clock=clock) as opened:
-        yield opened
 
 
 def csrf_token(client, url: str) -> str:

@@ -132,7 +132,7 @@ def test_an_allowed_event_cannot_be_overridden(client, gate, demo):
     assert client.get(f"/actions/override/{allowed['id']}").status_code == 404
 
 
-RETURNEE = {"name": "马小军", "phone": "13912345678", "id_last4": "123x", "arrival": "2026-03-01",
+RETURNEE = {"name": "马小军", "phone": "13912345678", "id_last4": "123x", "arrival": "2026-11-28",
             "household": "3-1-502"}
 
 
@@ -144,7 +144,7 @@ def test_returnee_from_a_high_risk_area_is_referred_and_alerted(client, gate):
     assert (event["kind"], event["outcome"], json.loads(event["codes"])) == ("returnee", "refer", ["returnee_high_risk"])
     assert json.loads(event["data"]) == {
         "name": "马小军", "phone": "13912345678", "id_last4": "123X", "origin": "610113",
-        "origin_name": "西安市雁塔区", "level": "high", "arrival": "2026-03-01", "household": "3-1-502",
+        "origin_name": "西安市雁塔区", "level": "high", "arrival": "2026-11-28", "household": "3-1-502",
         "measure": "central_quarantine"}
 
 

@@ -8,7 +8,7 @@ import io
 from openpyxl import load_workbook
 
 from kiosk.core.rules import Scan
-from tests.web.conftest import office_login, post, sign_on
+from tests.web.conftest import OFFICE_USER, office_login, post, sign_on
 from web.event_query import PAGE_SIZE, safe_cell
 
 
@@ -35,7 +35,7 @@ def test_events_filters_and_exports_match(client, gate, demo, clock):
     assert rows[0][:3] == ["序号", "时间", "班次"]
     assert sorted(r[7] for r in rows[1:]) == ["fever", "home_isolation"]
     fever = csv_rows(client.get("/office/events.csv?code=fever&direction=in&lane=in&guard=G001"
-                                "&date=2026-03-02&shift=morning").data)
+                                "&date=2026-11-29&shift=morning").data)
     assert len(fever) == 2 and fever[1][13] == "38.1"
     assert len(csv_rows(client.get("/office/events.csv?shift=night").data)) == 1
     response = client.get("/office/events.xlsx?outcome=allow&kind=ignored")
@@ -75,8 +75,8 @@ def test_shift_log_with_handover_note(client, gate, demo, clock):
     scans(gate, demo, clock)
     gate.sign_off("G001", "1234", clock.now(), "<b>2号楼</b>外卖已登记")
     office_login(client)
-    html = client.get("/office/shifts?date=2026-03-02").get_data(as_text=True)
-    assert "2026-03-02 班次日志" in html and html.count('class="shift-log"') == 3
+    html = client.get("/office/shifts?date=2026-11-29").get_data(as_text=True)
+    assert "2026-11-29 班次日志" in html and html.count('class="shift-log"') == 3
     assert "2 人，0 车" in html and "体温异常 × 1" in html and "居家隔离人员，不得外出 × 1" in html
     assert "&lt;b&gt;2号楼&lt;/b&gt;外卖已登记" in html
 
@@ -90,8 +90,8 @@ def test_alerts_can_be_acknowledged_with_a_note(client, gate, demo, clock):
     response = post(client, f"/office/alerts/{fever}/ack", {"note": "已通知<社区医生>"}, form_url="/office/alerts")
     assert response.status_code == 302
     html = client.get("/office/alerts").get_data(as_text=True)
-    assert html.count('<tr class="open">') == 1 and "已由 office1 确认 已通知&lt;社区医生&gt;" in html
-    assert list(gate.db.query("SELECT acked_by, note FROM alert_acks")) == [{"acked_by": "office1", "note": "已通知<社区医生>"}]
+    assert html.count('<tr class="open">') == 1 and f"已由 {OFFICE_USER} 确认 已通知&lt;社区医生&gt;" in html
+    assert list(gate.db.query("SELECT acked_by, note FROM alert_acks")) == [{"acked_by": OFFICE_USER, "note": "已通知<社区医生>"}]
     normal = list(gate.db.query("SELECT id FROM events WHERE outcome = 'allow' LIMIT 1"))[0]["id"]
     assert post(client, f"/office/alerts/{normal}/ack", {"note": ""}, form_url="/office/alerts").status_code == 404
 
@@ -101,7 +101,7 @@ def test_overrides_and_returnees_are_alerts(client, gate, demo, clock):
     refused = gate.check(Scan("in", token=demo.tokens["revoked"], lane="in"), clock.now()).event
     post(client, f"/actions/override/{refused['id']}", {"reason": "本人在场"})
     post(client, "/actions/returnee", {"name": "马小军", "phone": "13912345678", "id_last4": "1234",
-                                       "origin": "610112", "arrival": "2026-03-01", "household": "3-1-502"})
+                                       "origin": "610112", "arrival": "2026-11-28", "household": "3-1-502"})
     client2 = client.application.test_client()
     office_login(client2)
     html = client2.get("/office/alerts").get_data(as_text=True)
@@ -122,10 +122,10 @@ def test_alerts_show_the_fever_reading_and_the_remeasured_one(client, gate, demo
 def test_chart_counts_people_per_hour(client, gate, demo, clock):
     scans(gate, demo, clock)
     office_login(client)
-    html = client.get("/office/chart?date=2026-03-02").get_data(as_text=True)
+    html = client.get("/office/chart?date=2026-11-29").get_data(as_text=True)
     assert "进 2 人，出 0 人" in html and html.count('<rect class="bar') == 48
     assert '<rect class="bar in" x="' in html and "<title>2</title>" in html
-    assert "进 0 人" in client.get("/office/chart?date=2026-03-01").get_data(as_text=True)
+    assert "进 0 人" in client.get("/office/chart?date=2026-11-28").get_data(as_text=True)
     clock.advance(days=1)
     assert "进 0 人" in client.get("/office/chart").get_data(as_text=True)  # today by default
 
@@ -136,4 +136,4 @@ def test_odd_page_and_date_values_fall_back_instead_of_failing(client):
         assert client.get(f"/office/events?page={page}").status_code == 200, page
     for day in ("9999-12-31", "0001-01-01"):  # the shifts of the day before/after are beyond the calendar
         html = client.get(f"/office/shifts?date={day}").get_data(as_text=True)
-        assert "2026-03-02" in html, day
+        assert "2026-11-29" in html, day

@@ -8,8 +8,10 @@ import requests
 
 from kiosk.core.clock import utc_text
 from kiosk.core.rules import Scan
+from tests.conftest import NOW
 from tests.servers import KioskServer
-from tests.web.conftest import NOW, TOKEN, sign_on
+from tests.waiting import PATIENCE_S
+from tests.web.conftest import TOKEN, sign_on
 from web.lookup import mask_name
 from web.screen import PING_SECONDS
 
@@ -43,12 +45,12 @@ def test_status_bar(client, gate):
     sign_on(client)
     gate.db["lane_status"].insert({"lane": "in", "camera": "ok", "thermometer": "error", "scanner": None,
                                    "detail": "", "updated_utc": utc_text(NOW)})
-    gate.db["sync_state"].insert({"key": "office_last_contact_utc", "value": "2026-03-02T01:30:00.000Z",
+    gate.db["sync_state"].insert({"key": "office_last_contact_utc", "value": "2026-11-29T01:30:00.000Z",
                                   "updated_utc": utc_text(NOW)})
     html = client.get("/screen/status").get_data(as_text=True)
     assert "王建国" in html and "早班" in html and "本班 进0 出0 拒0" in html
     assert 'class="dev ok">摄像头' in html and 'class="dev error">测温' in html and 'class="dev unknown">摄像头' in html
-    assert "名单 v1" in html and "已过期" not in html and "2026-03-02 01:30" in html and "时钟已同步" in html
+    assert "名单 v1" in html and "已过期" not in html and "2026-11-29 01:30" in html and "时钟已同步" in html
     assert "剩余空间" in html
 
 
@@ -92,10 +94,10 @@ def test_a_screen_that_goes_away_frees_its_server_thread_at_once(demo, tmp_path)
     """With one worker thread: a closed stream must not hold it until the next ping (10 s)."""
     with KioskServer(demo.gate_home, tmp_path / "serve.log", args=("--threads", "1")) as server:
         session = requests.Session()
-        token = TOKEN.search(session.get(server.url + "/sign-on", timeout=10).text).group(1)
+        token = TOKEN.search(session.get(server.url + "/sign-on", timeout=PATIENCE_S).text).group(1)
         form = {"guard_id": "G001", "pin": "1234", "lane": "in", "csrf_token": token}
-        assert session.post(server.url + "/sign-on", data=form, allow_redirects=False, timeout=10).status_code == 302
-        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as stream:
+        assert session.post(server.url + "/sign-on", data=form, allow_redirects=False, timeout=PATIENCE_S).status_code == 302
+        with socket.create_connection(("127.0.0.1", server.port), timeout=PATIENCE_S) as stream:
             stream.sendall(f"GET /screen/stream HTTP/1.1\r\nHost: kiosk\r\n"
                            f"Cookie: session={session.cookies['session']}\r\n\r\n".encode())
             received = b""
