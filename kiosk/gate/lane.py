@@ -429,9 +429,11 @@ class Lane:
         if lane_state.command_stale(created_utc, now):
             lane_state.finish_command(self.gate.db, command_id, "expired", now)
             return
+        # Marked done before the relay moves: a database that refuses the mark (full disk) never
+        # gets the gate opened again and again by the next polls.
+        lane_state.finish_command(self.gate.db, command_id, "opened", self.gate.now())
         if self.signals is not None:
             self.signals.open_gate(self.open_seconds)
-        lane_state.finish_command(self.gate.db, command_id, "opened", self.gate.now())
 
     # --- the loop -----------------------------------------------------------------------
 

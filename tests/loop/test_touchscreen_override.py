@@ -16,6 +16,7 @@ from datetime import timedelta
 import requests
 
 from kiosk.core.rules import Scan
+from kiosk.gate.lane import COMMAND_POLL_S
 from kiosk.sim.demo import GUARD
 from kiosk.store import lane_state
 from tests.loop.conftest import PINS, highs, make_lane, rig_signals
@@ -87,6 +88,22 @@ def test_a_stale_command_opens_nothing(community):
     signals.wait(5)
     with sqlite3.connect(community.gate_home / "gate.db") as conn:
         assert conn.execute("SELECT result FROM lane_commands").fetchall() == [("expired",)]
+    assert highs(factory, PINS["relay"]) == 0
+    lane.close()
+    signals.close()
+
+
+def test_a_command_the_database_cannot_mark_done_opens_nothing_then_or_later(community):
+    """A full or failing disk refuses the "opened" mark: the gate must not open at every poll."""
+    signals, factory = rig_signals()
+    lane = make_lane(community, signals=signals)
+    lane_state.add_open_command(lane.gate.db, "in", "an-override", lane.gate.now())
+    lane.gate.db.conn.execute("CREATE TRIGGER refuse_marks BEFORE UPDATE ON lane_commands "
+                              "BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    for _ in range(3):
+        time.sleep(COMMAND_POLL_S)  # each poll is due (a sleep lasts at least this long)
+        assert lane.poll_commands() == 0
+    signals.wait(5)
     assert highs(factory, PINS["relay"]) == 0
     lane.close()
     signals.close()
