@@ -28,9 +28,7 @@ HANDSHAKE_TIMEOUT_S = 5.0  # cheroot shakes hands in its accepting thread: a sil
 
 def check_plain_host(host: str) -> None:
     if not is_loopback(host):
-        raise KioskError("plain_http_off_loopback",
-                         f"plain HTTP is served on loopback only, not on {host!r}: the LAN is served over "
-                         f"HTTPS (web.tls_host, --tls-host)")
+        raise KioskError("plain_http_off_loopback", f"plain HTTP is served on loopback only, not on {host!r}")
 
 
 def serve(home: Path | str, host: str = "127.0.0.1", port: int = 8000, threads: int = DEFAULT_THREADS,

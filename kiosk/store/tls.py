@@ -36,8 +36,7 @@ def fingerprint(config: Config) -> str:
     try:
         certificate = x509.load_pem_x509_certificate(path.read_bytes())
     except FileNotFoundError as exc:
-        raise KioskError("no_certificate", f"{path} does not exist: run `kiosk tls rotate` to make "
-                                           f"this gate's TLS certificate") from exc
+        raise KioskError("no_certificate", f"{path} does not exist") from exc
     return fingerprint_of(certificate.public_bytes(serialization.Encoding.DER))
 
 
