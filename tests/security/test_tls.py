@@ -218,3 +218,18 @@ def test_a_rotated_certificate_is_refused_until_the_office_pins_it(community, tm
         assert pinned.output == f"gate jinan-gate pinned to certificate {new}\n"
         again = kiosk(community.office_home, "office", "pull")
         assert again.exit_code == 0, again.output
+
+
+def test_the_gate_screen_shows_the_fingerprint_to_pin_and_the_network_does_not(client, demo):
+    fingerprint = shown(tls.fingerprint(load_config(demo.gate_home)))
+    assert 'href="/tls"' in client.get("/sign-on").get_data(as_text=True)
+    page = client.get("/tls?lang=en")  # the touchscreen: plain HTTP from 127.0.0.1
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    pairs = fingerprint.split(":")
+    assert f'<pre class="fingerprint">{":".join(pairs[:8])}\n{":".join(pairs[8:16])}\n' \
+           f'{":".join(pairs[16:24])}\n{":".join(pairs[24:])}\n</pre>' in text
+    assert "<svg" in text
+    assert client.get("/tls", base_url="https://localhost").status_code == 404  # over TLS: from the LAN
+    assert client.get("/tls", environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 404
+    assert 'href="/tls"' not in client.get("/sign-on", base_url="https://localhost").get_data(as_text=True)
