@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kiosk.cli.context import open_gate
-from kiosk.core.i18n import say
+from kiosk.core.i18n import say, t
 from kiosk.core.transport import shown
 from kiosk.store import tls
 
@@ -33,9 +33,9 @@ def tls_show(ctx):
 
 
 @tls_group.command("rotate")
-@click.confirmation_option(prompt="The office refuses this gate until it pins the new fingerprint. Rotate?")
+@click.option("--yes", is_flag=True, help="Do not ask first.")
 @click.pass_context
-def tls_rotate(ctx):
+def tls_rotate(ctx, yes):
     """Replace the key and certificate; the office must then pin the new fingerprint.
 
     Restart `kiosk serve` (systemctl restart kiosk-web) to serve the new certificate.
@@ -44,6 +44,9 @@ def tls_rotate(ctx):
     Example:
         kiosk tls rotate --yes
     """
-    fingerprint = tls.rotate(open_gate(ctx).config)
+    gate = open_gate(ctx)
+    if not yes:
+        click.confirm(t("tls.rotate_confirm"), abort=True)
+    fingerprint = tls.rotate(gate.config)
     say("tls.rotated", err=True)
     click.echo(shown(fingerprint))
