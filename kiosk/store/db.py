@@ -173,9 +173,14 @@ ALTER TABLE manual_readings ADD COLUMN remeasure_of TEXT;
 CREATE INDEX events_subject ON events(subject_kind, subject_id, seq);
 """
 
+# The SHA-256 fingerprint of each gate's TLS certificate, pinned by the office (kiosk.office.pinning).
+OFFICE_TLS = """
+ALTER TABLE gates ADD COLUMN tls_fingerprint TEXT;
+"""
+
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
 MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS],
-                                     "office": [OFFICE_V1, OFFICE_SYNC]}
+                                     "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
