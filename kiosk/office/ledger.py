@@ -67,6 +67,10 @@ class ImportReport:
         return [(r.line, r.text()) for r in self.refusals]
 
     @property
+    def refused_rows(self) -> int:
+        return len({r.line for r in self.refusals})
+
+    @property
     def imported(self) -> int:
         return len(self.new) + len(self.changed) + self.unchanged if self.applied else 0
 
@@ -121,7 +125,7 @@ def _read_rows(office: Office, rows: list, site_id: str, now: datetime, zone: Zo
         try:
             person, plates = _resident(cells, site_id, today, zone, key)
         except RowRefused as refused:
-            report.refusals.append(Refusal(line, refused.key, refused.params))
+            report.refusals += refused.refusals(line)
             continue
         if refusal := _duplicate(reading, line, person, plates, known, report):
             if refusal is not True:
@@ -153,14 +157,17 @@ def _duplicate(reading: _Reading, line: int, person: Resident, plates: list[str]
 
 
 class RowRefused(Exception):
-    """A row (or a person typed on the command line) cannot be read: its :class:`Refusal` says why."""
+    """A row (or a person typed on the command line) cannot be read: each reason a catalogue key and its values."""
 
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key, self.params = key, tuple(params.items())
+    def __init__(self, reasons: list[tuple[str, tuple]]) -> None:
+        super().__init__(", ".join(key for key, _ in reasons))
+        self.reasons = reasons
+
+    def refusals(self, line: int) -> list[Refusal]:
+        return [Refusal(line, key, params) for key, params in self.reasons]
 
     def text(self) -> str:
-        return Refusal(0, self.key, self.params).text()
+        return t("ledger.separator").join(r.text() for r in self.refusals(0))
 
 
 def resident_from_cells(cells: dict[str, object], site_id: str, office: Office, now: datetime) -> tuple[Resident, list[str]]:
@@ -172,32 +179,41 @@ def resident_from_cells(cells: dict[str, object], site_id: str, office: Office, 
 
 def _resident(cells: dict[str, object], site_id: str, today: date, zone: ZoneInfo,
               key: bytes) -> tuple[Resident, list[str]]:
+    """The row's resident and plates; RowRefused naming every cell that cannot be read."""
     values = {name: ledger_fields.text(cell) for name, cell in cells.items()}
+    problems: list[tuple[str, tuple]] = []
+
+    def read(reader, value, *args):
+        try:
+            return reader(value, *args)
+        except CellError as exc:
+            problems.append((f"bad_{exc.code}", (("value", exc.value),)))
+        except IdentityError as exc:
+            problems.append((exc.code, (("value", identity.mask(value)),)))
+        return None
+
     missing = tuple(name for name in REQUIRED if not values.get(name))
     if missing:
-        raise RowRefused("missing", fields=missing)
-    try:
-        number = identity.check_number(values["identity"]) if values.get("identity") else None
-        since = ledger_fields.day(cells.get("health_since"), today)
-        until = ledger_fields.day(cells.get("health_until"), today)
-        person = Resident(
-            person_id="", name=values["name"], site_id=site_id,
-            building=ledger_fields.building(values["building"]), unit=ledger_fields.unit(values["unit"]),
-            room=ledger_fields.room(values["room"]), phone=ledger_fields.phone(values.get("phone", "")),
-            health=ledger_fields.health(values.get("health", "")),
-            health_since=day_start(since, zone) if since else None,
-            health_until=day_start(until + timedelta(days=1), zone) if until else None,  # the day is included
-            cadre_name=values.get("cadre_name") or None,
-            cadre_phone=ledger_fields.phone(values.get("cadre_phone", "")),
-            id_hash=identity.number_hash(key, number) if number else None,
-            id_masked=identity.mask(number) if number else None,
-            **{name: values.get(name) or None for name in ("gender", "relation", "household_no", "note")})
-        person.person_id = ledger_fields.person_id(values["id"]) if values.get("id") else derived_id(person)
-        plates = ledger_fields.plates(values.get("plate", ""))
-    except CellError as exc:
-        raise RowRefused(f"bad_{exc.code}", value=exc.value) from exc
-    except IdentityError as exc:
-        raise RowRefused(exc.code, value=identity.mask(values["identity"])) from exc
+        problems.append(("missing", (("fields", missing),)))
+    given_id = read(ledger_fields.person_id, values["id"]) if values.get("id") else None
+    number = read(identity.check_number, values["identity"]) if values.get("identity") else None
+    phone, cadre_phone = (read(ledger_fields.phone, values.get(name, "")) for name in ("phone", "cadre_phone"))
+    plates = read(ledger_fields.plates, values.get("plate", ""))
+    health = read(ledger_fields.health, values.get("health", ""))
+    since, until = (read(ledger_fields.day, cells.get(name), today) for name in ("health_since", "health_until"))
+    if problems:
+        raise RowRefused(problems)
+    person = Resident(
+        person_id="", name=values["name"], site_id=site_id,
+        building=ledger_fields.building(values["building"]), unit=ledger_fields.unit(values["unit"]),
+        room=ledger_fields.room(values["room"]), phone=phone, health=health,
+        health_since=day_start(since, zone) if since else None,
+        health_until=day_start(until + timedelta(days=1), zone) if until else None,  # the day is included
+        cadre_name=values.get("cadre_name") or None, cadre_phone=cadre_phone,
+        id_hash=identity.number_hash(key, number) if number else None,
+        id_masked=identity.mask(number) if number else None,
+        **{name: values.get(name) or None for name in ("gender", "relation", "household_no", "note")})
+    person.person_id = given_id or derived_id(person)
     return person, plates
 
 

@@ -33,7 +33,7 @@ def lines(report: ImportReport, source: str, zone: ZoneInfo) -> list[Line]:
     out += [Line("+ " + t("ledger.vehicle", plate=plate)) for plate in report.new_plates]
     out += [Line("- " + t("ledger.vehicle", plate=plate)) for plate in report.gone_plates]
     out.append(Line(t("ledger.summary", new=len(report.new), changed=len(report.changed),
-                      unchanged=report.unchanged, gone=len(report.gone), refused=len(report.refusals),
+                      unchanged=report.unchanged, gone=len(report.gone), refused=report.refused_rows,
                       repeated=len(report.duplicates))))
     out.append(Line(_outcome(report)))
     return out

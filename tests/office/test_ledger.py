@@ -132,7 +132,9 @@ def test_duplicates_and_bad_rows_are_reported_with_their_lines(fresh_office, tmp
         (7, "身份证号 610102****0101 不是 18 位"),
         (8, "编号「../L5」只能包含字母、数字、- 和 _（最多 32 个）"),
         (9, "电话「电话待补」不是电话号码"),
+        (10, "车牌号「陕H」无法识别"),
         (10, "健康状态「发热」无法识别（正常、健康监测、居家隔离、集中隔离）"),
+        (10, "日期「下周」无法识别（如 2026-12-10、2026/12/10、12月10日）"),
         (11, "缺少姓名、单元")]
     assert [(r.line, r.text("en")) for r in report.refusals][4:6] == [
         (8, "id '../L5' may hold letters, digits, - and _ only (at most 32)"),
@@ -140,7 +142,7 @@ def test_duplicates_and_bad_rows_are_reported_with_their_lines(fresh_office, tmp
     assert report.duplicates == [(3, 2)]
     assert (report.imported, [p["id"] for p in fresh_office.db.query("SELECT id FROM persons")]) == (1, ["L1"])
     strict = ledger.import_ledger(fresh_office, write_csv(tmp_path / "台账.csv", rows), "jinan", NOW, strict=True)
-    assert (strict.applied, len(strict.refusals)) == (False, 8)
+    assert (strict.applied, strict.refused_rows, len(strict.refusals)) == (False, 8, 10)
 
 
 def test_dates_in_the_forms_people_type():
