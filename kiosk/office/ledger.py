@@ -167,7 +167,7 @@ class RowRefused(Exception):
         return [Refusal(line, key, params) for key, params in self.reasons]
 
     def text(self) -> str:
-        return t("ledger.separator").join(r.text() for r in self.refusals(0))
+        return t("ledger.reasons_separator").join(r.text() for r in self.refusals(0))
 
 
 def resident_from_cells(cells: dict[str, object], site_id: str, office: Office, now: datetime) -> tuple[Resident, list[str]]:
