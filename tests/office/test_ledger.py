@@ -188,3 +188,13 @@ def test_identity_numbers_never_leave_the_office(fresh_office, tmp_path):
         assert [secret for secret in secrets if secret in text] == []
     office_files = "".join(path.read_bytes().decode("latin-1") for path in (tmp_path / "office").rglob("*.db*"))
     assert [number for number in secrets[:12] if number in office_files] == []  # the office: hash and mask only
+
+
+def test_docs_name_every_header_and_wording_the_import_knows():
+    from pathlib import Path
+
+    from kiosk.office import ledger_fields, ledger_table, risk_areas
+    text = (Path(__file__).resolve().parents[2] / "docs" / "ledger.md").read_text(encoding="utf-8")
+    known = [*ledger_table.COLUMNS.values(), *ledger_fields.HEALTH_WORDINGS.values(), *risk_areas.COLUMNS.values(),
+             *risk_areas.LEVEL_WORDINGS.values()]
+    assert [word for words in known for word in words if word not in text] == []
