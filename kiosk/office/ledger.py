@@ -83,6 +83,7 @@ class _Reading:
     by_content: dict[tuple, int] = field(default_factory=dict)
     by_id: dict[str, int] = field(default_factory=dict)
     by_identity: dict[str, tuple[int, str]] = field(default_factory=dict)
+    by_plate: dict[str, tuple[int, str]] = field(default_factory=dict)  # plate -> (line, household)
 
 
 def import_ledger(office: Office, path: Path, site_id: str, now: datetime, strict: bool = False,
@@ -149,6 +150,11 @@ def _duplicate(reading: _Reading, line: int, person: Resident, plates: list[str]
         return Refusal(line, "duplicate_identity", (("other", other_line), ("other_id", other_id)))
     if person.id_hash and known.get(person.id_hash, person.person_id) != person.person_id:
         return Refusal(line, "identity_registered", (("other_id", known[person.id_hash]),))
+    for plate in plates:
+        other_line, household = reading.by_plate.get(plate, (line, person.household_id))
+        if household != person.household_id:
+            return Refusal(line, "plate_elsewhere", (("plate", plate), ("other", other_line)))
+    reading.by_plate.update((plate, (line, person.household_id)) for plate in plates)
     reading.by_content[content] = line
     reading.by_id[person.person_id] = line
     if person.id_hash:

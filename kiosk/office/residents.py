@@ -62,7 +62,11 @@ def household_id(site_id: str, building: str, unit: str, room: str) -> str:
 
 
 def save_resident(db: sqlite_utils.Database, resident: Resident) -> None:
-    """Insert or update the person, their household, health and office-only record."""
+    """Insert or update the person, their household, health and office-only record.
+
+    A person who moved flat leaves their former household; left empty, it is dropped.
+    """
+    former = db.conn.execute("SELECT household_id FROM persons WHERE id = ?", [resident.person_id]).fetchone()
     with transaction(db):
         db["households"].upsert({"id": resident.household_id, "site_id": resident.site_id,
                                  "building": resident.building, "unit": resident.unit, "room": resident.room},
@@ -76,6 +80,8 @@ def save_resident(db: sqlite_utils.Database, resident: Resident) -> None:
         db["person_records"].upsert({"person_id": resident.person_id,
                                      **{name: getattr(resident, name) for name in RECORD_FIELDS}},
                                     pk="person_id")
+        if former and former[0] != resident.household_id:
+            _drop_if_empty(db, former[0])
 
 
 def residents(db: sqlite_utils.Database, site_id: str | None = None, where: str = "1",

@@ -198,3 +198,15 @@ def test_docs_name_every_header_and_wording_the_import_knows():
     known = [*ledger_table.COLUMNS.values(), *ledger_fields.HEALTH_WORDINGS.values(), *risk_areas.COLUMNS.values(),
              *risk_areas.LEVEL_WORDINGS.values()]
     assert [word for words in known for word in words if word not in text] == []
+
+
+def test_a_plate_on_two_households_and_a_person_who_moved(fresh_office, tmp_path):
+    rows = [SMALL_HEADER, ["L1", "张三", "", "", "1", "1", "101", "陕A12345", "", "", "", ""],
+            ["L2", "李四", "", "", "1", "1", "102", "陕a·12345", "", "", "", ""]]
+    report = ledger.import_ledger(fresh_office, write_csv(tmp_path / "v1.csv", rows), "jinan", NOW)
+    assert [(r.line, r.text("zh")) for r in report.refusals] == [(3, "车牌号 陕A12345 已在第 2 行登记给另一户")]
+    moved = [SMALL_HEADER, ["L1", "张三", "", "", "2", "1", "101", "", "", "", "", ""]]
+    report = ledger.import_ledger(fresh_office, write_csv(tmp_path / "v2.csv", moved), "jinan", NOW, remove_gone=True)
+    assert ([(p.person_id, fields) for p, fields in report.changed], report.gone_plates) == (
+        [("L1", ["building"])], ["陕A12345"])
+    assert [h["id"] for h in fresh_office.db.query("SELECT id FROM households")] == ["jinan:2-1-101"]
