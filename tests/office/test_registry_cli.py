@@ -140,3 +140,25 @@ def test_imported_risk_areas_reach_returnee_registration_at_the_gate(community, 
     event = register_returnee(gate, Returnee("刘七", "13700000009", "123X", "西安市碑林区", "2026-11-28", "1-1-101"),
                               "in", "G001", clock.now())
     assert (event["outcome"], event["codes"]) == ("refer", '["returnee_high_risk"]')
+
+
+def test_import_command_reports_in_chinese_and_english(home, tmp_path):
+    newer = [["金岸小区居民台账"], [*HEADER, "序号"], [*ROWS[0], "1"],
+             ["R4", "赵六", "", "1370000000X", "3", "1", "101", "", "", "", "", "2"], [*ROWS[0], "1"]]
+    path = write_csv(tmp_path / "v2.csv", newer, "gbk")
+    result = CliRunner().invoke(cli, ["--home", str(home), "office", "import", str(path), "--site", "jinan",
+                                      "--dry-run"], prog_name="kiosk")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [f"{path}:4: 电话「1370000000X」不是电话号码",
+                                          f"{path}:5: 与第 3 行完全相同，已跳过"]
+    assert result.stdout.splitlines() == [
+        "表头在第 2 行", "未使用的列 L：序号",
+        "- R2  李四  1-3-301  -  正常  -  610102********0029",
+        "- R3  王五  2-1-101  13700000003  健康监测  小李  -",
+        "新增 0 人，变更 0 人，未变 1 人，台账中已没有 2 人；拒绝 1 行，重复 1 行", "试运行：未写入任何内容"]
+    english = json.loads(kiosk(home, "office", "import", str(path), "--site", "jinan", "--json", lang="en", status=1))
+    assert (english["refused"], english["applied"], [p["person_id"] for p in english["gone"]]) == (
+        [{"line": 4, "code": "bad_phone", "reason": "phone '1370000000X' is not a phone number"}], True, ["R2", "R3"])
+    title_only = write_csv(tmp_path / "title.csv", [["金岸小区居民台账"], ["张三", "1", "3", "301"]])
+    assert kiosk(home, "office", "import", str(title_only), "--site", "jinan", lang="en", status=1).startswith(
+        "Error: [no_header] no header row found (name, building, unit, room...)")
