@@ -175,7 +175,7 @@ CREATE INDEX events_subject ON events(subject_kind, subject_id, seq);
 
 # Office only: what the office knows of a person beyond the registry (never in a bundle): the
 # identity number as a keyed hash and masked, and the ledger's gender, relation, 户号, 备注.
-# Risk areas carry the date of the list they came from (gates get it with the bundle).
+# Risk areas carry the date of the list they came from (office only: bundles carry code, name, level).
 OFFICE_RECORDS = """
 CREATE TABLE person_records (
     person_id TEXT PRIMARY KEY, id_hash TEXT UNIQUE, id_masked TEXT, gender TEXT, relation TEXT,
@@ -183,11 +183,9 @@ CREATE TABLE person_records (
 );
 ALTER TABLE risk_areas ADD COLUMN listed_on TEXT;
 """
-GATE_RISK_AREA_DATE = "ALTER TABLE risk_areas ADD COLUMN listed_on TEXT;"
 
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
-MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS,
-                                              GATE_RISK_AREA_DATE],
+MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS],
                                      "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_RECORDS]}
 
 

@@ -137,6 +137,8 @@ def test_imported_risk_areas_reach_returnee_registration_at_the_gate(community, 
     assert kiosk(community.office_home, "office", "risk-area", "import", str(table)).endswith("3 个地区\n")
     _, bundle = office_mod.write_bundle(office, "jinan", clock.now(), tmp_path / "r.bundle")
     registry.load_bundle_file(gate.db, bundle, "jinan", clock.now())
+    assert list(gate.db.query("SELECT * FROM risk_areas WHERE level = 'medium'")) == [
+        {"code": "西安市碑林区", "name": "西安市碑林区", "level": "medium"}]  # the list's date stays at the office
     event = register_returnee(gate, Returnee("刘七", "13700000009", "123X", "西安市碑林区", "2026-11-28", "1-1-101"),
                               "in", "G001", clock.now())
     assert (event["outcome"], event["codes"]) == ("refer", '["returnee_high_risk"]')
