@@ -178,9 +178,20 @@ OFFICE_TLS = """
 ALTER TABLE gates ADD COLUMN tls_fingerprint TEXT;
 """
 
+# Office only: what the office knows of a person beyond the registry (never in a bundle): the
+# identity number as a keyed hash and masked, and the ledger's gender, relation, 户号, 备注.
+# Risk areas carry the date of the list they came from (office only: bundles carry code, name, level).
+OFFICE_RECORDS = """
+CREATE TABLE person_records (
+    person_id TEXT PRIMARY KEY, id_hash TEXT UNIQUE, id_masked TEXT, gender TEXT, relation TEXT,
+    household_no TEXT, note TEXT
+);
+ALTER TABLE risk_areas ADD COLUMN listed_on TEXT;
+"""
+
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
 MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS],
-                                     "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS]}
+                                     "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS, OFFICE_RECORDS]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
