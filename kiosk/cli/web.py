@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from kiosk.core.i18n import t
-from kiosk.gate.service import Gate
 from kiosk.store import web_users
 from kiosk.store.config import load_config
+from kiosk.store.db import open_db
 from web.serve import DEFAULT_THREADS, serve
 
 
@@ -32,7 +32,7 @@ def serve_cmd(ctx, host, port, threads):
 
 @click.group("web-user")
 def web_user_group():
-    """Office logins for the web page (office pages are read-only).
+    """Logins for the web page: on a gate the office pages, on an office folder the office's own page.
 
     \b
     Example:
@@ -47,12 +47,19 @@ def web_user_group():
               help="Prompted when not given ($KIOSK_PASSWORD also works).")
 @click.pass_context
 def web_user_add(ctx, name, role, password):
-    """Add an office login (password stored as a salted scrypt hash).
+    """Add a login (password stored as a salted scrypt hash).
+
+    A gate folder takes the roles office and supervisor; an office folder office (reads and
+    acknowledges alerts) and viewer (reads only).
 
     \b
     Example:
         kiosk web-user add office1 --role office
     """
-    with Gate.open(ctx.obj) as gate:
-        web_users.add_user(gate.db, name, role, password)
+    config = load_config(ctx.obj)
+    db = open_db(config.db_path, config.role)
+    try:
+        web_users.add_user(db, name, role, password, config.role)
+    finally:
+        db.conn.close()
     click.echo(t("web.cli.user_added", name=name, role=role))
