@@ -1,4 +1,5 @@
-"""The gate's web application: guard screen, guard actions, office pages, sync API.
+"""The web application: on a gate folder the guard screen, guard actions, office pages and
+sync API; on an office folder the office's own page over every gate (web.office_web).
 
 ``create_app(test_config=None)`` follows the Flask tutorial: the data folder comes
 from ``test_config["KIOSK_HOME"]`` or the usual home resolution; one blueprint per
@@ -42,6 +43,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.filters["fromjson"] = json.loads
     app.register_error_handler(HTTPException, _http_error)
     # Blueprints are registered below, one line per module.
+    if config.role == "office":  # an office folder serves the office's own page over every gate
+        from web import office_web
+        app.register_blueprint(office_web.bp)
+        return app
     from web import actions, api, auth, office_pages, screen
     app.register_blueprint(auth.bp)
     app.register_blueprint(screen.bp)
