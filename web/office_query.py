@@ -144,11 +144,14 @@ def _alert_clause() -> tuple[str, list]:
             f"({_marks(ALERT_CODES)})))", list(ALERT_CODES))
 
 
-# What followed a refusal: the override that let the person through, the fever re-measurement.
+# What followed a refusal: the fever re-measurement, and the override that let the person through
+# (of the refusal itself or of its re-measurement).
 FOLLOW_UPS = """
 , (SELECT json_object('ts_local', o.ts_local, 'guard_id', o.guard_id, 'reason', json_extract(o.data, '$.reason'))
    FROM gate_events o WHERE o.gate = e.gate AND o.kind = 'override'
-   AND json_extract(o.data, '$.overrides') = e.id) AS override_json
+   AND (json_extract(o.data, '$.overrides') = e.id OR json_extract(o.data, '$.overrides') IN (
+        SELECT r.id FROM gate_events r WHERE r.gate = e.gate AND json_extract(r.data, '$.remeasure_of.id') = e.id))
+   LIMIT 1) AS override_json
 , (SELECT json_object('ts_local', r.ts_local, 'temperature', r.temperature, 'outcome', r.outcome)
    FROM gate_events r WHERE r.gate = e.gate AND json_extract(r.data, '$.remeasure_of.id') = e.id
    ORDER BY r.seq LIMIT 1) AS remeasure_json

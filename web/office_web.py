@@ -130,8 +130,7 @@ def home():
     inside = inside_now(db())
     gates = [dict(row, contact=local_minute(row["last_contact_utc"]))
              for row in db().query("SELECT name, site_id, last_contact_utc, chain_broken FROM gates ORDER BY name")]
-    today = now().astimezone(tz()).date()
-    report = daily_report.daily_report(db(), today, sites(), shift_defs(config()["shifts"]), config()["timezone"])
+    report = daily_report.daily_report(db(), _day(), sites(), shift_defs(config()["shifts"]), config()["timezone"])
     open_alerts = len(find_alerts(db(), OfficeFilter(), open_only=True, limit=None))
     return flask.render_template("office_web/home.html", inside=inside, gates=gates, report=report,
                            open_alerts=open_alerts, sites=sites())
