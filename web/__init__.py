@@ -39,12 +39,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.teardown_appcontext(_close_gate)
     csrf.init_app(app)
     app.before_request(_choose_language)
-    app.jinja_env.globals.update(t=_t, languages=i18n.LANGUAGES, new_nonce=lambda: uuid.uuid4().hex)
+    app.jinja_env.globals.update(t=_t, languages=i18n.LANGUAGES, new_nonce=lambda: uuid.uuid4().hex,
+                                 layout="base.html")  # the error page's frame: the office's on an office folder
     app.jinja_env.filters["fromjson"] = json.loads
     app.register_error_handler(HTTPException, _http_error)
     # Blueprints are registered below, one line per module.
     if config.role == "office":  # an office folder serves the office's own page over every gate
         from web import office_web
+        app.jinja_env.globals["layout"] = "office_web/base.html"
         app.register_blueprint(office_web.bp)
         return app
     from web import actions, api, auth, office_pages, screen
