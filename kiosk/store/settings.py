@@ -256,7 +256,8 @@ class GateTable(Table):
 
 @table
 class WebTable(Table):
-    host: str = setting("127.0.0.1", "address the guard page and sync API listen on")
+    host: str = setting("127.0.0.1", "address the web page listens on (a gate's guard page and sync API, "
+                        "an office's own page)")
     port: int = setting(8000, "its port")
 
 
@@ -302,6 +303,7 @@ class OfficeToml(CommonToml):
     registry_settings: dict[str, Any] = setting(
         factory=dict, help="settings sent to every gate in the signed registry bundle",
         keys=RegistrySettingsTable)  # checked as that table; only the keys given are kept
+    web: WebTable = setting(factory=WebTable, help="the office's own page (`kiosk serve`)")
 
 
 # --- reading ----------------------------------------------------------------------------------
