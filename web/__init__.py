@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import date
+from typing import Callable
 
 from flask import Flask, current_app, g, jsonify, render_template, request, session
 from flask_wtf import CSRFProtect
@@ -87,6 +89,21 @@ def whole_number(text: str | None, default: int, high: int) -> int:
     if text and text.isascii() and text.isdecimal():
         return min(int(text), high)
     return default
+
+
+def asked_day(otherwise: Callable[[], date]) -> date:
+    """The ?date= asked for, else ``otherwise()`` (today where the page is).
+
+    The calendar's first and last days are refused: their shifts reach into days that
+    ``date`` cannot hold.
+    """
+    try:
+        day = date.fromisoformat(request.args.get("date", ""))
+        if date.min < day < date.max:
+            return day
+    except ValueError:
+        pass
+    return otherwise()
 
 
 def _choose_language() -> None:

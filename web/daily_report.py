@@ -12,6 +12,7 @@ import json
 from collections import Counter
 from datetime import date, timedelta
 from functools import partial
+from pathlib import Path
 
 import sqlite_utils
 
@@ -21,6 +22,7 @@ from kiosk.core.pdf_fonts import cjk_font_path
 from kiosk.core.shifts import ShiftDef, shifts_of_day, summarise
 from web.office_query import FOLLOW_UPS, PASSAGE_KINDS, inside_now
 
+PRINT_CSS = Path(__file__).with_name("static") / "report-print.css"
 HEALTH_LISTS = ("home_isolation", "central_quarantine", "health_monitoring")
 RISK_LEVELS = ("high", "medium", "low")
 
@@ -166,7 +168,7 @@ def to_html(report: dict, language: str = "zh") -> str:
 
     env = Environment(loader=PackageLoader("web", "templates"), autoescape=select_autoescape(["html"]))
     return env.get_template("office_web/report_print.html").render(
-        report=report, sections=lines(report, language), lang=language,
+        report=report, sections=lines(report, language), lang=language, style=PRINT_CSS.read_text(encoding="utf-8"),
         t=partial(i18n.t, language=language))
 
 

@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, fields
-from datetime import datetime
 from typing import Mapping
 
 import sqlite_utils
 
-from kiosk.core.clock import utc_text
-from kiosk.core.codes import codes_with
 from kiosk.core.event_kinds import kinds_with
 from kiosk.core.plates import normalise_plate
+from web.alert_list import alert_where
 
 PAGE_SIZE = 50
 PASSAGE_KINDS = kinds_with(passage=True)
-ALERT_CODES = codes_with(office_alert=True)
 # The office's copy of an event with who it was about, as the office registry knows them today.
 EVENT_ROWS = """
 SELECT e.*, p.name AS person_name, p.phone AS person_phone,
@@ -139,11 +136,6 @@ def choices(db: sqlite_utils.Database) -> dict:
 
 # --- alerts ----------------------------------------------------------------------------
 
-def _alert_clause() -> tuple[str, list]:
-    return (f"(e.kind = 'override' OR EXISTS (SELECT 1 FROM json_each(e.codes) WHERE value IN "
-            f"({_marks(ALERT_CODES)})))", list(ALERT_CODES))
-
-
 # What followed a refusal: the fever re-measurement, and the override that let the person through
 # (of the refusal itself or of its re-measurement).
 FOLLOW_UPS = """
@@ -162,7 +154,7 @@ def find_alerts(db: sqlite_utils.Database, flt: OfficeFilter, open_only: bool = 
                 limit: int | None = PAGE_SIZE) -> list[dict]:
     """Alert events of every gate, newest first, with names, cadre, acknowledgement and what followed."""
     where, params = flt.where()
-    alert, alert_params = _alert_clause()
+    alert, alert_params = alert_where()
     keyset, more = _after(after) if after else ("1 = 1", [])
     acked = " AND a.event_id IS NULL" if open_only else ""
     sql = (EVENT_ROWS.replace("SELECT e.*,", f"SELECT e.*, a.acked_by, a.note AS ack_note, a.acked_at {FOLLOW_UPS},")
@@ -175,18 +167,6 @@ def find_alerts(db: sqlite_utils.Database, flt: OfficeFilter, open_only: bool = 
         row["override"] = json.loads(row.pop("override_json") or "null")
         row["remeasure"] = json.loads(row.pop("remeasure_json") or "null")
     return rows
-
-
-class AlertError(ValueError):
-    pass
-
-
-def acknowledge(db: sqlite_utils.Database, event_id: str, by: str, note: str, now: datetime) -> None:
-    alert, params = _alert_clause()
-    if not db.conn.execute(f"SELECT 1 FROM gate_events e WHERE e.id = ? AND {alert}", [event_id, *params]).fetchone():
-        raise AlertError(f"no alert {event_id!r}")
-    db["alert_acks"].upsert({"event_id": event_id, "acked_by": by, "note": note.strip(),
-                             "acked_at": utc_text(now)}, pk="event_id")
 
 
 # --- who is inside now -----------------------------------------------------------------

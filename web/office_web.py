@@ -21,9 +21,9 @@ from kiosk.core.shifts import shift_defs, shifts_of_day, summarise
 from kiosk.store import web_users
 from kiosk.store.db import open_db
 from kiosk.store.guards import GuardError
-from web import daily_report, office_export, office_query
+from web import alert_list, asked_day, daily_report, office_export, office_query
 from web.auth import checked_login, status_of
-from web.office_query import PAGE_SIZE, AlertError, OfficeFilter, cursor_of, find_alerts, find_events, inside_now
+from web.office_query import PAGE_SIZE, OfficeFilter, cursor_of, find_alerts, find_events, inside_now
 
 bp = Blueprint("office_web", __name__)
 ROLES = web_users.ROLES_BY_FOLDER["office"]
@@ -71,13 +71,7 @@ def local_minute(utc: str | None) -> str:
 
 
 def _day() -> date:
-    try:
-        day = date.fromisoformat(request.args.get("date", ""))
-        if date.min < day < date.max:
-            return day
-    except ValueError:
-        pass
-    return now().astimezone(tz()).date()
+    return asked_day(lambda: now().astimezone(tz()).date())
 
 
 # --- logins ----------------------------------------------------------------------------
@@ -106,7 +100,7 @@ def login():
         else:
             session.update(web_user=user["name"], web_role=user["role"])
             return redirect(url_for("office_web.home"))
-    return flask.render_template("office_web/login.html", error=error), status_of(error)
+    return flask.render_template("login.html", error=error), status_of(error)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -191,10 +185,11 @@ def shifts():
 def alerts():
     flt = OfficeFilter.from_args(request.args)
     open_only = request.args.get("open") == "1"
-    rows = find_alerts(db(), flt, open_only, request.args.get("after", ""), PAGE_SIZE + 1)
+    after = request.args.get("after", "")
+    rows = find_alerts(db(), flt, open_only, after, PAGE_SIZE + 1)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
-    return flask.render_template("office_web/alerts.html", rows=rows, flt=flt, open_only=open_only,
+    return flask.render_template("office_web/alerts.html", rows=rows, flt=flt, open_only=open_only, after=after,
                            next_cursor=cursor_of(rows[-1]) if more else None, choices=office_query.choices(db()),
                            may_ack=session.get("web_role") == "office")
 
@@ -205,8 +200,8 @@ def ack(event_id):
     if session.get("web_role") != "office":
         abort(403)  # a viewer reads only
     try:
-        office_query.acknowledge(db(), event_id, session["web_user"], request.form.get("note", ""), now())
-    except AlertError:
+        alert_list.acknowledge(db(), event_id, session["web_user"], request.form.get("note", ""), now(), "gate_events")
+    except alert_list.AlertError:
         abort(404)
     return redirect(request.form.get("back") or url_for("office_web.alerts"))
 

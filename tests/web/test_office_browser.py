@@ -15,18 +15,14 @@ from datetime import datetime
 import openpyxl
 import pytest
 
-from tests.servers import ROOT, KioskServer
+from tests.servers import KioskServer
 from tests.web.office_day import OFFICE_USER, PASSWORD
+from tests.web.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PATIENCE_MS
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 VIEWPORT = {"width": 1366, "height": 768}
-PATIENCE_MS = 60_000  # reached only on failure
 DAY = "2026-11-29"
 
 

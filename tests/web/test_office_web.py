@@ -14,13 +14,16 @@ from datetime import datetime
 
 import openpyxl
 import pytest
+from click.testing import CliRunner
 
+from kiosk.cli.root import cli
 from kiosk.core.clock import FixedClock
 from kiosk.office.service import Office
 from tests.sync.sync_helpers import kiosk
 from tests.web.conftest import TOKEN
 from tests.web.office_day import OFFICE_USER, PASSWORD, VIEWER_USER, at
 from web import create_app
+from web.office_query import EVENT_ROWS, OfficeFilter
 
 DAY = "2026-11-29"
 
@@ -103,6 +106,29 @@ def test_events_of_every_gate_filtered_and_keyset_paged(client, monkeypatch):
         url = found.group(1).replace("&amp;", "&") if found else None
     assert len(seen) == 32 and len(set(seen)) == 32
     assert seen[0].startswith("2026-11-29 23:50:00 jinan") and seen[-1].startswith("2026-11-29 00:05:00 jinan")
+
+
+def test_event_pages_follow_the_time_index_without_sorting(office_day):
+    """Keyset paging stays fast at a million rows: SQLite walks gate_events_time, sorts nothing."""
+    with Office.open(office_day) as office:
+        where, params = OfficeFilter(site="jinan").where()
+        plan = " / ".join(row[3] for row in office.db.execute(
+            f"EXPLAIN QUERY PLAN {EVENT_ROWS} WHERE {where} AND (e.ts_utc, e.gate, e.seq) < (?, ?, ?) "
+            "ORDER BY e.ts_utc DESC, e.gate DESC, e.seq DESC LIMIT 51", [*params, "2026-11-29T12:00", "x", 1]))
+    assert "USING INDEX gate_events_time" in plan and "TEMP B-TREE" not in plan
+
+
+def test_web_users_of_an_office_folder_are_office_or_viewer(office_day):
+    runner = CliRunner()
+    added = runner.invoke(cli, ["--lang", "en", "--home", str(office_day), "web-user", "add", "流调组", "--role",
+                                "viewer", "--password", "tracing-2026"])
+    assert added.exit_code == 0, added.output
+    refused = runner.invoke(cli, ["--lang", "en", "--home", str(office_day), "web-user", "add", "主管", "--role",
+                                  "supervisor", "--password", "tracing-2026"])
+    assert refused.exit_code != 0
+    with Office.open(office_day) as office:
+        assert [tuple(r) for r in office.db.execute("SELECT name, role FROM web_users ORDER BY name")] == [
+            ("office", "office"), ("viewer", "viewer"), ("流调组", "viewer")]
 
 
 def test_event_exports_have_chinese_labels_values_and_date_time_cells(client):
