@@ -26,7 +26,7 @@ from web.auth import checked_login, status_of
 from web.office_query import PAGE_SIZE, OfficeFilter, cursor_of, find_alerts, find_events, inside_now
 
 bp = Blueprint("office_web", __name__)
-ROLES = web_users.ROLES_BY_FOLDER["office"]
+ROLES = web_users.OFFICE_ROLES
 EXPORT_LIMIT = 200_000  # rows in one export; narrower filters for more
 
 

@@ -281,7 +281,7 @@ def office_report(ctx, day, fmt, site, shift_no, gate, out):
                                        office.config["timezone"])
     body = daily_report.render(report, fmt)
     if out is None:
-        click.get_binary_stream("stdout").write(body)
+        click.echo(body, nl=False)  # bytes go to the binary stream
     else:
         out.write_bytes(body)
 

@@ -42,7 +42,7 @@ def web_user_group():
 
 @web_user_group.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(web_users.ROLES), default="office", show_default=True)
+@click.option("--role", type=click.Choice(sorted({*web_users.ROLES, *web_users.OFFICE_ROLES})), default="office", show_default=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, envvar="KIOSK_PASSWORD",
               help="Prompted when not given ($KIOSK_PASSWORD also works).")
 @click.pass_context

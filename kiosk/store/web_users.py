@@ -10,8 +10,9 @@ from kiosk.store.guards import GuardError, check_secret, hash_pin
 
 # The roles each folder's web_users table allows: a gate's office login may be a supervisor;
 # the office's own page has readers (viewer) beside the office staff who acknowledge alerts.
-ROLES_BY_FOLDER = {"gate": ("office", "supervisor"), "office": ("office", "viewer")}
-ROLES = ("office", "supervisor", "viewer")
+ROLES = ("office", "supervisor")
+OFFICE_ROLES = ("office", "viewer")
+ROLES_BY_FOLDER = {"gate": ROLES, "office": OFFICE_ROLES}
 MIN_PASSWORD = 8
 
 

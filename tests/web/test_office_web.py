@@ -19,7 +19,6 @@ from click.testing import CliRunner
 from kiosk.cli.root import cli
 from kiosk.core.clock import FixedClock
 from kiosk.office.service import Office
-from tests.sync.sync_helpers import kiosk
 from tests.web.conftest import TOKEN
 from tests.web.office_day import OFFICE_USER, PASSWORD, VIEWER_USER, at
 from web import create_app
@@ -279,16 +278,19 @@ def test_daily_report_pdf_has_the_chinese_text(client, tmp_path):
 
 
 def test_cli_report_gives_the_same_in_every_format(office_day, tmp_path, client):
-    html = kiosk(office_day, "office", "report", "--date", DAY, "--format", "html")
-    assert html.returncode == 0, html.stderr
-    assert report_pairs(html.stdout) == REPORT_JINAN + REPORT_LONGHAI
-    assert html.stdout == client.get(f"/report.html?date={DAY}").get_data(as_text=True)
+    def report(*args):
+        result = CliRunner().invoke(cli, ["--home", str(office_day), "office", "report", "--date", DAY, *args])
+        assert result.exit_code == 0, result.output
+        return result
+
+    html = report("--format", "html").output
+    assert report_pairs(html) == REPORT_JINAN + REPORT_LONGHAI
+    assert html == client.get(f"/report.html?date={DAY}").get_data(as_text=True)
     for fmt in ("xlsx", "pdf"):
-        out = tmp_path / f"report.{fmt}"
-        result = kiosk(office_day, "office", "report", "--date", DAY, "--format", fmt, "--out", str(out))
-        assert result.returncode == 0, result.stderr
-        assert out.read_bytes()[:4] == (b"PK\x03\x04" if fmt == "xlsx" else b"%PDF")
+        report("--format", fmt, "--out", str(tmp_path / f"report.{fmt}"))
+        assert (tmp_path / f"report.{fmt}").read_bytes()[:4] == (b"PK\x03\x04" if fmt == "xlsx" else b"%PDF")
     sheet = openpyxl.load_workbook(tmp_path / "report.xlsx").active
     assert sheet["A4"].value == "进入" and sheet["B4"].value == "4人 1车"
     assert "jinan 小区 · 2026-11-29 进入 4人 1车" in re.sub(r"\s+", " ", subprocess.run(
         ["pdftotext", "-layout", str(tmp_path / "report.pdf"), "-"], capture_output=True, text=True).stdout)
+    assert report_pairs(report("--format", "html", "--site", "jinan").output) == REPORT_JINAN
