@@ -38,7 +38,7 @@ def _report_row(day: date, gate: str, ref, log: dict) -> dict:
             "exits_persons": log["exits"]["persons"], "exits_vehicles": log["exits"]["vehicles"],
             "refusals": sum(log["refusals_by_code"].values()), "referrals": log["referrals"],
             "fevers": log["fevers"], "overrides": log["overrides"], "returnees": log["returnees"],
-            "events": log["events"], "guards": " ".join(g["guard_id"] for g in log["guards"]),
+            "events": log["events"], "guards": " ".join(dict.fromkeys(g["guard_id"] for g in log["guards"])),  # once per guard
             "handover_notes": " | ".join(f"{n['guard_id']}: {n['note']}" for n in log["handover_notes"])}
 
 
