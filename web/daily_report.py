@@ -18,7 +18,7 @@ import sqlite_utils
 
 from kiosk.core import i18n
 from kiosk.core.cells import safe_cell
-from kiosk.core.pdf_fonts import cjk_font_path
+from kiosk.core.pdf_fonts import SIMPLIFIED_CHINESE, cjk_font_path
 from kiosk.core.shifts import ShiftDef, shifts_of_day, summarise
 from web.office_query import FOLLOW_UPS, PASSAGE_KINDS, inside_now
 
@@ -198,7 +198,7 @@ def to_pdf(report: dict, language: str = "zh") -> bytes:
     from fpdf import FPDF
 
     pdf = FPDF(format="A4")
-    pdf.add_font("cjk", fname=str(cjk_font_path()))
+    pdf.add_font("cjk", fname=str(cjk_font_path()), collection_font_number=SIMPLIFIED_CHINESE)
     pdf.set_auto_page_break(True, margin=15)
     pdf.add_page()
     pdf.set_font("cjk", size=16)

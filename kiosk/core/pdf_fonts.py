@@ -6,10 +6,15 @@ from pathlib import Path
 
 from kiosk.core.errors import KioskError
 
-# Debian's fonts-noto-cjk; the first that exists is used (fpdf2 reads the first font of a collection).
+# Debian's fonts-noto-cjk; the first that exists is used.
 CANDIDATES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
               "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
               "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc")
+
+
+# Each is a collection: JP, KR, SC, TC, HK. Simplified Chinese is font 2 (fpdf2's
+# ``add_font(..., collection_font_number=SIMPLIFIED_CHINESE)``); font 0 draws Japanese glyph shapes.
+SIMPLIFIED_CHINESE = 2
 
 
 class FontMissing(KioskError):

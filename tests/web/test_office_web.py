@@ -272,6 +272,8 @@ def test_daily_report_pdf_has_the_chinese_text(client, tmp_path):
     assert lines[:3] == ["社区防疫卡口日报 2026-11-29", "jinan 小区 · 2026-11-29", "进入 4人 1车"]
     for label, value in REPORT_JINAN + REPORT_LONGHAI:
         assert f"{label} {value}".strip() in lines
+    fonts = subprocess.run(["pdffonts", str(tmp_path / "report.pdf")], capture_output=True, text=True).stdout
+    assert "NotoSansCJKSC" in fonts  # Simplified Chinese glyphs, not the collection's Japanese first font
     subprocess.run(["pdftoppm", "-r", "50", "-png", "-f", "1", "-l", "1", str(tmp_path / "report.pdf"),
                     str(tmp_path / "page")], check=True)
     assert (tmp_path / "page-1.png").stat().st_size > 5000  # rendered, not blank
