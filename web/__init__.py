@@ -1,4 +1,5 @@
-"""The gate's web application: guard screen, guard actions, office pages, sync API.
+"""The web application: on a gate folder the guard screen, guard actions, office pages and
+sync API; on an office folder the office's own page over every gate (web.office_web).
 
 ``create_app(test_config=None)`` follows the Flask tutorial: the data folder comes
 from ``test_config["KIOSK_HOME"]`` or the usual home resolution; one blueprint per
@@ -10,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import date
+from typing import Callable
 
 from flask import Flask, current_app, g, jsonify, render_template, request, session
 from flask.sessions import SecureCookieSessionInterface
@@ -40,10 +43,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.session_interface = _SessionCookies()
     csrf.init_app(app)
     app.before_request(_choose_language)
-    app.jinja_env.globals.update(t=_t, languages=i18n.LANGUAGES, new_nonce=lambda: uuid.uuid4().hex)
+    app.jinja_env.globals.update(t=_t, languages=i18n.LANGUAGES, new_nonce=lambda: uuid.uuid4().hex,
+                                 layout="base.html")  # the error page's frame: the office's on an office folder
     app.jinja_env.filters["fromjson"] = json.loads
     app.register_error_handler(HTTPException, _http_error)
     # Blueprints are registered below, one line per module.
+    if config.role == "office":  # an office folder serves the office's own page over every gate
+        from web import office_web
+        app.jinja_env.globals["layout"] = "office_web/base.html"
+        app.register_blueprint(office_web.bp)
+        return app
     from web import actions, api, auth, office_pages, screen, tls_page
     app.register_blueprint(auth.bp)
     app.register_blueprint(tls_page.bp)
@@ -91,6 +100,21 @@ def whole_number(text: str | None, default: int, high: int) -> int:
     if text and text.isascii() and text.isdecimal():
         return min(int(text), high)
     return default
+
+
+def asked_day(otherwise: Callable[[], date]) -> date:
+    """The ?date= asked for, else ``otherwise()`` (today where the page is).
+
+    The calendar's first and last days are refused: their shifts reach into days that
+    ``date`` cannot hold.
+    """
+    try:
+        day = date.fromisoformat(request.args.get("date", ""))
+        if date.min < day < date.max:
+            return day
+    except ValueError:
+        pass
+    return otherwise()
 
 
 def _choose_language() -> None:

@@ -16,7 +16,8 @@ class AlertError(ValueError):
     pass
 
 
-def _alert_where() -> tuple[str, list]:
+def alert_where() -> tuple[str, list]:
+    """SQL for "event ``e`` is an alert" (the gate's events or the office's gate_events)."""
     marks = ",".join("?" for _ in ALERT_CODES)
     return (f"(e.kind = 'override' OR EXISTS (SELECT 1 FROM json_each(e.codes) WHERE value IN ({marks})))",
             list(ALERT_CODES))
@@ -25,7 +26,7 @@ def _alert_where() -> tuple[str, list]:
 def alerts(db: sqlite_utils.Database, unacknowledged_only: bool = False, limit: int = 200) -> list[dict]:
     """Alert events, newest first, each with its acknowledgement (or None) and, for a fever
     re-measurement, the first fever reading (``first_temperature``)."""
-    where, params = _alert_where()
+    where, params = alert_where()
     if unacknowledged_only:
         where += " AND a.event_id IS NULL"
     return list(db.query(
@@ -35,9 +36,11 @@ def alerts(db: sqlite_utils.Database, unacknowledged_only: bool = False, limit: 
         [*params, limit]))
 
 
-def acknowledge(db: sqlite_utils.Database, event_id: str, by: str, note: str, now: datetime) -> None:
-    where, params = _alert_where()
-    if not db.conn.execute(f"SELECT 1 FROM events e WHERE e.id = ? AND {where}", [event_id, *params]).fetchone():
+def acknowledge(db: sqlite_utils.Database, event_id: str, by: str, note: str, now: datetime,
+                table: str = "events") -> None:
+    """Record an acknowledgement; ``table`` is ``gate_events`` on the office."""
+    where, params = alert_where()
+    if not db.conn.execute(f"SELECT 1 FROM {table} e WHERE e.id = ? AND {where}", [event_id, *params]).fetchone():
         raise AlertError(f"no alert {event_id!r}")
     db["alert_acks"].upsert({"event_id": event_id, "acked_by": by, "note": note.strip(),
                              "acked_at": utc_text(now)}, pk="event_id")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
@@ -80,7 +81,12 @@ def status(gate, now: datetime) -> dict:
                   for lane in gate.config["lanes"]],
         "registry": {"version": meta.get("version"), "age_hours": age_h,
                      "stale": age_h is None or age_h > REGISTRY_STALE_HOURS},
-        "office_contact": contact[0] if contact else None,
+        "office_contact": _local_minute(contact[0], gate.tz) if contact else None,
         "clock_synced": gate.clock.synchronised(),
         "free_disk_mb": shutil.disk_usage(gate.config.home).free // 2**20,
     }
+
+
+def _local_minute(utc: str, tz_name: str) -> str:
+    """A stored UTC time as the gate's local 'YYYY-MM-DD HH:MM' (the guard reads local time)."""
+    return parse_utc(utc).astimezone(ZoneInfo(tz_name)).strftime("%Y-%m-%d %H:%M")

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, g, redirect, render_template, requ
 from kiosk.core.protocol import MAX_SEQ
 from kiosk.core.shifts import shifts_of_day
 from kiosk.store.shift_logs import shift_log
-from web import get_gate, whole_number
+from web import asked_day, get_gate, whole_number
 from web.alert_list import AlertError, acknowledge, alerts
 from web.auth import office_required
 from web.chart import bars, hourly_counts
@@ -21,19 +21,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _day() -> date:
-    """The ?date= asked for, else today at the gate.
-
-    The calendar's first and last days are refused: their shifts reach into days that
-    ``date`` cannot hold.
-    """
-    try:
-        day = date.fromisoformat(request.args.get("date", ""))
-        if date.min < day < date.max:
-            return day
-    except ValueError:
-        pass
+    """The ?date= asked for, else today at the gate."""
     gate = get_gate()
-    return date.fromisoformat(gate.stamp(gate.now()).local[:10])
+    return asked_day(lambda: date.fromisoformat(gate.stamp(gate.now()).local[:10]))
 
 
 @bp.route("/")

@@ -10,10 +10,12 @@ import click
 from kiosk.cli.context import now, open_gate, open_office
 from kiosk.core import protocol
 from kiosk.core.i18n import say, t
+from kiosk.core.shifts import shift_defs
 from kiosk.core.transport import shown
 from kiosk.gate import sync_feed, usb_export
 from kiosk.office import pinning, pull, reports, usb_import
 from kiosk.store import tokens
+from web import daily_report
 
 # --- gate: tokens, export, prune -------------------------------------------------------
 
@@ -267,28 +269,43 @@ def office_push(ctx, names):
 
 @click.command("report")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), required=True)
-@click.option("--shift", "shift_no", type=int, help="Shift number as configured: 1 早班, 2 中班, 3 夜班 by default.")
-@click.option("--gate", help="Only this gate.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "html"]), default="csv", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File (required for xlsx).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "html", "xlsx", "pdf"]), default="csv", show_default=True,
+              help="html, xlsx, pdf: the day's report for the street office (Chinese); csv: the shift rows.")
+@click.option("--site", help="Only this compound (html, xlsx, pdf; default every compound of the office).")
+@click.option("--shift", "shift_no", type=int, help="csv: shift number as configured: 1 早班, 2 中班, 3 夜班 by default.")
+@click.option("--gate", help="csv: only this gate.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File (required for xlsx and pdf).")
 @click.pass_context
-def office_report(ctx, day, shift_no, gate, fmt, out):
-    """Shift logs and daily totals across gates, from the events the office pulled.
+def office_report(ctx, day, fmt, site, shift_no, gate, out):
+    """The day's report from the events the office pulled, or the shift rows as CSV.
+
+    The daily report (html printable, xlsx, pdf) is the office page's: passages in and out,
+    fever refusals and their follow-up, returnees by risk level, persons under isolation or
+    monitoring, refusals by reason, overrides, guards on duty per shift, per compound.
 
     \b
     Example:
-        kiosk office report --date 2026-11-29 --format xlsx --out 2026-11-29.xlsx
+        kiosk office report --date 2026-11-29 --format pdf --out 2026-11-29.pdf
     """
-    rows = reports.report_rows(open_office(ctx), day.date(), shift_no, gate)
-    if fmt == "xlsx":
+    office = open_office(ctx)
+    if fmt == "csv":
+        rows = reports.report_rows(office, day.date(), shift_no, gate)
         if out is None:
-            raise click.UsageError("--format xlsx needs --out FILE")
-        reports.write_report(rows, fmt, out)
-    elif out is not None:
-        with out.open("w", encoding="utf-8", newline="") as handle:
-            reports.write_report(rows, fmt, handle)
+            reports.write_report(rows, click.get_text_stream("stdout"))
+        else:
+            with out.open("w", encoding="utf-8", newline="") as handle:
+                reports.write_report(rows, handle)
+        return
+    if fmt != "html" and out is None:
+        raise click.UsageError(t("office_web.cli.needs_out", format=fmt))
+    sites = office.sites() if not site else [site]
+    report = daily_report.daily_report(office.db, day.date(), sites, shift_defs(office.config["shifts"]),
+                                       office.config["timezone"])
+    body = daily_report.render(report, fmt)
+    if out is None:
+        click.echo(body, nl=False)  # bytes go to the binary stream
     else:
-        reports.write_report(rows, fmt, click.get_text_stream("stdout"))
+        out.write_bytes(body)
 
 
 @click.command("import-events")

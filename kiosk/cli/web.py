@@ -6,9 +6,9 @@ import click
 
 from kiosk.core.i18n import t
 from kiosk.core.transport import shown
-from kiosk.gate.service import Gate
 from kiosk.store import web_users
 from kiosk.store.config import load_config
+from kiosk.store.db import open_db
 from kiosk.store.tls import ensure_certificate
 from web.serve import DEFAULT_THREADS, check_plain_host, serve
 
@@ -44,7 +44,7 @@ def serve_cmd(ctx, host, port, tls_host, tls_port, threads):
 
 @click.group("web-user")
 def web_user_group():
-    """Office logins for the web page (office pages are read-only).
+    """Logins for the web page: on a gate the office pages, on an office folder the office's own page.
 
     \b
     Example:
@@ -54,17 +54,24 @@ def web_user_group():
 
 @web_user_group.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(web_users.ROLES), default="office", show_default=True)
+@click.option("--role", type=click.Choice(sorted({*web_users.ROLES, *web_users.OFFICE_ROLES})), default="office", show_default=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, envvar="KIOSK_PASSWORD",
               help="Prompted when not given ($KIOSK_PASSWORD also works).")
 @click.pass_context
 def web_user_add(ctx, name, role, password):
-    """Add an office login (password stored as a salted scrypt hash).
+    """Add a login (password stored as a salted scrypt hash).
+
+    A gate folder takes the roles office and supervisor; an office folder office (reads and
+    acknowledges alerts) and viewer (reads only).
 
     \b
     Example:
         kiosk web-user add office1 --role office
     """
-    with Gate.open(ctx.obj) as gate:
-        web_users.add_user(gate.db, name, role, password)
+    config = load_config(ctx.obj)
+    db = open_db(config.db_path, config.role)
+    try:
+        web_users.add_user(db, name, role, password, config.role)
+    finally:
+        db.conn.close()
     click.echo(t("web.cli.user_added", name=name, role=role))

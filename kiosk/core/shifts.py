@@ -107,11 +107,36 @@ def shifts_of_day(day: date, defs: list[ShiftDef], tz_name: str) -> list[ShiftRe
 PASSAGE_KINDS = kinds_with(passage=True)
 
 
+class DutyPeriods:
+    """Each guard's periods on duty, one per sign-on, from the sign-on and sign-off events in order.
+
+    A guard who signs on a second time starts a new period (the gate closes the open one at
+    that moment), so two periods never share one guard's entry. A sign-off without a sign-on
+    in the events given (the guard came on before them) gives a period with ``on`` None.
+    """
+
+    def __init__(self) -> None:
+        self.periods: list[dict] = []
+        self.open: dict[str, dict] = {}
+
+    def add(self, event: dict, data: dict) -> None:
+        guard_id, moment = event["guard_id"], event["ts_local"]
+        if event["kind"] == "sign_on":
+            if guard_id in self.open:
+                self.open.pop(guard_id)["off"] = moment
+            self.open[guard_id] = {"guard_id": guard_id, "name": data.get("name", ""), "on": moment, "off": None}
+            self.periods.append(self.open[guard_id])
+        elif guard_id in self.open:
+            self.open.pop(guard_id)["off"] = moment
+        else:
+            self.periods.append({"guard_id": guard_id, "name": "", "on": None, "off": moment})
+
+
 def summarise(events: list[dict]) -> dict:
     """A shift log from the shift's events (works on gate and office rows alike)."""
     moves = {"in": Counter(), "out": Counter()}
     refusals: Counter = Counter()
-    guards: dict[str, dict] = {}
+    duty = DutyPeriods()
     notes, fevers, overrides, returnees, referrals = [], 0, 0, 0, 0
     for event in events:
         codes = json.loads(event["codes"])
@@ -127,8 +152,7 @@ def summarise(events: list[dict]) -> dict:
         overrides += event["kind"] == "override"
         returnees += event["kind"] == "returnee"
         if event["kind"] in kinds_with(duty=True) and event["guard_id"]:
-            entry = guards.setdefault(event["guard_id"], {"guard_id": event["guard_id"], "on": None, "off": None})
-            entry["on" if event["kind"] == "sign_on" else "off"] = event["ts_local"]
+            duty.add(event, data)
             if event["kind"] == "sign_off" and data.get("handover_note"):
                 notes.append({"guard_id": event["guard_id"], "note": data["handover_note"]})
     return {
@@ -136,5 +160,5 @@ def summarise(events: list[dict]) -> dict:
         "exits": {"persons": moves["out"]["persons"], "vehicles": moves["out"]["vehicles"]},
         "refusals_by_code": dict(sorted(refusals.items())),
         "referrals": referrals, "fevers": fevers, "overrides": overrides, "returnees": returnees,
-        "guards": list(guards.values()), "handover_notes": notes, "events": len(events),
+        "guards": duty.periods, "handover_notes": notes, "events": len(events),
     }

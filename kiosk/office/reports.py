@@ -1,4 +1,4 @@
-"""The office's shift report: per gate and shift, with daily totals, as csv, xlsx or html."""
+"""The office's shift rows: per gate and shift, with daily totals, as CSV (``kiosk office report --format csv``)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def _report_row(day: date, gate: str, ref, log: dict) -> dict:
             "exits_persons": log["exits"]["persons"], "exits_vehicles": log["exits"]["vehicles"],
             "refusals": sum(log["refusals_by_code"].values()), "referrals": log["referrals"],
             "fevers": log["fevers"], "overrides": log["overrides"], "returnees": log["returnees"],
-            "events": log["events"], "guards": " ".join(g["guard_id"] for g in log["guards"]),
+            "events": log["events"], "guards": " ".join(dict.fromkeys(g["guard_id"] for g in log["guards"])),  # once per guard
             "handover_notes": " | ".join(f"{n['guard_id']}: {n['note']}" for n in log["handover_notes"])}
 
 
@@ -49,31 +49,10 @@ def _total(day: date, gate: str, rows: list[dict]) -> dict:
     return total
 
 
-def write_report(rows: list[dict], fmt: str, out) -> None:
-    """Write report rows as csv or html text (``out`` a text stream) or xlsx (``out`` a path)."""
-    if fmt == "csv":
-        import csv
+def write_report(rows: list[dict], out) -> None:
+    """Write report rows as CSV to the text stream ``out`` (the daily report proper: web.daily_report)."""
+    import csv
 
-        writer = csv.writer(out)
-        writer.writerow(REPORT_COLUMNS)
-        writer.writerows([safe_cell(row[c]) for c in REPORT_COLUMNS] for row in rows)
-    elif fmt == "xlsx":
-        import openpyxl
-
-        book = openpyxl.Workbook()
-        sheet = book.active
-        sheet.title = "shifts"
-        sheet.append(REPORT_COLUMNS)
-        for row in rows:
-            sheet.append([safe_cell(row[c]) for c in REPORT_COLUMNS])
-        book.save(out)
-    elif fmt == "html":
-        from html import escape
-
-        head = "".join(f"<th>{escape(c)}</th>" for c in REPORT_COLUMNS)
-        body = "".join("<tr>" + "".join(f"<td>{escape(str(row[c]))}</td>" for c in REPORT_COLUMNS) + "</tr>\n"
-                       for row in rows)
-        out.write(f'<!doctype html>\n<html lang="zh"><meta charset="utf-8"><title>shift report</title>\n'
-                  f"<table>\n<tr>{head}</tr>\n{body}</table>\n</html>\n")
-    else:
-        raise ValueError(f"report format must be csv, xlsx or html, not {fmt!r}")
+    writer = csv.writer(out)
+    writer.writerow(REPORT_COLUMNS)
+    writer.writerows([safe_cell(row[c]) for c in REPORT_COLUMNS] for row in rows)

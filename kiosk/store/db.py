@@ -166,6 +166,22 @@ CREATE TABLE gate_shift_logs (
 );
 """
 
+# The office's own web page: its logins (office reads and acknowledges, viewer only reads),
+# alert acknowledgements across gates, and indexes for its time-ordered pages and contact tracing.
+OFFICE_WEB = """
+CREATE TABLE web_users (
+    name TEXT PRIMARY KEY, role TEXT NOT NULL CHECK (role IN ('office', 'viewer')),
+    password_hash TEXT NOT NULL, failed_attempts INTEGER NOT NULL DEFAULT 0, locked_until TEXT
+);
+CREATE TABLE alert_acks (
+    event_id TEXT PRIMARY KEY, acked_by TEXT NOT NULL, note TEXT, acked_at TEXT NOT NULL
+);
+CREATE INDEX gate_events_time ON gate_events(ts_utc, gate, seq);
+CREATE INDEX gate_events_subject ON gate_events(subject_id, ts_utc);
+CREATE INDEX gate_events_household ON gate_events(household_id, ts_utc);
+CREATE INDEX gate_events_plate ON gate_events(plate, ts_utc);
+"""
+
 # A typed temperature may be bound to the fever refusal it re-measures (web /actions/temperature);
 # the rules look up a subject's recent fever refusal.
 GATE_REMEASURE = """
@@ -191,7 +207,7 @@ ALTER TABLE risk_areas ADD COLUMN listed_on TEXT;
 
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
 MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS],
-                                     "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS, OFFICE_RECORDS]}
+                                     "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS, OFFICE_RECORDS, OFFICE_WEB]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

@@ -256,8 +256,8 @@ class GateTable(Table):
 
 @table
 class WebTable(Table):
-    host: str = setting("127.0.0.1", "loopback address of the plain-HTTP listener for the touchscreen "
-                        "(any other address is refused: the LAN gets HTTPS only)")
+    host: str = setting("127.0.0.1", "loopback address of the plain-HTTP listener (the gate's touchscreen, "
+                        "the office PC's own browser); any other address is refused: the LAN gets HTTPS only")
     port: int = setting(8000, "its port")
     tls_host: str = setting("0.0.0.0", "address of the HTTPS listener (guard page, office pages and sync "
                             "API for the LAN, with the gate's certificate); empty: none")
@@ -306,6 +306,7 @@ class OfficeToml(CommonToml):
     registry_settings: dict[str, Any] = setting(
         factory=dict, help="settings sent to every gate in the signed registry bundle",
         keys=RegistrySettingsTable)  # checked as that table; only the keys given are kept
+    web: WebTable = setting(factory=WebTable, help="the office's own page (`kiosk serve`)")
 
 
 # --- reading ----------------------------------------------------------------------------------

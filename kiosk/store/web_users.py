@@ -8,13 +8,17 @@ import sqlite_utils
 
 from kiosk.store.guards import GuardError, check_secret, hash_pin
 
+# The roles each folder's web_users table allows: a gate's office login may be a supervisor;
+# the office's own page has readers (viewer) beside the office staff who acknowledge alerts.
 ROLES = ("office", "supervisor")
+OFFICE_ROLES = ("office", "viewer")
+ROLES_BY_FOLDER = {"gate": ROLES, "office": OFFICE_ROLES}
 MIN_PASSWORD = 8
 
 
-def add_user(db: sqlite_utils.Database, name: str, role: str, password: str) -> None:
-    if role not in ROLES:
-        raise GuardError("bad_role", f"role must be one of {ROLES}")
+def add_user(db: sqlite_utils.Database, name: str, role: str, password: str, folder: str = "gate") -> None:
+    if role not in ROLES_BY_FOLDER[folder]:
+        raise GuardError("bad_role", f"role must be one of {ROLES_BY_FOLDER[folder]}")
     if len(password) < MIN_PASSWORD:
         raise GuardError("weak_password", f"a password has at least {MIN_PASSWORD} characters")
     if not name.strip():

@@ -112,12 +112,24 @@ def test_shift_log_summary_counts(gate, community, clock):
         "entries": {"persons": 3, "vehicles": 1}, "exits": {"persons": 2, "vehicles": 1},
         "refusals_by_code": {"fever": 1, "revoked": 1, "unknown_pass": 1}, "referrals": 0, "fevers": 1,
         "overrides": 1, "returnees": 1,
-        "guards": [{"guard_id": "G001", "on": "2026-11-29T16:00:00.000+08:00", "off": "2026-11-29T23:59:59.999+08:00"},
-                   {"guard_id": "S001", "on": "2026-11-29T16:01:00.000+08:00", "off": None}],
+        "guards": [{"guard_id": "G001", "name": "王建国", "on": "2026-11-29T16:00:00.000+08:00",
+                    "off": "2026-11-29T23:59:59.999+08:00"},
+                   {"guard_id": "S001", "name": "李秀英", "on": "2026-11-29T16:01:00.000+08:00", "off": None}],
         "handover_notes": [{"guard_id": "G001", "note": "2号楼外卖已登记"}], "events": 12,
     }
     night = shift_log(gate.db, gate.shift(local(30, 0, 0)))
     assert (night["shift_id"], night["exits"], night["events"]) == ("2026-11-30/night", {"persons": 1, "vehicles": 0}, 1)
+
+
+def test_a_guard_signing_on_a_second_time_keeps_both_duty_periods(gate):
+    """Issue 12: the second sign-on overwrote the first period's start (``G001 (15:58–15:58)``)."""
+    gate.sign_on("G001", "1234", "in", local(29, 8, 0))
+    gate.sign_off("G001", "1234", local(29, 11, 30), "午饭")
+    gate.sign_on("G001", "1234", "out", local(29, 12, 15))
+    gate.sign_on("G001", "1234", "in", local(29, 15, 0))  # again, without signing off: the gate closes the period
+    log = shift_log(gate.db, gate.shift(local(29, 9, 0)))
+    assert [(p["on"][11:16], (p["off"] or "")[11:16]) for p in log["guards"]] == [
+        ("08:00", "11:30"), ("12:15", "15:00"), ("15:00", "")]
 
 
 def test_shift_log_counts_referrals(gate, mint):

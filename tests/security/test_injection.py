@@ -162,13 +162,14 @@ def test_office_report_neutralises_formulas_and_escapes_html(client, gate, evil,
     xlsx = tmp_path / "report.xlsx"
     assert kiosk(demo.office_home, "office", "report", "--date", "2026-11-29", "--format", "xlsx",
                  "--out", str(xlsx)).returncode == 0
-    book = load_workbook(xlsx)
+    book = load_workbook(xlsx)  # the daily report: the guard's name and id in the morning's duty
     values = [list(line) for line in book.active.values]
     assert_neutral(values, book.active)
-    assert values[[r[2] for r in values].index("morning")][14:16] == morning[14:16]
+    assert [r[1] for r in values if r[0] == "jinan-gate 早班"] == [
+        "<b>门卫</b>(@SUM(A1)) 10:01–10:06；<b>门卫</b>(@SUM(A1)) 10:06–10:06"]
     page_html = kiosk(demo.office_home, "office", "report", "--date", "2026-11-29", "--format", "html").stdout
     raw_markup_absent(page_html)
-    assert html.escape(SCRIPT) in page_html
+    assert "&lt;b&gt;门卫&lt;/b&gt;(@SUM(A1))" in page_html
 
 
 def test_both_exports_use_the_same_neutraliser():

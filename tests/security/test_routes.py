@@ -221,3 +221,5 @@ def test_token_and_login_roles_are_the_documented_ones():
     # must come with its own refusal tests here.
     assert tokens.ROLES == ("office",)
     assert web_users.ROLES == ("office", "supervisor")
+    # The office folder's own page: viewer reads only (tests/web/test_office_web.py refuses its acknowledgement).
+    assert web_users.OFFICE_ROLES == ("office", "viewer")

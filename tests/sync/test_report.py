@@ -59,19 +59,22 @@ def test_csv_report_has_shifts_totals_and_neutralised_formulas(community, tmp_pa
     assert [r["shift"] for r in csv.DictReader(io.StringIO(only.stdout))] == ["morning", "total"]
 
 
-def test_xlsx_and_html_reports_escape_and_neutralise(community, tmp_path):
+def test_daily_report_xlsx_and_html_escape_and_neutralise(community, tmp_path):
     record_a_morning(community)
     import_to_office(community, tmp_path)
-    with Office.open(community.office_home) as office:  # a guard id that looks like a formula
-        office.db.conn.execute("UPDATE gate_events SET guard_id = '=1+1' WHERE guard_id = 'G001'")
+    with Office.open(community.office_home) as office:  # a name that looks like a formula, one that looks like markup
+        office.db.conn.execute("UPDATE persons SET name = '=1+1' WHERE id = 'R002'")
+        office.db.conn.execute("UPDATE persons SET name = '<script>' WHERE id = 'R003'")
+        office.db.conn.execute("UPDATE health SET status = 'home_isolation' WHERE person_id = 'R007'")
     out = tmp_path / "r.xlsx"
     assert kiosk(community.office_home, "office", "report", "--date", "2026-11-29", "--format", "xlsx",
                  "--out", str(out)).returncode == 0
-    sheet = openpyxl.load_workbook(out).active
-    header = [c.value for c in sheet[1]]
-    morning = [c.value for c in sheet[3]]
-    assert morning[header.index("guards")] == "'=1+1"
-    assert morning[header.index("entries_persons")] == 1
+    cells = {row[0]: row[1] for row in openpyxl.load_workbook(out).active.iter_rows(values_only=True) if row[0]}
+    assert cells["进入"] == "2人 0车" and cells["发热拦截"] == "1"
+    fever = [row[1] for row in openpyxl.load_workbook(out).active.iter_rows(values_only=True)
+             if row[1] and "℃" in str(row[1])]
+    assert fever == ["10:10 jinan-gate =1+1 37.9℃"]  # not a formula: it starts with the time
+    assert cells["居家隔离"] == "2：<script>；周敏"
     html = kiosk(community.office_home, "office", "report", "--date", "2026-11-29", "--format", "html").stdout
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert kiosk(community.office_home, "office", "report", "--date", "2026-11-29",

@@ -63,3 +63,19 @@ def sign_on(client, guard_id="G001", pin="1234", lane="in"):
 
 def office_login(client, name=OFFICE_USER, password=OFFICE_PASSWORD):
     return post(client, "/login", {"name": name, "password": password})
+
+
+@pytest.fixture(scope="session")
+def office_day_template(tmp_path_factory):
+    """The scripted two-gate day (tests/web/office_day.py), played and pulled once per session."""
+    from tests.web.office_day import scripted_day
+
+    return scripted_day(tmp_path_factory.mktemp("office-day") / "day")
+
+
+@pytest.fixture(scope="module")
+def office_day(office_day_template, tmp_path_factory):
+    """A module's own copy of the day's office folder (acknowledgements change it)."""
+    import shutil
+
+    return shutil.copytree(office_day_template.office_home, tmp_path_factory.mktemp("office-day-copy") / "office")

@@ -50,7 +50,7 @@ def test_status_bar(client, gate):
     html = client.get("/screen/status").get_data(as_text=True)
     assert "王建国" in html and "早班" in html and "本班 进0 出0 拒0" in html
     assert 'class="dev ok">摄像头' in html and 'class="dev error">测温' in html and 'class="dev unknown">摄像头' in html
-    assert "名单 v1" in html and "已过期" not in html and "2026-11-29 01:30" in html and "时钟已同步" in html
+    assert "名单 v1" in html and "已过期" not in html and "办公室联系 2026-11-29 09:30" in html and "时钟已同步" in html
     assert "剩余空间" in html
 
 

@@ -1,0 +1,226 @@
+"""The office's daily report for the street office, per compound, in Chinese (Flask-free).
+
+``daily_report`` gathers one local calendar day from the office's copy of every gate's events
+and its registry; ``to_html`` (printable), ``to_xlsx`` and ``to_pdf`` lay the same figures out.
+The office page and ``kiosk office report`` both call these, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from datetime import date, timedelta
+from functools import partial
+from pathlib import Path
+
+import sqlite_utils
+
+from kiosk.core import i18n
+from kiosk.core.cells import safe_cell
+from kiosk.core.pdf_fonts import SIMPLIFIED_CHINESE, cjk_font_path
+from kiosk.core.shifts import ShiftDef, shifts_of_day, summarise
+from web.office_query import FOLLOW_UPS, PASSAGE_KINDS, inside_now
+
+PRINT_CSS = Path(__file__).with_name("static") / "report-print.css"
+HEALTH_LISTS = ("home_isolation", "central_quarantine", "health_monitoring")
+RISK_LEVELS = ("high", "medium", "low")
+
+
+def daily_report(db: sqlite_utils.Database, day: date, sites: list[str], defs: list[ShiftDef],
+                 tz_name: str) -> dict:
+    """Every figure of the day's report, per compound in ``sites`` order."""
+    gates = [row["name"] for row in db.query("SELECT name FROM gates ORDER BY name")]
+    end = (day + timedelta(days=1)).isoformat()
+    return {"date": day.isoformat(),
+            "compounds": [_compound(db, day, site, gates, defs, tz_name, end) for site in sites]}
+
+
+def _events(db: sqlite_utils.Database, day: date, site: str, where: str = "1 = 1", params=()) -> list[dict]:
+    return list(db.query(
+        "SELECT e.*, p.name AS person_name FROM gate_events e "
+        "LEFT JOIN persons p ON p.id = e.subject_id AND COALESCE(e.subject_kind, '') != 'vehicle' "
+        f"WHERE substr(e.ts_local, 1, 10) = ? AND e.site_id = ? AND {where} ORDER BY e.ts_utc, e.gate, e.seq",
+        [day.isoformat(), site, *params]))
+
+
+def _compound(db, day: date, site: str, gates: list[str], defs, tz_name: str, end: str) -> dict:
+    events = _events(db, day, site)
+    totals = summarise(events)
+    passages = [e for e in events if e["kind"] in PASSAGE_KINDS and e["outcome"] == "allow"
+                and e["subject_id"] and e["subject_kind"] != "vehicle"]
+    inside = inside_now(db, site, until=end).get(site, {"persons": [], "vehicles": []})
+    return {
+        "site": site,
+        "entries": totals["entries"], "exits": totals["exits"],
+        "distinct_persons": len({e["subject_id"] for e in passages}),
+        "fevers": _fevers(db, day, site),
+        "returnees": _returnees(events),
+        "health": _health(db, site),
+        "refusals": totals["refusals_by_code"],
+        "overrides": [{"time": e["ts_local"][11:16], "gate": e["gate"], "name": e["person_name"] or e["subject_id"]
+                       or e["plate"] or "", "reason": json.loads(e["data"]).get("reason", ""),
+                       "guard_id": e["guard_id"] or ""} for e in events if e["kind"] == "override"],
+        "shifts": _shifts(db, day, site, gates, defs, tz_name),
+        "inside_at_end": {"persons": len(inside["persons"]), "vehicles": len(inside["vehicles"])},
+    }
+
+
+def _fevers(db, day: date, site: str) -> list[dict]:
+    rows = db.query(
+        f"SELECT e.*, p.name AS person_name {FOLLOW_UPS} FROM gate_events e "
+        "LEFT JOIN persons p ON p.id = e.subject_id AND COALESCE(e.subject_kind, '') != 'vehicle' "
+        "WHERE substr(e.ts_local, 1, 10) = ? AND e.site_id = ? AND e.outcome = 'deny' "
+        "AND EXISTS (SELECT 1 FROM json_each(e.codes) WHERE value = 'fever') ORDER BY e.ts_utc, e.gate, e.seq",
+        [day.isoformat(), site])
+    fevers = []
+    for row in rows:
+        remeasure, override = json.loads(row["remeasure_json"] or "null"), json.loads(row["override_json"] or "null")
+        fevers.append({"time": row["ts_local"][11:16], "gate": row["gate"],
+                       "name": row["person_name"] or row["subject_id"] or "", "temperature": row["temperature"],
+                       "remeasured": remeasure["temperature"] if remeasure else None,
+                       "remeasure_outcome": remeasure["outcome"] if remeasure else None,
+                       "overridden": bool(override)})
+    return fevers
+
+
+def _returnees(events: list[dict]) -> dict[str, int]:
+    levels = Counter(json.loads(e["data"]).get("level") for e in events if e["kind"] == "returnee")
+    return {level: levels[level] for level in RISK_LEVELS}
+
+
+def _health(db, site: str) -> dict[str, list[str]]:
+    """Persons of the compound per health status, as the office registry holds them now."""
+    rows = db.query("SELECT hl.status, p.name FROM health hl JOIN persons p ON p.id = hl.person_id "
+                    "JOIN households h ON h.id = p.household_id WHERE h.site_id = ? ORDER BY p.id", [site])
+    lists: dict[str, list[str]] = {status: [] for status in HEALTH_LISTS}
+    for row in rows:
+        if row["status"] in lists:
+            lists[row["status"]].append(row["name"])
+    return lists
+
+
+def _shifts(db, day: date, site: str, gates: list[str], defs, tz_name: str) -> list[dict]:
+    """Per gate of the compound and shift: the guards on duty (name, times) and the counts."""
+    rows = []
+    for gate in gates:
+        if not db.conn.execute("SELECT 1 FROM gate_events WHERE gate = ? AND site_id = ? LIMIT 1",
+                               [gate, site]).fetchone():
+            continue
+        for ref in shifts_of_day(day, defs, tz_name):
+            log = summarise(list(db.query("SELECT * FROM gate_events WHERE gate = ? AND shift_id = ? "
+                                          "ORDER BY ts_utc, seq", [gate, ref.id])))
+            rows.append({"gate": gate, "shift": ref.shift.key, "name_zh": ref.name_zh, "name_en": ref.name_en,
+                         "guards": log["guards"], "entries": log["entries"], "exits": log["exits"],
+                         "handover_notes": log["handover_notes"]})
+    return rows
+
+
+def duty_text(period: dict) -> str:
+    """王建国(G001) 08:00–11:30; an open end is left blank."""
+    on, off = (period["on"] or "")[11:16], (period["off"] or "")[11:16]
+    return f"{period['name'] or period['guard_id']}({period['guard_id']}) {on}–{off}"
+
+
+# --- layouts ---------------------------------------------------------------------------
+
+def lines(report: dict, language: str = "zh") -> list[tuple[str, list[tuple[str, str]]]]:
+    """The report as titled sections of (label, value) pairs: what the XLSX and PDF print."""
+    t = partial(i18n.t, language=language)
+    sections = []
+    for c in report["compounds"]:
+        rows = [(t("office_web.report.entries"), t("office_web.people_vehicles", persons=c["entries"]["persons"],
+                                                   vehicles=c["entries"]["vehicles"])),
+                (t("office_web.report.exits"), t("office_web.people_vehicles", persons=c["exits"]["persons"],
+                                                 vehicles=c["exits"]["vehicles"])),
+                (t("office_web.report.distinct_persons"), str(c["distinct_persons"])),
+                (t("office_web.report.inside_at_end"), t("office_web.people_vehicles", **c["inside_at_end"])),
+                (t("office_web.report.fevers"), str(len(c["fevers"])))]
+        rows += [("", fever_text(f, t)) for f in c["fevers"]]
+        rows.append((t("office_web.report.returnees"), t("sep.list").join(
+            t("office_web.risk_count", level=t(f"office_web.risk.{level}"), n=n) for level, n in c["returnees"].items())))
+        rows += [(t(f"office_web.health.{status}"), f"{len(names)}：{t('sep.list').join(names)}" if names else "0")
+                 for status, names in c["health"].items()]
+        rows.append((t("office_web.report.refusals"), t("sep.list").join(
+            f"{t('code.' + code)} × {n}" for code, n in c["refusals"].items()) or "0"))
+        rows.append((t("office_web.report.overrides"), str(len(c["overrides"]))))
+        rows += [("", f"{o['time']} {o['gate']} {o['name']}：{o['reason']}") for o in c["overrides"]]
+        for s in c["shifts"]:
+            rows.append((f"{s['gate']} {s['name_zh'] if language == 'zh' else s['name_en']}",
+                         t("sep.list").join(duty_text(p) for p in s["guards"]) or t("office_web.nobody")))
+        sections.append((t("office_web.report.compound_title", site=c["site"], date=report["date"]), rows))
+    return sections
+
+
+def fever_text(fever: dict, t) -> str:
+    text = f"{fever['time']} {fever['gate']} {fever['name']} {fever['temperature']}℃"
+    if fever["remeasured"] is not None:
+        text += " " + t("office_web.report.remeasured", temperature=fever["remeasured"],
+                        outcome=t(f"outcome.{fever['remeasure_outcome']}"))
+    if fever["overridden"]:
+        text += " " + t("office_web.report.overridden")
+    return text
+
+
+def to_html(report: dict, language: str = "zh") -> str:
+    """A standalone printable page (its own print style), the same for the page and the CLI."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("web", "templates"), autoescape=select_autoescape(["html"]))
+    return env.get_template("office_web/report_print.html").render(
+        report=report, sections=lines(report, language), lang=language, style=PRINT_CSS.read_text(encoding="utf-8"),
+        t=partial(i18n.t, language=language))
+
+
+def to_xlsx(report: dict, language: str = "zh") -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = i18n.t("office_web.report.sheet", language)
+    sheet.append([i18n.t("office_web.report.title", language, date=report["date"])])
+    sheet["A1"].font = Font(bold=True, size=14)
+    for title, rows in lines(report, language):
+        sheet.append([])
+        sheet.append([title])
+        sheet.cell(sheet.max_row, 1).font = Font(bold=True)
+        for label, value in rows:
+            sheet.append([safe_cell(label), safe_cell(value)])
+    sheet.column_dimensions["A"].width = 24
+    sheet.column_dimensions["B"].width = 90
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def to_pdf(report: dict, language: str = "zh") -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.add_font("cjk", fname=str(cjk_font_path()), collection_font_number=SIMPLIFIED_CHINESE)
+    pdf.set_auto_page_break(True, margin=15)
+    pdf.add_page()
+    pdf.set_font("cjk", size=16)
+    pdf.cell(0, 10, i18n.t("office_web.report.title", language, date=report["date"]),
+             new_x="LMARGIN", new_y="NEXT")
+    for title, rows in lines(report, language):
+        pdf.set_font("cjk", size=13)
+        pdf.cell(0, 9, title, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("cjk", size=10)
+        for label, value in rows:
+            pdf.cell(45, 6, label)
+            pdf.multi_cell(0, 6, value, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+    return bytes(pdf.output())
+
+
+FORMATS = {"html": ("text/html; charset=utf-8", lambda r, lang: to_html(r, lang).encode("utf-8")),
+           "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", to_xlsx),
+           "pdf": ("application/pdf", to_pdf)}
+
+
+def render(report: dict, fmt: str, language: str = "zh") -> bytes:
+    if fmt not in FORMATS:
+        raise ValueError(f"report format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    return FORMATS[fmt][1](report, language)

@@ -1,0 +1,214 @@
+"""The office's read models over every gate's pulled events (Flask-free).
+
+Rows come from the office's ``gate_events`` joined with its own registry (names, households,
+cadres as the office holds them today). Pages are keyset-paged on (ts_utc, gate, seq), newest
+first, so the thousandth page costs what the first does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from typing import Mapping
+
+import sqlite_utils
+
+from kiosk.core.event_kinds import kinds_with
+from kiosk.core.plates import normalise_plate
+from web.alert_list import alert_where
+
+PAGE_SIZE = 50
+PASSAGE_KINDS = kinds_with(passage=True)
+# The office's copy of an event with who it was about, as the office registry knows them today.
+EVENT_ROWS = """
+SELECT e.*, p.name AS person_name, p.phone AS person_phone,
+       h.building, h.unit, h.room, hl.cadre_name, hl.cadre_phone, hl.status AS health_status
+FROM gate_events e
+LEFT JOIN persons p ON p.id = e.subject_id AND COALESCE(e.subject_kind, '') != 'vehicle'
+LEFT JOIN households h ON h.id = e.household_id
+LEFT JOIN health hl ON hl.person_id = p.id
+"""
+
+
+def _marks(values) -> str:
+    return ",".join("?" for _ in values)
+
+
+@dataclass(frozen=True)
+class OfficeFilter:
+    """What the office asked for; every field optional, empty means any.
+
+    ``start`` and ``end`` are local date-times (``YYYY-MM-DDTHH:MM``, as a datetime-local
+    field sends them) compared with each event's local time.
+    """
+
+    start: str = ""
+    end: str = ""
+    site: str = ""
+    gate: str = ""
+    lane: str = ""
+    shift: str = ""
+    outcome: str = ""
+    code: str = ""
+    person: str = ""  # a resident's id or full name
+    household: str = ""
+    plate: str = ""
+    kind: str = ""  # "passages": only decisions about passing (contact tracing)
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> "OfficeFilter":
+        return cls(**{f.name: (args.get(f.name) or "").strip() for f in fields(cls)})
+
+    def where(self) -> tuple[str, list]:
+        clauses, params = ["1 = 1"], []
+
+        def add(clause: str, *values) -> None:
+            clauses.append(clause)
+            params.extend(values)
+
+        if self.start:
+            add("e.ts_local >= ?", self.start)
+        if self.end:
+            add("e.ts_local < ?", self.end)
+        for column in ("gate", "lane", "outcome"):
+            if getattr(self, column):
+                add(f"e.{column} = ?", getattr(self, column))
+        if self.site:
+            add("e.site_id = ?", self.site)
+        if self.shift:
+            add("substr(e.shift_id, 12) = ?", self.shift)  # shift ids are YYYY-MM-DD/<key>
+        if self.code:
+            add("EXISTS (SELECT 1 FROM json_each(e.codes) WHERE value = ?)", self.code)
+        if self.person:
+            add("(e.subject_id = ? OR e.subject_id IN (SELECT id FROM persons WHERE name = ?))",
+                self.person, self.person)
+        if self.household:
+            add("e.household_id = ?", self.household)
+        if self.plate:
+            add("(e.plate = ? OR (e.subject_kind = 'vehicle' AND e.subject_id = ?))",
+                normalise_plate(self.plate), normalise_plate(self.plate))
+        if self.kind == "passages":
+            add(f"e.kind IN ({_marks(PASSAGE_KINDS)})", *PASSAGE_KINDS)
+        return " AND ".join(clauses), params
+
+    def query_args(self) -> dict[str, str]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+
+
+def cursor_of(row: dict) -> str:
+    """The keyset position after ``row``: its UTC time, gate and seq."""
+    return f"{row['ts_utc']}|{row['gate']}|{row['seq']}"
+
+
+def _after(cursor: str) -> tuple[str, list]:
+    parts = cursor.split("|")
+    if len(parts) != 3 or not parts[2].isascii() or not parts[2].isdecimal():
+        return "1 = 1", []
+    return "(e.ts_utc, e.gate, e.seq) < (?, ?, ?)", [parts[0], parts[1], min(int(parts[2]), 2**63 - 1)]
+
+
+def find_events(db: sqlite_utils.Database, flt: OfficeFilter, after: str = "",
+                limit: int | None = PAGE_SIZE) -> list[dict]:
+    """The filtered events newest first, from just after the ``after`` cursor; all when ``limit`` is None."""
+    where, params = flt.where()
+    keyset, more = _after(after) if after else ("1 = 1", [])
+    sql = f"{EVENT_ROWS} WHERE {where} AND {keyset} ORDER BY e.ts_utc DESC, e.gate DESC, e.seq DESC"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return list(db.query(sql, [*params, *more]))
+
+
+def count_events(db: sqlite_utils.Database, flt: OfficeFilter) -> int:
+    where, params = flt.where()
+    return db.conn.execute(f"SELECT count(*) FROM gate_events e WHERE {where}", params).fetchone()[0]
+
+
+def choices(db: sqlite_utils.Database) -> dict:
+    """What the filter lists offer: compounds, gates, lanes, guards seen in the events."""
+    def column(sql: str) -> list[str]:
+        return [row[0] for row in db.conn.execute(sql) if row[0] is not None]
+
+    return {"sites": column("SELECT DISTINCT site_id FROM gate_events UNION SELECT site_id FROM households "
+                            "ORDER BY 1"),
+            "gates": column("SELECT name FROM gates ORDER BY name"),
+            "lanes": column("SELECT DISTINCT lane FROM gate_events WHERE lane IS NOT NULL ORDER BY lane")}
+
+
+# --- alerts ----------------------------------------------------------------------------
+
+# What followed a refusal: the fever re-measurement, and the override that let the person through
+# (of the refusal itself or of its re-measurement).
+FOLLOW_UPS = """
+, (SELECT json_object('ts_local', o.ts_local, 'guard_id', o.guard_id, 'reason', json_extract(o.data, '$.reason'))
+   FROM gate_events o WHERE o.gate = e.gate AND o.kind = 'override'
+   AND (json_extract(o.data, '$.overrides') = e.id OR json_extract(o.data, '$.overrides') IN (
+        SELECT r.id FROM gate_events r WHERE r.gate = e.gate AND json_extract(r.data, '$.remeasure_of.id') = e.id))
+   LIMIT 1) AS override_json
+, (SELECT json_object('ts_local', r.ts_local, 'temperature', r.temperature, 'outcome', r.outcome)
+   FROM gate_events r WHERE r.gate = e.gate AND json_extract(r.data, '$.remeasure_of.id') = e.id
+   ORDER BY r.seq LIMIT 1) AS remeasure_json
+"""
+
+
+def find_alerts(db: sqlite_utils.Database, flt: OfficeFilter, open_only: bool = False, after: str = "",
+                limit: int | None = PAGE_SIZE) -> list[dict]:
+    """Alert events of every gate, newest first, with names, cadre, acknowledgement and what followed."""
+    where, params = flt.where()
+    alert, alert_params = alert_where()
+    keyset, more = _after(after) if after else ("1 = 1", [])
+    acked = " AND a.event_id IS NULL" if open_only else ""
+    sql = (EVENT_ROWS.replace("SELECT e.*,", f"SELECT e.*, a.acked_by, a.note AS ack_note, a.acked_at {FOLLOW_UPS},")
+           + f" LEFT JOIN alert_acks a ON a.event_id = e.id WHERE {where} AND {alert} AND {keyset}{acked}"
+           f" ORDER BY e.ts_utc DESC, e.gate DESC, e.seq DESC")
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    rows = list(db.query(sql, [*params, *alert_params, *more]))
+    for row in rows:
+        row["override"] = json.loads(row.pop("override_json") or "null")
+        row["remeasure"] = json.loads(row.pop("remeasure_json") or "null")
+    return rows
+
+
+# --- who is inside now -----------------------------------------------------------------
+
+def _last_passages(db: sqlite_utils.Database, who: str, condition: str, site: str, until: str) -> list[dict]:
+    """Per compound and ``who`` (a column expression), the last allowed passage before ``until``
+    (a local time; '' for now), if it was in."""
+    return list(db.query(
+        f"""WITH passages AS (
+            SELECT e.*, {who} AS who, ROW_NUMBER() OVER (PARTITION BY e.site_id, {who}
+                ORDER BY e.ts_utc DESC, e.gate DESC, e.seq DESC) AS n
+            FROM gate_events e
+            WHERE e.kind IN ({_marks(PASSAGE_KINDS)}) AND e.outcome = 'allow' AND e.direction IN ('in', 'out')
+              AND {condition} AND (? = '' OR e.site_id = ?) AND (? = '' OR e.ts_local < ?))
+        SELECT x.*, p.name AS person_name, h.building, h.unit, h.room FROM passages x
+        LEFT JOIN persons p ON p.id = x.subject_id AND COALESCE(x.subject_kind, '') != 'vehicle'
+        LEFT JOIN households h ON h.id = x.household_id
+        WHERE x.n = 1 AND x.direction = 'in' ORDER BY x.site_id, x.ts_utc, x.who""",
+        [*PASSAGE_KINDS, site, site, until, until]))
+
+
+def inside_now(db: sqlite_utils.Database, site: str = "", until: str = "") -> dict[str, dict]:
+    """Per compound: persons and vehicles whose last allowed passage (before ``until``) was in.
+
+    Not a census: whoever passed without any record (or before the records) is not known, and
+    a passage by override or without a scan is counted but flagged (``caveat``).
+    """
+    persons = _last_passages(db, "e.subject_id", "e.subject_id IS NOT NULL AND COALESCE(e.subject_kind, '') "
+                             "!= 'vehicle'", site, until)
+    vehicles = _last_passages(db, "COALESCE(e.plate, e.subject_id)",
+                              "(e.plate IS NOT NULL OR e.subject_kind = 'vehicle')", site, until)
+    result: dict[str, dict] = {}
+    for kind, rows in (("persons", persons), ("vehicles", vehicles)):
+        for row in rows:
+            row["caveat"] = caveat_of(row)
+            result.setdefault(row["site_id"], {"persons": [], "vehicles": []})[kind].append(row)
+    return dict(sorted(result.items()))
+
+
+def caveat_of(event: dict) -> str:
+    """Why a passage is less certain: ``override`` (let through after a refusal), ``no_scan``
+    (a pass number typed or the gate opened by hand), or '' for a scanned pass."""
+    if event["kind"] == "override":
+        return "override"
+    return "" if event["kind"] == "scan" else "no_scan"
