@@ -53,7 +53,9 @@ def rotate(config: Config) -> str:
     A running ``kiosk serve`` keeps the old ones until it is restarted.
     """
     key = ec.generate_private_key(ec.SECP256R1())  # fast to sign on a Pi, understood by every client
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, config.settings.gate_id)])
+    # A gate's certificate names the gate; an office folder's (its own page on the LAN) the office.
+    holder = config.settings.gate_id if config.role == "gate" else "office"
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, holder)])
     now = datetime.now(timezone.utc)
     certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
                    .public_key(key.public_key()).serial_number(x509.random_serial_number())
