@@ -100,8 +100,8 @@ def office_issue(ctx, site_id, persons, vehicles, everyone, days, out, fmt):
                                          on_issued=lambda issued: _save_pass(issued, out, fmt, listing))
     for kind, subject, held in report.held:
         say("passes.held", err=True, kind=t(f"passes.kind.{kind}"), subject=subject, pass_id=held)
-    for kind, subject, exc in report.refused:
-        say("passes.refused", err=True, kind=t(f"passes.kind.{kind}"), subject=subject, reason=exc)
+    for _, _, exc in report.refused:
+        say("passes.refused", err=True, reason=exc)
     say("passes.issue_summary", err=True, issued=len(report.issued), held=len(report.held),
         refused=len(report.refused))
     ctx.exit(1 if report.refused else 0)
