@@ -100,12 +100,12 @@ def _card(pdf: FPDF, card: Card, compound: str, x: float, y: float) -> None:
     pdf.image(image, x=x + PAD / 2, y=y + (CARD_H - QR_SIZE) / 2, w=QR_SIZE, h=QR_SIZE)
     left, width = x + QR_SIZE + PAD, CARD_W - QR_SIZE - PAD * 1.5
     pdf.set_xy(left, y + PAD + 2)
-    lines = [("B", 11, compound), ("B", 10, card.kind), ("B", 14, card.holder), ("", 9, card.address),
-             ("", 7, card.valid), ("", 8, t("passes.card.pass_id", pass_id=card.pass_id))]
-    for style, size, text in lines:
+    lines = [(12, compound), (10, card.kind), (15, card.holder), (9, card.address), (7, card.valid),
+             (8, t("passes.card.pass_id", pass_id=card.pass_id))]
+    for size, text in lines:
         if not text:
             continue
-        pdf.set_font(pdf_fonts.FAMILY, style, size)
+        pdf.set_font(pdf_fonts.FAMILY, size=size)
         pdf.set_x(left)
         pdf.multi_cell(width, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
         pdf.set_y(pdf.get_y() + 1.5)

@@ -1,7 +1,8 @@
 """The CJK font for the office's PDFs (pass cards, reports): Debian's fonts-noto-cjk.
 
 One lookup for every PDF the office writes with fpdf2: ``use_cjk_font(pdf)`` registers the
-font under the family name ``CJK`` (regular and bold) and selects it.
+font under the family name ``CJK`` and selects it. One weight only: each weight costs about
+two seconds to load and subset, so headings are set apart by size.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from fpdf import FPDF
 from kiosk.core.errors import KioskError
 
 FAMILY = "CJK"
-# fonts-noto-cjk's collections; index 2 of each is Simplified Chinese (SC).
+# fonts-noto-cjk's collection; its font number 2 is Simplified Chinese (SC).
 FONT_DIRS = (Path("/usr/share/fonts/opentype/noto"), Path("/usr/local/share/fonts"), Path.home() / ".fonts")
-REGULAR, BOLD = "NotoSansCJK-Regular.ttc", "NotoSansCJK-Bold.ttc"
+REGULAR = "NotoSansCJK-Regular.ttc"
 SC_INDEX = 2
 
 
@@ -33,12 +34,6 @@ def find_font(name: str = REGULAR) -> Path:
 
 
 def use_cjk_font(pdf: FPDF) -> None:
-    """Register the CJK font (bold falls back to regular when missing) and select it."""
-    regular = find_font(REGULAR)
-    try:
-        bold = find_font(BOLD)
-    except FontMissing:
-        bold = regular
-    pdf.add_font(FAMILY, "", regular, collection_font_number=SC_INDEX)
-    pdf.add_font(FAMILY, "B", bold, collection_font_number=SC_INDEX)
+    """Register the CJK font and select it."""
+    pdf.add_font(FAMILY, "", find_font(), collection_font_number=SC_INDEX)
     pdf.set_font(FAMILY, size=10)
