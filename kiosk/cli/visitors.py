@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from zoneinfo import ZoneInfo
 
 import click
 
 from kiosk.cli.context import now, open_gate
+from kiosk.core.clock import parse_utc
 from kiosk.core.i18n import language, say
 from kiosk.gate import visitors
 
@@ -40,8 +42,8 @@ def visitor_issue(ctx, supervisor_id, pin, name, phone, household_id, purpose, h
     gate = open_gate(ctx)
     row = visitors.issue_at_gate(gate, supervisor_id=supervisor_id, pin=pin, name=name, phone=phone,
                                  household_id=household_id, purpose=purpose, hours=hours, now=now(gate))
-    say("passes.visitor_gate_issued", pass_id=row["id"], name=row["name"], household=household_id,
-        until=row["valid_until"])
+    until = parse_utc(row["valid_until"]).astimezone(ZoneInfo(gate.tz)).strftime("%Y-%m-%d %H:%M")
+    say("passes.visitor_gate_issued", pass_id=row["id"], name=row["name"], household=household_id, until=until)
 
 
 @visitor_group.command("delivery")
