@@ -59,7 +59,7 @@ def pass_list(ctx, person, household, plate, site_id, as_json):
 
     \b
     Example:
-        kiosk office pass list --plate "陕H·12345" --json
+        kiosk office pass list --plate "陕h 12345" --json
     """
     if not (person or household or plate or site_id):
         raise click.UsageError(t("passes.name_one"))
