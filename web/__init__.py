@@ -42,11 +42,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.filters["fromjson"] = json.loads
     app.register_error_handler(HTTPException, _http_error)
     # Blueprints are registered below, one line per module.
-    from web import actions, api, auth, office_pages, screen
+    from web import actions, api, auth, office_pages, screen, visitor_forms
     app.register_blueprint(auth.bp)
     app.register_blueprint(screen.bp)
     app.register_blueprint(actions.bp)
     app.register_blueprint(office_pages.bp)
+    app.register_blueprint(visitor_forms.bp)
     api.init_app(app)  # after CSRF set-up: the bearer-token API is exempt from it
     return app
 

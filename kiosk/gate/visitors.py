@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Callable
 
 from kiosk.core.clock import utc_text
 from kiosk.core.errors import KioskError
 from kiosk.core.i18n import t
-from kiosk.core.rules import Decision, Scan, decide_delivery
-from kiosk.store import guards, registry
+from kiosk.core.rules import Decision, Scan, decide_delivery, decision_from_event
+from kiosk.store import events, guards, registry
 from kiosk.store.db import transaction
 
 MAX_VISIT_HOURS = 24.0  # a longer visit is the office's to grant
@@ -33,9 +34,17 @@ def _host(gate, household_id: str) -> str:
 
 
 def issue_at_gate(gate, *, supervisor_id: str, pin: str, name: str, phone: str, household_id: str,
-                  purpose: str, hours: float, now: datetime) -> dict:
-    """A supervisor's visitor pass: the row and its ``visitor_pass`` event, both or neither."""
-    supervisor = guards.authenticate(gate.db, supervisor_id, pin, now)
+                  purpose: str, hours: float, now: datetime, nonce: str | None = None,
+                  check_pin: Callable[[str, str], guards.Guard] | None = None) -> dict:
+    """A supervisor's visitor pass: the row and its ``visitor_pass`` event, both or neither.
+
+    A repeated ``nonce`` (a form sent twice) returns the pass issued the first time.
+    ``check_pin(id, pin)`` lets the web put its rate limits in front of the PIN check.
+    """
+    if nonce and (earlier := events.find_by_nonce(gate.db, nonce)):
+        return gate.db["gate_visitor_passes"].get(earlier["pass_id"])
+    check_pin = check_pin or (lambda who, secret: guards.authenticate(gate.db, who, secret, now))
+    supervisor = check_pin(supervisor_id, pin)
     if supervisor.role != "supervisor":
         raise guards.GuardError("supervisor_required", t("passes.supervisor_required"))
     if not name.strip():
@@ -50,15 +59,20 @@ def issue_at_gate(gate, *, supervisor_id: str, pin: str, name: str, phone: str, 
            "valid_until": utc_text(end), "status": "active", "reason": None, "issued_by": supervisor.id}
     with transaction(gate.db):
         event = gate.record("visitor_pass", now, guard_id=supervisor.id, pass_id=pass_id, subject_kind="visitor",
-                            subject_id=pass_id, household_id=household_id,
+                            subject_id=pass_id, household_id=household_id, nonce=nonce,
                             data={"valid_until": row["valid_until"], "purpose": row["purpose"]})
         gate.db["gate_visitor_passes"].insert({**row, "event_id": event["id"]})
     return row
 
 
 def log_delivery(gate, *, name: str, company: str, phone: str, household_id: str, temperature: float | None,
-                 lane: str | None, direction: str, now: datetime) -> tuple[Decision, dict]:
-    """Record a courier or delivery (no pass): who, company, phone, for which household, temperature."""
+                 lane: str | None, direction: str, now: datetime, nonce: str | None = None,
+                 guard_id: str | None = None) -> tuple[Decision, dict]:
+    """Record a courier or delivery (no pass): who, company, phone, for which household, temperature.
+
+    A repeated ``nonce`` (a form sent twice) returns the first entry unchanged."""
+    if nonce and (earlier := events.find_by_nonce(gate.db, nonce)):
+        return decision_from_event(earlier), earlier
     if not name.strip() and not company.strip():
         raise VisitorError("bad_name", t("passes.delivery_needs_name"))
     _host(gate, household_id)
@@ -67,7 +81,7 @@ def log_delivery(gate, *, name: str, company: str, phone: str, household_id: str
                 temperature_required=bool(settings.get("require_temperature")))
     decision = decide_delivery(scan, gate.rules())
     event = gate.record("delivery", now, lane=scan.lane, direction=direction, outcome=decision.outcome,
-                        codes=list(decision.codes), temperature=temperature,
+                        codes=list(decision.codes), temperature=temperature, nonce=nonce, guard_id=guard_id,
                         data={"name": name.strip(), "company": company.strip(), "phone": phone.strip(),
                               "for_household": household_id, **scan.temperature_facts()})
     return decision, event
