@@ -17,6 +17,7 @@ from fpdf import FPDF
 
 from kiosk.core.clock import parse_utc, utc_text
 from kiosk.core.i18n import t
+from kiosk.core.names import mask_name
 from kiosk.office import pdf_fonts
 from kiosk.office.pass_book import find_passes
 from kiosk.office.service import Office, token_of
@@ -35,14 +36,6 @@ class Card:
     holder: str  # masked name, or the plate
     address: str
     valid: str
-
-
-def mask_name(name: str | None) -> str:
-    """张*明, 张*: the first and last characters of a longer name, the first of a short one."""
-    name = (name or "").strip()
-    if len(name) <= 1:
-        return name or "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1] if len(name) > 2 else name[0] + "*"
 
 
 def cards_for(office: Office, site_id: str, now: datetime, household: str | None = None) -> list[Card]:

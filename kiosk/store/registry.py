@@ -256,7 +256,10 @@ def get_household(db: sqlite_utils.Database, household_id: str | None) -> dict |
 
 
 def get_visitor(db: sqlite_utils.Database, visitor_id: str) -> dict | None:
-    return _one(db, "SELECT * FROM visitors WHERE id = ?", visitor_id)
+    """An office visitor from the bundle, else (on a gate) one a supervisor let in at this gate."""
+    return _one(db, "SELECT * FROM visitors WHERE id = ?", visitor_id) or (_one(
+        db, "SELECT id, name, phone, household_id, purpose, issued_by FROM gate_visitor_passes WHERE id = ?",
+        visitor_id) if db["gate_visitor_passes"].exists() else None)
 
 
 def get_health(db: sqlite_utils.Database, person_id: str) -> dict | None:
@@ -289,10 +292,7 @@ class RegistryView:
         return get_health(self.db, person_id)
 
     def visitor(self, visitor_id: str) -> dict | None:
-        """An office visitor from the bundle, else one a supervisor let in at this gate."""
-        return get_visitor(self.db, visitor_id) or _one(
-            self.db, "SELECT id, name, phone, household_id, purpose, issued_by FROM gate_visitor_passes "
-            "WHERE id = ?", visitor_id)
+        return get_visitor(self.db, visitor_id)
 
     def vehicle_pass(self, plate: str) -> dict | None:
         rows = list(self.db.query("SELECT * FROM passes WHERE subject_kind = 'vehicle' AND subject_id = ? "

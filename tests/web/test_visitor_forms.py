@@ -7,6 +7,7 @@ import re
 
 from kiosk.core.rules import Scan
 from tests.web.conftest import TOKEN, post, sign_on
+from web.lookup import mask_name, subject_name
 
 HOME = "jinan:1-1-101"
 NONCE = re.compile(r'name="nonce" value="([^"]+)"')
@@ -44,3 +45,4 @@ def test_a_supervisor_issues_a_visitor_pass_on_the_touchscreen(client, gate, clo
     result = gate.check(Scan("in", pass_id=pass_id, temperature=36.6, source="manual", lane="in"), clock.now())
     assert (result.decision.outcome, result.decision.subject_kind, result.decision.household_id) == \
         ("allow", "visitor", HOME)
+    assert mask_name(subject_name(gate.db, result.event)) == "王*"  # the lane's card names the visitor, masked
