@@ -12,6 +12,7 @@ from pathlib import Path
 from fpdf import FPDF
 
 from kiosk.core.errors import KioskError
+from kiosk.core.i18n import t
 
 FAMILY = "CJK"
 # fonts-noto-cjk's collection; its font number 2 is Simplified Chinese (SC).
@@ -22,8 +23,7 @@ SC_INDEX = 2
 
 class FontMissing(KioskError):
     def __init__(self) -> None:
-        super().__init__("font_missing", f"no CJK font: install Debian's fonts-noto-cjk ({REGULAR} in "
-                                         f"{FONT_DIRS[0]})")
+        super().__init__("font_missing", t("passes.font_missing", font=REGULAR, folder=FONT_DIRS[0]))
 
 
 def find_font(name: str = REGULAR) -> Path:

@@ -14,6 +14,7 @@ import pytest
 from kiosk.core import passes
 from kiosk.core.signing import key_id
 from kiosk.office import cards as cards_mod
+from kiosk.office import pdf_fonts
 from kiosk.office import service as office_mod
 from kiosk.office.service import Office
 from kiosk.sim.demo import SITE, create_demo
@@ -84,3 +85,11 @@ def test_one_household_cards(office):
         ("居民出入证", "张*", "1号楼1单元101室"), ("居民出入证", "张*明", "1号楼1单元101室"),
         ("车辆通行证", "陕H12345", "1号楼1单元101室")]
     assert cards_mod.cards_for(office, SITE, NOW + timedelta(days=31), household="jinan:1-1-101") == []
+
+
+def test_without_the_cjk_font_the_office_is_told_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(pdf_fonts, "FONT_DIRS", (tmp_path,))
+    with pytest.raises(pdf_fonts.FontMissing) as missing:
+        pdf_fonts.find_font()
+    assert (missing.value.code, str(missing.value)) == (
+        "font_missing", f"没有中文字体：请安装 Debian 的 fonts-noto-cjk（{tmp_path} 中的 NotoSansCJK-Regular.ttc）")
