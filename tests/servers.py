@@ -1,4 +1,4 @@
-"""``kiosk serve`` in its own process on a free loopback port: real waitress, real HTTP.
+"""``kiosk serve`` in its own process on free ports: real waitress on loopback HTTP, real cheroot on HTTPS.
 
 One helper for every test that needs the gate's web process (sync, browser, security,
 resilience): start it, wait until it answers, kill it mid-request, restart it on the
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import requests
 
+from kiosk.store import tls
+from kiosk.store.config import load_config
 from tests.waiting import PATIENCE_S
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,17 +35,28 @@ class KioskServer:
     The port stays the same across restarts, so an office's URL keeps working.
     """
 
-    def __init__(self, home: Path, log: Path | None = None, port: int | None = None, args: tuple[str, ...] = ()) -> None:
+    def __init__(self, home: Path, log: Path | None = None, port: int | None = None, args: tuple[str, ...] = (),
+                 tls_host: str = "127.0.0.1") -> None:
         self.home, self.log, self.port, self.args = home, log, port or free_port(), args
+        self.tls_host, self.tls_port = tls_host, free_port()
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def tls_url(self) -> str:
+        """The HTTPS listener (the LAN's way in); its certificate: :attr:`fingerprint`."""
+        return f"https://{self.tls_host}:{self.tls_port}"
+
+    @property
+    def fingerprint(self) -> str:
+        return tls.fingerprint(load_config(self.home))
+
     def start(self) -> "KioskServer":
         command = [sys.executable, "-m", "kiosk", "--home", str(self.home), "serve", "--port", str(self.port),
-                   *self.args]
+                   "--tls-host", self.tls_host, "--tls-port", str(self.tls_port), *self.args]
         with self.log.open("ab") if self.log else open("/dev/null", "wb") as out:
             self.process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=out)
         deadline = time.monotonic() + PATIENCE_S  # a busy machine may take long to start Python

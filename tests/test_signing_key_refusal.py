@@ -15,7 +15,7 @@ def test_gate_opens_without_the_signing_key(community):
 
 def test_gate_refuses_to_open_with_the_office_signing_key_in_its_folder(community):
     stolen = community.gate_home / "keys" / "office.key"
-    stolen.parent.mkdir(mode=0o700)
+    stolen.parent.mkdir(mode=0o700, exist_ok=True)  # keys/ holds the gate's TLS key already
     shutil.copy(community.office_home / "keys" / "signing.key", stolen)
     with pytest.raises(ConfigError, match="must never hold it"):
         Gate.open(community.gate_home)

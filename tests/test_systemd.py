@@ -208,7 +208,8 @@ def test_gate_unit_settings():
 def test_web_and_office_unit_settings():
     web = parse_unit(SYSTEMD_DIR / "kiosk-web.service")
     pull = parse_unit(SYSTEMD_DIR / "kiosk-office-pull.service")
-    assert one(web, "Service", "ExecStart") == "/opt/kiosk/venv/bin/kiosk serve --host 0.0.0.0 --port 8000"
+    assert one(web, "Service", "ExecStart") == ("/opt/kiosk/venv/bin/kiosk serve --host 127.0.0.1 --port 8000 "
+                                                "--tls-host 0.0.0.0 --tls-port 8443")  # plain HTTP on loopback only
     assert one(web, "Service", "Restart") == "always"
     assert one(pull, "Service", "ExecStart") == "/opt/kiosk/venv/bin/kiosk office pull"
     assert one(pull, "Service", "Type") == "oneshot"

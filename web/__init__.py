@@ -2,7 +2,7 @@
 
 ``create_app(test_config=None)`` follows the Flask tutorial: the data folder comes
 from ``test_config["KIOSK_HOME"]`` or the usual home resolution; one blueprint per
-module. Served in production by waitress (``kiosk serve``).
+module. Served by ``kiosk serve`` (web/serve.py): waitress on loopback, cheroot with TLS on the LAN.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import re
 import uuid
 
 from flask import Flask, current_app, g, jsonify, render_template, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -36,20 +37,30 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = config.secret_key()
     app.extensions["kiosk_config"] = config
     app.teardown_appcontext(_close_gate)
+    app.session_interface = _SessionCookies()
     csrf.init_app(app)
     app.before_request(_choose_language)
     app.jinja_env.globals.update(t=_t, languages=i18n.LANGUAGES, new_nonce=lambda: uuid.uuid4().hex)
     app.jinja_env.filters["fromjson"] = json.loads
     app.register_error_handler(HTTPException, _http_error)
     # Blueprints are registered below, one line per module.
-    from web import actions, api, auth, office_pages, screen, visitor_forms
+    from web import actions, api, auth, office_pages, screen, tls_page, visitor_forms
     app.register_blueprint(auth.bp)
+    app.register_blueprint(tls_page.bp)
     app.register_blueprint(screen.bp)
     app.register_blueprint(actions.bp)
     app.register_blueprint(office_pages.bp)
     app.register_blueprint(visitor_forms.bp)
     api.init_app(app)  # after CSRF set-up: the bearer-token API is exempt from it
     return app
+
+
+class _SessionCookies(SecureCookieSessionInterface):
+    """The session cookie is ``Secure`` on requests that came over HTTPS (the LAN listener, web/serve.py):
+    a browser then never sends it back in clear. The touchscreen's loopback HTTP keeps a plain one."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return super().get_cookie_secure(app) or request.is_secure
 
 
 def get_gate() -> Gate:

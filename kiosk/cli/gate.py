@@ -13,9 +13,10 @@ from kiosk.cli.context import now, open_gate, read_key_text
 from kiosk.core.i18n import language, say, t
 from kiosk.core.rules import Scan
 from kiosk.core.shifts import shifts_of_day
+from kiosk.core.transport import shown
 from kiosk.gate.service import Gate
 from kiosk.store import events as events_mod
-from kiosk.store import guards, registry
+from kiosk.store import guards, registry, tls
 from kiosk.store.config import DEFAULT_LANES, create_home
 from kiosk.store.shift_logs import shift_log
 
@@ -45,6 +46,7 @@ def init(ctx, site_id, gate_id, trust_key, timezone):
         if trust_key:
             say("cli.trusted_key", kid=registry.trust_key(gate.db, read_key_text(trust_key), now()))
     say("cli.gate_initialised", gate_id=gate_id, home=config.home)
+    say("tls.fingerprint", fingerprint=shown(tls.ensure_certificate(config)))
 
 
 @click.group("keys")

@@ -10,8 +10,9 @@ import click
 from kiosk.cli.context import now, open_gate, open_office
 from kiosk.core import protocol
 from kiosk.core.i18n import say, t
+from kiosk.core.transport import shown
 from kiosk.gate import sync_feed, usb_export
-from kiosk.office import pull, reports, usb_import
+from kiosk.office import pinning, pull, reports, usb_import
 from kiosk.store import tokens
 
 # --- gate: tokens, export, prune -------------------------------------------------------
@@ -124,25 +125,46 @@ def office_gate_group():
 
     \b
     Example:
-        kiosk office gate add jinan-gate --url http://192.168.1.20:8000 --token kt_...
+        kiosk office gate add jinan-gate --url https://192.168.1.20:8443 --fingerprint AB:CD:... --token kt_...
     """
 
 
 @office_gate_group.command("add")
 @click.argument("name")
-@click.option("--url", default="", help="The gate's web address, e.g. http://192.168.1.20:8000.")
+@click.option("--url", default="", help="The gate's HTTPS address, e.g. https://192.168.1.20:8443 "
+                                        "(plain http:// only to this machine).")
+@click.option("--fingerprint", help="The gate's certificate fingerprint (`kiosk tls show` or the gate's screen).")
 @click.option("--token", default="", help="A token from `kiosk token create` on the gate.")
 @click.option("--export-key", help="The gate's `kiosk export-key` line (else trusted on first import).")
 @click.pass_context
-def office_gate_add(ctx, name, url, token, export_key):
-    """Add or update a gate by name, URL and token.
+def office_gate_add(ctx, name, url, fingerprint, token, export_key):
+    """Add or update a gate by name, URL, certificate fingerprint and token.
 
     \b
     Example:
-        kiosk office gate add jinan-gate --url http://192.168.1.20:8000 --token kt_...
+        kiosk office gate add jinan-gate --url https://192.168.1.20:8443 --fingerprint AB:CD:... --token kt_...
     """
-    pull.add_gate(open_office(ctx), name, url, token, export_key)
+    if url:
+        fingerprint = pinning.check_address(url, fingerprint)
+    office = open_office(ctx)
+    pull.add_gate(office, name, url, token, export_key)
+    if fingerprint:
+        pinning.pin(office, name, fingerprint)
     say("sync.gate_saved", name=name)
+
+
+@office_gate_group.command("pin")
+@click.argument("name")
+@click.argument("fingerprint")
+@click.pass_context
+def office_gate_pin(ctx, name, fingerprint):
+    """Pin the gate's new certificate after `kiosk tls rotate` there (compare with its screen first).
+
+    \b
+    Example:
+        kiosk office gate pin jinan-gate AB:CD:...
+    """
+    say("tls.pinned", name=name, fingerprint=shown(pinning.pin(open_office(ctx), name, fingerprint)))
 
 
 @office_gate_group.command("list")

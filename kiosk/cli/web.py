@@ -5,29 +5,41 @@ from __future__ import annotations
 import click
 
 from kiosk.core.i18n import t
+from kiosk.core.transport import shown
 from kiosk.gate.service import Gate
 from kiosk.store import web_users
 from kiosk.store.config import load_config
-from web.serve import DEFAULT_THREADS, serve
+from kiosk.store.tls import ensure_certificate
+from web.serve import DEFAULT_THREADS, check_plain_host, serve
 
 
 @click.command("serve")
-@click.option("--host", help="Address to listen on (default: web.host in kiosk.toml, 127.0.0.1).")
-@click.option("--port", type=int, help="Port (default: web.port in kiosk.toml, 8000).")
+@click.option("--host", help="Loopback address for plain HTTP, the touchscreen (default: web.host, 127.0.0.1).")
+@click.option("--port", type=int, help="Its port (default: web.port in kiosk.toml, 8000).")
+@click.option("--tls-host", help="Address for HTTPS, the LAN (default: web.tls_host, 0.0.0.0; '' for none).")
+@click.option("--tls-port", type=int, help="Its port (default: web.tls_port in kiosk.toml, 8443).")
 @click.option("--threads", type=int, default=DEFAULT_THREADS, show_default=True,
               help="Worker threads; each open guard screen holds one for its live stream.")
 @click.pass_context
-def serve_cmd(ctx, host, port, threads):
-    """Serve the guard screen, guard actions and office pages with waitress.
+def serve_cmd(ctx, host, port, tls_host, tls_port, threads):
+    """Serve the guard screen, guard actions, office pages and sync API.
+
+    Plain HTTP only on loopback (waitress, for the touchscreen); the LAN gets HTTPS with this
+    gate's certificate (cheroot), whose fingerprint the office pins.
 
     \b
     Example:
-        kiosk serve --host 0.0.0.0 --port 8000
+        kiosk serve --host 127.0.0.1 --port 8000 --tls-host 0.0.0.0 --tls-port 8443
     """
-    web = load_config(ctx.obj).settings.web
+    config = load_config(ctx.obj)
+    web = config.settings.web
     host, port = host or web.host, port or web.port
+    tls_host, tls_port = web.tls_host if tls_host is None else tls_host, tls_port or web.tls_port
+    check_plain_host(host)
     click.echo(t("web.cli.serving", host=host, port=port, home=ctx.obj))
-    serve(ctx.obj, host, port, threads)
+    if tls_host:
+        click.echo(t("tls.serving", host=tls_host, port=tls_port, fingerprint=shown(ensure_certificate(config))))
+    serve(ctx.obj, host, port, threads, tls_host, tls_port)
 
 
 @click.group("web-user")

@@ -67,6 +67,7 @@ def diagnose(home: str | Path | None, camera_timeout: float = 3.0,
         return [_error("config_bad", error=exc)]
     findings = [_ok("config_ok", path=str(config.home / "kiosk.toml"), lanes=len(specs))]
     findings += _permissions(config)
+    findings.append(_tls(config))
     findings += _data(config, now or datetime.now(timezone.utc))
     for spec in specs:
         findings += _lane(spec, config, camera_timeout)
@@ -93,6 +94,18 @@ def _permissions(config: Config) -> Iterator[Finding]:
             yield _warn("perm_file", path=str(path), mode=oct(stat.S_IMODE(path.stat().st_mode)))
     if not problems:
         yield _ok("perm_ok")
+
+
+def _tls(config: Config) -> Finding:
+    """The fingerprint the office pins (`kiosk office gate add --fingerprint`)."""
+    from kiosk.core.errors import KioskError
+    from kiosk.core.transport import shown
+    from kiosk.store import tls
+
+    try:
+        return _ok("tls_ok", fingerprint=shown(tls.fingerprint(config)))
+    except (KioskError, ValueError) as exc:  # missing, or not a certificate
+        return _error("tls_bad", path=str(tls.certificate_path(config)), error=str(exc))
 
 
 def _data(config: Config, now: datetime) -> Iterator[Finding]:

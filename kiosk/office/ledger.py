@@ -1,123 +1,262 @@
-"""Residents from the community's ledger (台账): CSV or XLSX, Chinese headers accepted."""
+"""Residents from the community's ledger (台账): a sync of the office's registry with the file.
+
+The ledger is read as a table (:mod:`kiosk.office.ledger_table`), each row into a
+:class:`~kiosk.office.residents.Resident` (:mod:`kiosk.office.ledger_fields`), and compared
+with what the office holds for the site: new, changed, unchanged and gone persons and plates.
+Every refused row is reported with its line number; nothing is dropped without a word. A
+person's id is the ledger's 编号 when it has one, else derived (see :func:`derived_id`).
+"""
 
 from __future__ import annotations
 
-import csv
-import io
+import dataclasses
+import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import sqlite_utils
-
 from kiosk.core.clock import utc_text
-from kiosk.core.plates import normalise_plate
-from kiosk.office.service import HEALTH_STATUSES, Office
+from kiosk.core.i18n import t
+from kiosk.office import identity, ledger_fields, residents
+from kiosk.office.identity import IdentityError
+from kiosk.office.ledger_fields import CellError
+from kiosk.office.ledger_table import REQUIRED, read_table
+from kiosk.office.residents import Resident
+from kiosk.office.service import Office
 from kiosk.store.db import transaction
 
-# Ledger columns and the Chinese headers accepted for them.
-LEDGER_COLUMNS = {
-    "id": ("id", "编号", "人员编号"), "name": ("name", "姓名"), "phone": ("phone", "电话", "手机"),
-    "building": ("building", "楼栋", "楼号"), "unit": ("unit", "单元"), "room": ("room", "房号", "室"),
-    "plate": ("plate", "车牌", "车牌号"), "health": ("health", "健康状态"),
-    "health_until": ("health_until", "截止日期"), "cadre_name": ("cadre_name", "负责干部"),
-    "cadre_phone": ("cadre_phone", "干部电话"),
-}
-REQUIRED = ("id", "name", "building", "unit", "room")
-HEALTH_ALIASES = {"正常": "normal", "健康监测": "health_monitoring", "居家隔离": "home_isolation",
-                  "集中隔离": "central_quarantine"}
+MOVED_OUT = "moved out (not in the ledger)"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A row not imported: its line and the catalogue key (``ledger.refused.<key>``) saying why."""
+
+    line: int
+    key: str
+    params: tuple[tuple[str, object], ...] = ()
+
+    def text(self, language: str | None = None) -> str:
+        params = dict(self.params)
+        if "fields" in params:  # field names, said in the language asked for
+            params["fields"] = t("ledger.separator", language).join(
+                t(f"ledger.field.{name}", language) for name in params["fields"])
+        return t(f"ledger.refused.{self.key}", language, **params)
 
 
 @dataclass
 class ImportReport:
-    imported: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
+    header_line: int = 0
+    ignored: list[tuple[str, str]] = field(default_factory=list)  # (column letter, header)
+    refusals: list[Refusal] = field(default_factory=list)
+    duplicates: list[tuple[int, int]] = field(default_factory=list)  # (line, the line it repeats)
+    new: list[Resident] = field(default_factory=list)
+    changed: list[tuple[Resident, list[str]]] = field(default_factory=list)
+    unchanged: int = 0
+    gone: list[Resident] = field(default_factory=list)
+    new_plates: list[str] = field(default_factory=list)
+    gone_plates: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    applied: bool = False
+    removed: bool = False
+
+    @property
+    def errors(self) -> list[tuple[int, str]]:
+        """(line, reason) of every refused row, in the process's language."""
+        return [(r.line, r.text()) for r in self.refusals]
+
+    @property
+    def refused_rows(self) -> int:
+        return len({r.line for r in self.refusals})
+
+    @property
+    def imported(self) -> int:
+        return len(self.new) + len(self.changed) + self.unchanged if self.applied else 0
 
 
-def read_ledger(path: Path) -> list[tuple[int, dict[str, str]]]:
-    """(line number, row) pairs from a CSV (UTF-8, with or without BOM) or XLSX ledger."""
-    if path.suffix.lower() == ".xlsx":
-        import openpyxl
+@dataclass
+class _Reading:
+    """What one import has read so far (rows kept, their lines by content, id and identity)."""
 
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        try:  # a read-only workbook keeps its file open until closed
-            rows = [["" if v is None else str(v).strip() for v in row] for row in book.active.iter_rows(values_only=True)]
-        finally:
-            book.close()
-    else:
-        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
-    if not rows:
-        return []
-    header = [_column_for(h) for h in rows[0]]
-    return [(number, {h: (v or "").strip() for h, v in zip(header, row) if h})
-            for number, row in enumerate(rows[1:], start=2) if any((v or "").strip() for v in row)]
+    rows: list[tuple[int, Resident, list[str]]] = field(default_factory=list)
+    by_content: dict[tuple, int] = field(default_factory=dict)
+    by_id: dict[str, int] = field(default_factory=dict)
+    by_identity: dict[str, tuple[int, str]] = field(default_factory=dict)
+    by_plate: dict[str, tuple[int, str]] = field(default_factory=dict)  # plate -> (line, household)
 
 
-def _column_for(header: str | None) -> str | None:
-    text = (header or "").strip().lower()
-    return next((name for name, aliases in LEDGER_COLUMNS.items() if text in aliases), None)
+def import_ledger(office: Office, path: Path, site_id: str, now: datetime, strict: bool = False,
+                  dry_run: bool = False, remove_gone: bool = False) -> ImportReport:
+    """Bring the site's residents in line with the ledger; see the module's text.
 
-
-def _row_problem(row: dict[str, str]) -> str | None:
-    missing = [c for c in REQUIRED if not row.get(c)]
-    if missing:
-        return "missing " + ", ".join(missing)
-    health = HEALTH_ALIASES.get(row.get("health", ""), row.get("health") or "normal")
-    if health not in HEALTH_STATUSES:
-        return f"unknown health status {row.get('health')!r}"
-    if row.get("health_until"):
-        try:
-            datetime.fromisoformat(row["health_until"])
-        except ValueError:
-            return f"health_until {row['health_until']!r} is not a date (YYYY-MM-DD)"
-    return None
-
-
-def import_ledger(office: Office, path: Path, site_id: str, now: datetime, strict: bool = False) -> ImportReport:
-    """Import residents; every bad row is reported with its line number.
-
-    With ``strict`` nothing is imported when any row is bad.
+    ``strict``: nothing is written when any row is refused. ``dry_run``: nothing is written,
+    the report says what would change. ``remove_gone``: persons and plates of the site that
+    are not in the ledger are removed (their passes revoked).
     """
-    report = ImportReport()
-    rows = read_ledger(path)
-    seen: set[str] = set()
-    good = []
-    for number, row in rows:
-        problem = _row_problem(row) or (f"duplicate id {row['id']}" if row["id"] in seen else None)
-        if problem:
-            report.errors.append((number, problem))
-            continue
-        seen.add(row["id"])
-        good.append(row)
-    if strict and report.errors:
+    table = read_table(path)
+    report = ImportReport(table.header_line, table.ignored, dry_run=dry_run)
+    zone = ZoneInfo(office.config["timezone"])
+    reading = _read_rows(office, table.rows, site_id, now, zone, report)
+    _compare(office, reading, site_id, now, report)
+    if dry_run or (strict and report.refusals):
         return report
     with transaction(office.db):
-        for row in good:
-            _upsert_resident(office.db, row, site_id, now, office.config["timezone"])
-    report.imported = len(good)
+        for _, person, plates in reading.rows:
+            residents.save_resident(office.db, person)
+            for plate in plates:
+                residents.add_plate(office.db, plate, person.household_id)
+        if remove_gone and not report.refusals:  # a refused row's person is in the ledger still
+            for person in report.gone:
+                residents.remove_person(office.db, person.person_id, MOVED_OUT)
+            for plate in report.gone_plates:
+                residents.remove_vehicle(office.db, plate, MOVED_OUT)
+    report.applied, report.removed = True, remove_gone and not report.refusals
     return report
 
 
-def _end_of_day(day: str, tz_name: str) -> str:
-    """A ledger deadline (截止日期) is inclusive: the measure ends when that local day ends."""
-    start = datetime.fromisoformat(day).replace(tzinfo=ZoneInfo(tz_name))
-    return utc_text(start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1))
+def _read_rows(office: Office, rows: list, site_id: str, now: datetime, zone: ZoneInfo,
+               report: ImportReport) -> _Reading:
+    key = identity.identity_key(office.config.keys_dir)
+    known = {r["id_hash"]: r["person_id"] for r in office.db.query(
+        "SELECT id_hash, person_id FROM person_records WHERE id_hash IS NOT NULL")}
+    reading = _Reading()
+    today = now.astimezone(zone).date()
+    for line, cells in rows:
+        try:
+            person, plates = _resident(cells, site_id, today, zone, key)
+        except RowRefused as refused:
+            report.refusals += refused.refusals(line)
+            continue
+        if refusal := _duplicate(reading, line, person, plates, known, report):
+            if refusal is not True:
+                report.refusals.append(refusal)
+            continue
+        reading.rows.append((line, person, plates))
+    return reading
 
 
-def _upsert_resident(db: sqlite_utils.Database, row: dict[str, str], site_id: str, now: datetime,
-                     tz_name: str) -> None:
-    household_id = f"{site_id}:{row['building']}-{row['unit']}-{row['room']}"
-    db["households"].upsert({"id": household_id, "site_id": site_id, "building": row["building"],
-                             "unit": row["unit"], "room": row["room"]}, pk="id")
-    db["persons"].upsert({"id": row["id"], "name": row["name"], "household_id": household_id,
-                          "phone": row.get("phone") or None}, pk="id")
-    if row.get("plate"):
-        db["vehicles"].upsert({"plate": normalise_plate(row["plate"]), "household_id": household_id,
-                               "note": None}, pk="plate")
-    health = HEALTH_ALIASES.get(row.get("health", ""), row.get("health") or "normal")
-    until = row.get("health_until")
-    db["health"].upsert({"person_id": row["id"], "status": health, "since": utc_text(now),
-                         "until": _end_of_day(until, tz_name) if until else None,
-                         "cadre_name": row.get("cadre_name") or None,
-                         "cadre_phone": row.get("cadre_phone") or None}, pk="person_id")
+def _duplicate(reading: _Reading, line: int, person: Resident, plates: list[str], known: dict[str, str],
+               report: ImportReport) -> Refusal | bool | None:
+    """A refusal for a second row of one person; True for an exact repeat (reported, skipped)."""
+    content = (*dataclasses.astuple(person), *plates)
+    if content in reading.by_content:
+        report.duplicates.append((line, reading.by_content[content]))
+        return True
+    if person.person_id in reading.by_id:
+        return Refusal(line, "duplicate_id", (("id", person.person_id), ("other", reading.by_id[person.person_id])))
+    if person.id_hash in reading.by_identity:
+        other_line, other_id = reading.by_identity[person.id_hash]
+        return Refusal(line, "duplicate_identity", (("other", other_line), ("other_id", other_id)))
+    if person.id_hash and known.get(person.id_hash, person.person_id) != person.person_id:
+        return Refusal(line, "identity_registered", (("other_id", known[person.id_hash]),))
+    for plate in plates:
+        other_line, household = reading.by_plate.get(plate, (line, person.household_id))
+        if household != person.household_id:
+            return Refusal(line, "plate_elsewhere", (("plate", plate), ("other", other_line)))
+    reading.by_plate.update((plate, (line, person.household_id)) for plate in plates)
+    reading.by_content[content] = line
+    reading.by_id[person.person_id] = line
+    if person.id_hash:
+        reading.by_identity[person.id_hash] = (line, person.person_id)
+    return None
+
+
+class RowRefused(Exception):
+    """A row (or a person typed on the command line) cannot be read: each reason a catalogue key and its values."""
+
+    def __init__(self, reasons: list[tuple[str, tuple]]) -> None:
+        super().__init__(", ".join(key for key, _ in reasons))
+        self.reasons = reasons
+
+    def refusals(self, line: int) -> list[Refusal]:
+        return [Refusal(line, key, params) for key, params in self.reasons]
+
+    def text(self) -> str:
+        return t("ledger.reasons_separator").join(r.text() for r in self.refusals(0))
+
+
+def resident_from_cells(cells: dict[str, object], site_id: str, office: Office, now: datetime) -> tuple[Resident, list[str]]:
+    """A resident from cells named as the ledger's fields (``kiosk office person add``); raises RowRefused."""
+    zone = ZoneInfo(office.config["timezone"])
+    key = identity.identity_key(office.config.keys_dir)
+    return _resident({k: v for k, v in cells.items() if v is not None}, site_id, now.astimezone(zone).date(), zone, key)
+
+
+def _resident(cells: dict[str, object], site_id: str, today: date, zone: ZoneInfo,
+              key: bytes) -> tuple[Resident, list[str]]:
+    """The row's resident and plates; RowRefused naming every cell that cannot be read."""
+    values = {name: ledger_fields.text(cell) for name, cell in cells.items()}
+    problems: list[tuple[str, tuple]] = []
+
+    def read(reader, value, *args):
+        try:
+            return reader(value, *args)
+        except CellError as exc:
+            problems.append((f"bad_{exc.code}", (("value", exc.value),)))
+        except IdentityError as exc:
+            problems.append((exc.code, (("value", identity.mask(value)),)))
+        return None
+
+    missing = tuple(name for name in REQUIRED if not values.get(name))
+    if missing:
+        problems.append(("missing", (("fields", missing),)))
+    given_id = read(ledger_fields.person_id, values["id"]) if values.get("id") else None
+    number = read(identity.check_number, values["identity"]) if values.get("identity") else None
+    phone, cadre_phone = (read(ledger_fields.phone, values.get(name, "")) for name in ("phone", "cadre_phone"))
+    plates = read(ledger_fields.plates, values.get("plate", ""))
+    health = read(ledger_fields.health, values.get("health", ""))
+    since, until = (read(ledger_fields.day, cells.get(name), today) for name in ("health_since", "health_until"))
+    if problems:
+        raise RowRefused(problems)
+    person = Resident(
+        person_id="", name=values["name"], site_id=site_id,
+        building=ledger_fields.building(values["building"]), unit=ledger_fields.unit(values["unit"]),
+        room=ledger_fields.room(values["room"]), phone=phone, health=health,
+        health_since=day_start(since, zone) if since else None,
+        health_until=day_start(until + timedelta(days=1), zone) if until else None,  # the day is included
+        cadre_name=values.get("cadre_name") or None, cadre_phone=cadre_phone,
+        id_hash=identity.number_hash(key, number) if number else None,
+        id_masked=identity.mask(number) if number else None,
+        **{name: values.get(name) or None for name in ("gender", "relation", "household_no", "note")})
+    person.person_id = given_id or derived_id(person)
+    return person, plates
+
+
+def derived_id(person: Resident) -> str:
+    """An id for a ledger row without 编号, the same in every later ledger.
+
+    From the identity number when there is one (its keyed hash: the id reaches the gates, the
+    number must not, nor a hash anyone could reverse by trying birth dates); else from the
+    household and the name (a person moving flat then gets a new id).
+    """
+    if person.id_hash:
+        return "R" + person.id_hash[:12].upper()
+    seed = "|".join((person.site_id, person.building, person.unit, person.room, person.name))
+    return "H" + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:12].upper()
+
+
+def day_start(day: date, zone: ZoneInfo) -> str:
+    return utc_text(datetime.combine(day, time(0), tzinfo=zone))
+
+
+def _compare(office: Office, reading: _Reading, site_id: str, now: datetime, report: ImportReport) -> None:
+    stored = {p.person_id: p for p in residents.residents(office.db, site_id)}
+    for _, person, _ in reading.rows:
+        before = stored.get(person.person_id)
+        if person.health_since is None:  # a status that goes on keeps its start; a new one starts now
+            same = before is not None and before.health == person.health
+            person.health_since = before.health_since if same else (None if person.health == "normal"
+                                                                    else utc_text(now))
+        if before is None:
+            report.new.append(person)
+        elif differences := person.differences(before):
+            report.changed.append((person, differences))
+        else:
+            report.unchanged += 1
+    read_ids = {person.person_id for _, person, _ in reading.rows}
+    report.gone = [p for pid, p in stored.items() if pid not in read_ids]
+    plates = residents.site_plates(office.db, site_id)
+    ledger_plates = {plate: person.household_id for _, person, row_plates in reading.rows for plate in row_plates}
+    report.new_plates = sorted(p for p, household in ledger_plates.items() if plates.get(p) != household)
+    report.gone_plates = sorted(p for p in plates if p not in ledger_plates)

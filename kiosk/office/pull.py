@@ -24,6 +24,7 @@ from kiosk.core.clock import parse_utc, utc_text
 from kiosk.core.protocol import API, EVENT_COLUMNS, MAX_SHIFT_DAYS, Pruned, SyncError
 from kiosk.core.signing import parse_public_key_text
 from kiosk.office import service as office_mod
+from kiosk.office.pinning import pinned_session
 from kiosk.office.service import Office
 from kiosk.store.db import transaction
 
@@ -127,7 +128,7 @@ class GateClient:
 
     def __init__(self, gate: dict, timeout: float = 30.0) -> None:
         self.base = gate["url"] + API
-        self.session = requests.Session()
+        self.session = pinned_session(gate)  # HTTPS to the pinned certificate, or plain HTTP on loopback only
         self.session.headers["Authorization"] = f"Bearer {gate['token']}"
         self.timeout = (5.0, timeout)
 

@@ -173,6 +173,22 @@ ALTER TABLE manual_readings ADD COLUMN remeasure_of TEXT;
 CREATE INDEX events_subject ON events(subject_kind, subject_id, seq);
 """
 
+# The SHA-256 fingerprint of each gate's TLS certificate, pinned by the office (kiosk.office.pinning).
+OFFICE_TLS = """
+ALTER TABLE gates ADD COLUMN tls_fingerprint TEXT;
+"""
+
+# Office only: what the office knows of a person beyond the registry (never in a bundle): the
+# identity number as a keyed hash and masked, and the ledger's gender, relation, 户号, 备注.
+# Risk areas carry the date of the list they came from (office only: bundles carry code, name, level).
+OFFICE_RECORDS = """
+CREATE TABLE person_records (
+    person_id TEXT PRIMARY KEY, id_hash TEXT UNIQUE, id_masked TEXT, gender TEXT, relation TEXT,
+    household_no TEXT, note TEXT
+);
+ALTER TABLE risk_areas ADD COLUMN listed_on TEXT;
+"""
+
 # Visitors (a registry table: the office's visitor passes reach the gates in bundles). The host
 # household is looked up, not enforced: a bundle replaces the households under it.
 VISITORS_SQL = """
@@ -205,7 +221,7 @@ CREATE TABLE signing_keys (
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
 MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS,
                                               GATE_VISITORS],
-                                     "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_PASSES]}
+                                     "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS, OFFICE_RECORDS, OFFICE_PASSES]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

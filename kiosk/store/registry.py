@@ -63,7 +63,7 @@ def registry_snapshot(db: sqlite_utils.Database, site_id: str) -> dict[str, list
         "visitors": [v for v in db.query("SELECT * FROM visitors ORDER BY id") if v["household_id"] in ids],
         "passes": list(db.query("SELECT * FROM passes WHERE site_id = ? ORDER BY id", [site_id])),
         "health": [h for h in db.query("SELECT * FROM health ORDER BY person_id") if h["person_id"] in person_ids],
-        "risk_areas": list(db.query("SELECT * FROM risk_areas ORDER BY code")),
+        "risk_areas": list(db.query("SELECT code, name, level FROM risk_areas ORDER BY code")),  # the gate's columns
     }
 
 

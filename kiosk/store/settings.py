@@ -256,8 +256,12 @@ class GateTable(Table):
 
 @table
 class WebTable(Table):
-    host: str = setting("127.0.0.1", "address the guard page and sync API listen on")
+    host: str = setting("127.0.0.1", "loopback address of the plain-HTTP listener for the touchscreen "
+                        "(any other address is refused: the LAN gets HTTPS only)")
     port: int = setting(8000, "its port")
+    tls_host: str = setting("0.0.0.0", "address of the HTTPS listener (guard page, office pages and sync "
+                            "API for the LAN, with the gate's certificate); empty: none")
+    tls_port: int = setting(8443, "its port")
 
 
 @table

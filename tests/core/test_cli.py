@@ -72,12 +72,14 @@ def test_office_to_gate_round_trip(tmp_path, env):
     assert oct((office / "keys" / "signing.key").stat().st_mode & 0o777) == "0o600"
 
     ledger = write_ledger(tmp_path / "ledger.csv")
-    assert kiosk(env, "office", "import", str(ledger), "--site", "jinan", "--strict", home=office).stdout == \
-        "imported 8 rows, 0 bad\n"
+    imported = kiosk(env, "office", "import", str(ledger), "--site", "jinan", "--strict", home=office).stdout
+    assert imported.splitlines()[-2:] == [
+        "new 8, changed 0, unchanged 0, no longer in the ledger 0; refused 0 rows, repeated 0 rows", "imported 8 rows"]
     bad = tmp_path / "bad.csv"
     bad.write_text("编号,姓名,楼栋,单元,房号\nX1,,1,1,101\nX2,好,1,1,102\n", encoding="utf-8")
     refused = kiosk(env, "office", "import", str(bad), "--site", "jinan", "--strict", home=office, status=1)
-    assert refused.stderr == f"{bad}:2: missing name\n" and refused.stdout == "imported 0 rows, 1 bad\n"
+    assert refused.stderr == f"{bad}:2: missing name\n"
+    assert refused.stdout.splitlines()[-1] == "rows were refused (--strict): nothing written"
 
     issued = kiosk(env, "office", "issue", "--site", "jinan", "--person", "R001", "--person", "R003",
                    "--vehicle", "陕h 12345", "--out", str(tmp_path / "passes"), home=office).stdout.splitlines()

@@ -26,13 +26,14 @@ GOOD = [
     ["L002", "马丽", "", "9", "1", "901", "", "健康监测", "2026-12-10", "孙干部", "13900000000"],
     ["L003", "牛犇", "", "9", "2", "902", "", "居家隔离", "", "赵干部", ""],
 ]
-BAD = {  # line number -> (row, problem)
-    5: (["L004", "", "", "9", "1", "903", "", "", "", "", ""], "missing name"),
-    7: (["L005", "冯", "", "9", "", "", "", "", "", "", ""], "missing unit, room"),
-    8: (["L006", "杨", "", "9", "1", "904", "", "发烧", "", "", ""], "unknown health status '发烧'"),
+BAD = {  # line number -> (row, reason)
+    5: (["L004", "", "", "9", "1", "903", "", "", "", "", ""], "缺少姓名"),
+    7: (["L005", "冯", "", "9", "", "", "", "", "", "", ""], "缺少单元、房号"),
+    8: (["L006", "杨", "", "9", "1", "904", "", "发烧", "", "", ""],
+        "健康状态「发烧」无法识别（正常、健康监测、居家隔离、集中隔离）"),
     9: (["L007", "秦", "", "9", "1", "905", "", "居家隔离", "12/10/2026", "", ""],
-        "health_until '12/10/2026' is not a date (YYYY-MM-DD)"),
-    10: (["L001", "马文", "", "9", "1", "901", "", "", "", "", ""], "duplicate id L001"),
+        "日期「12/10/2026」无法识别（如 2026-12-10、2026/12/10、12月10日）"),
+    10: (["L001", "马文", "", "9", "1", "901", "", "", "", "", ""], "编号 L001 与第 2 行重复"),
 }
 
 
@@ -89,7 +90,7 @@ def test_strict_import_of_a_clean_ledger_imports_all(office, tmp_path):
 def test_english_headers_and_reimport_updates_in_place(office, tmp_path):
     rows = [["id", "name", "building", "unit", "room"], ["R001", "张晓明（改）", "1", "1", "101"]]
     assert ledger_mod.import_ledger(office, write_csv(tmp_path / "en.csv", rows), "jinan", NOW).imported == 1
-    assert office.db["persons"].get("R001")["name"] == "张晓明（改）"
+    assert office.db["persons"].get("R001")["name"] == "张晓明(改)"  # NFKC: full-width brackets too
     assert office.db["persons"].count == 8
 
 

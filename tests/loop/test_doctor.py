@@ -8,7 +8,10 @@ from click.testing import CliRunner
 
 from hardware.frames import compose_frame
 from kiosk.cli.root import cli
+from kiosk.core.transport import shown
 from kiosk.sim.demo import create_demo
+from kiosk.store import tls
+from kiosk.store.config import load_config
 from tests.conftest import SESSION_START
 
 ENV_KEYS = ("clock_", "disk")  # depend on the machine: checked by prefix only
@@ -44,6 +47,7 @@ def test_good_configuration(tmp_path, frames_dir):
     assert fixed == [
         f"[OK] Configuration {demo.gate_home / 'kiosk.toml'} is fine, 2 lanes",
         "[OK] Data folder and file permissions are right",
+        f"[OK] TLS certificate fingerprint (SHA-256, for the office): {shown(tls.fingerprint(load_config(demo.gate_home)))}",
         "[OK] 1 office public key(s) trusted",
         "[OK] Registry version 1, issued 0 days ago",
         f"[OK] Lane in: camera {frames_dir} works (640x480)",
@@ -72,12 +76,15 @@ def test_broken_configuration_says_what_is_wrong(tmp_path):
         ]}
     demo = create_demo(tmp_path / "demo", SESSION_START, gate_settings=settings)
     os.chmod(demo.gate_home, 0o755)
+    (demo.gate_home / "keys" / "tls.pem").unlink()
     code, fixed, lines = _doctor(demo.gate_home, "--camera-timeout", "1")
     assert code == 1
     home = demo.gate_home
     assert fixed == [
         f"[OK] Configuration {home / 'kiosk.toml'} is fine, 3 lanes",
         f"[WARN] Data folder {home} has mode 0o755; it should be 0o700 (chmod 700)",
+        f"[ERROR] TLS certificate {home / 'keys' / 'tls.pem'} is unusable: {home / 'keys' / 'tls.pem'} does not "
+        "exist. Run kiosk tls rotate",
         "[OK] 1 office public key(s) trusted",
         "[OK] Registry version 1, issued 0 days ago",
         "[ERROR] Lane in: camera /dev/video-missing does not work: cannot open camera source "

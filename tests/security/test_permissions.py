@@ -50,7 +50,7 @@ def test_init_creates_a_private_folder_whatever_the_umask(tmp_path, mask):
     assert office.returncode == gate.returncode == export_key.returncode == 0, gate.stderr
     assert mode(gate_home) == mode(office_home) == 0o700
     assert private_files(gate_home) == {"gate.db": 0o600, "kiosk.toml": 0o600, "secret_key": 0o600,
-                                        "keys": 0o700, "keys/gate-export.key": 0o600}
+                                        "keys": 0o700, "keys/gate-export.key": 0o600, "keys/tls.pem": 0o600}
     public = 0o666 & ~mask  # the public key line: meant to be copied to every gate
     assert private_files(office_home) == {"keys": 0o700, "keys/signing.key": 0o600, "kiosk.toml": 0o600,
                                           "office.db": 0o600, "office-public-key.txt": public,

@@ -17,7 +17,8 @@ from kiosk.store import registry, tokens, web_users
 from tests.web.conftest import csrf_token, office_login, sign_on
 
 # The only routes anybody may use without logging in. Changing this set is a security decision.
-PUBLIC = {"static", "auth.sign_on", "auth.login", "api.health", "api.openapi"}
+PUBLIC = {"static", "auth.sign_on", "auth.login", "api.health", "api.openapi",
+          "tls.certificate"}  # the certificate's fingerprint, on loopback only (tests/security/test_tls.py)
 LOGIN_PAGES = ("/sign-on", "/login")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kiosk.gate.service import Gate
-from kiosk.office import pull
+from kiosk.office import pinning, pull
 from kiosk.office.service import Office
 from kiosk.store import tokens
 from tests.conftest import NOW
@@ -27,6 +27,8 @@ def server(community, tmp_path):
 
 @pytest.fixture
 def office_with_gate(community, server, gate_token):
+    """The office knows the gate as on the LAN: its HTTPS address, its certificate pinned."""
     with Office.open(community.office_home) as office:
-        pull.add_gate(office, "jinan-gate", server.url, gate_token)
+        pull.add_gate(office, "jinan-gate", server.tls_url, gate_token)
+        pinning.pin(office, "jinan-gate", server.fingerprint)
     return community.office_home

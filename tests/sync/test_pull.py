@@ -67,9 +67,9 @@ def test_pull_interrupted_at_random_points_ends_with_exactly_the_gate_events(com
     the kill lands after at least one batch was stored and before the last, whatever the load."""
     chance = random.Random(20261129)
     batch_rows = 400
-    relay = HoldingRelay(server.port)
+    relay = HoldingRelay(server.tls_port)  # TLS passes through it untouched: the pin still holds
     with Office.open(office_with_gate) as office:
-        add_gate(office, "jinan-gate", relay.url, gate_token)
+        add_gate(office, "jinan-gate", relay.url.replace("http://", "https://"), gate_token)
     try:
         for round_no in range(6):
             total = fill(community.gate_home, 10 * batch_rows)[0]  # new events keep coming
