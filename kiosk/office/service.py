@@ -229,18 +229,20 @@ def rotate_key(office: Office, now: datetime) -> Rotation:
     retired = office.config.keys_dir / RETIRED_KEYS / f"signing-{old_id}.key"
     retired.parent.mkdir(mode=0o700, exist_ok=True)
     os.replace(office.key_path, retired)
-    try:
-        new_text = init_keys(office)
+    try:  # the key files and their records change together: on any failure the old key is back
+        with transaction(office.db):
+            new_text = init_keys(office)
+            office.db.conn.execute(
+                "INSERT INTO signing_keys VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_id) DO UPDATE SET "
+                "retired_utc = excluded.retired_utc, carry_until = excluded.carry_until",
+                [old_id, public_key_text(old.public_key()), utc_text(now), utc_text(now), carry_until])
+            office.db["signing_keys"].insert({"key_id": new_text.split(":")[1], "public_key": new_text,
+                                              "created_utc": utc_text(now)})
     except BaseException:
+        office.key_path.unlink(missing_ok=True)
         os.replace(retired, office.key_path)
+        (office.config.home / "office-public-key.txt").write_text(public_key_text(old.public_key()) + "\n")
         raise
-    with transaction(office.db):
-        office.db.conn.execute(
-            "INSERT INTO signing_keys VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_id) DO UPDATE SET "
-            "retired_utc = excluded.retired_utc, carry_until = excluded.carry_until",
-            [old_id, public_key_text(old.public_key()), utc_text(now), utc_text(now), carry_until])
-        office.db["signing_keys"].insert({"key_id": new_text.split(":")[1], "public_key": new_text,
-                                          "created_utc": utc_text(now)})
     return Rotation(old_id, new_text.split(":")[1], new_text, carry_until)
 
 

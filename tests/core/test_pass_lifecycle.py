@@ -4,6 +4,7 @@ key rotation through a real bundle on a gate, visitors and deliveries decided by
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -146,6 +147,17 @@ def test_after_a_key_rotation_the_gate_accepts_old_and_new_passes(office, gate, 
     payload = registry.open_bundle(later.read_bytes(), registry.trusted_keys(gate.db))
     assert [text.split(":")[1] for text in payload["trusted_keys"]] == [new_kid]
     assert "endorsements" not in json.loads(later.read_bytes())
+
+
+def test_a_rotation_that_cannot_be_recorded_leaves_the_old_key_in_place(office):
+    before = (office.key_path.read_bytes(), (office.config.home / "office-public-key.txt").read_text())
+    office.db.conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON signing_keys "
+                           "BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="disk says no"):
+        office_mod.rotate_key(office, NOW)
+    assert (office.key_path.read_bytes(), (office.config.home / "office-public-key.txt").read_text()) == before
+    assert list((office.config.keys_dir / office_mod.RETIRED_KEYS).iterdir()) == []
+    assert office.db["signing_keys"].count == 0
 
 
 def test_a_bundle_endorsed_by_no_trusted_key_is_still_refused(office, gate, other_key, tmp_path):
