@@ -53,12 +53,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.jinja_env.globals["layout"] = "office_web/base.html"
         app.register_blueprint(office_web.bp)
         return app
-    from web import actions, api, auth, office_pages, screen, tls_page
+    from web import actions, api, auth, office_pages, screen, tls_page, visitor_forms
     app.register_blueprint(auth.bp)
     app.register_blueprint(tls_page.bp)
     app.register_blueprint(screen.bp)
     app.register_blueprint(actions.bp)
     app.register_blueprint(office_pages.bp)
+    app.register_blueprint(visitor_forms.bp)
     api.init_app(app)  # after CSRF set-up: the bearer-token API is exempt from it
     return app
 

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from kiosk.core import i18n
+from kiosk.core import i18n, pdf_fonts
 from kiosk.core.cells import safe_cell
-from kiosk.core.pdf_fonts import SIMPLIFIED_CHINESE, cjk_font_path
 from kiosk.core.shifts import ShiftDef, shifts_of_day, summarise
 from web.office_query import FOLLOW_UPS, PASSAGE_KINDS, inside_now
 
@@ -198,16 +197,16 @@ def to_pdf(report: dict, language: str = "zh") -> bytes:
     from fpdf import FPDF
 
     pdf = FPDF(format="A4")
-    pdf.add_font("cjk", fname=str(cjk_font_path()), collection_font_number=SIMPLIFIED_CHINESE)
+    pdf_fonts.use_cjk_font(pdf)
     pdf.set_auto_page_break(True, margin=15)
     pdf.add_page()
-    pdf.set_font("cjk", size=16)
+    pdf.set_font(pdf_fonts.FAMILY, size=16)
     pdf.cell(0, 10, i18n.t("office_web.report.title", language, date=report["date"]),
              new_x="LMARGIN", new_y="NEXT")
     for title, rows in lines(report, language):
-        pdf.set_font("cjk", size=13)
+        pdf.set_font(pdf_fonts.FAMILY, size=13)
         pdf.cell(0, 9, title, new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("cjk", size=10)
+        pdf.set_font(pdf_fonts.FAMILY, size=10)
         for label, value in rows:
             pdf.cell(45, 6, label)
             pdf.multi_cell(0, 6, value, new_x="LMARGIN", new_y="NEXT")

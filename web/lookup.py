@@ -7,19 +7,10 @@ import re
 
 import sqlite_utils
 
+from kiosk.core.names import mask_name
 from kiosk.store import registry
 
 HOUSEHOLD_QUERY = re.compile(r"^\s*(\w+)\s*[-－/]\s*(\w+)\s*[-－/]\s*(\w+)\s*$")
-
-
-def mask_name(name: str | None) -> str:
-    """张晓明 -> 张*明, 张丽 -> 张*, longer names keep only the first and last character."""
-    name = (name or "").strip()
-    if len(name) <= 1:
-        return name
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" + name[-1]
 
 
 def household_label(db: sqlite_utils.Database, household_id: str | None) -> str:
@@ -34,7 +25,8 @@ def subject_name(db: sqlite_utils.Database, event: dict) -> str:
         return json.loads(event["data"]).get("name", "")
     if event["subject_kind"] == "vehicle":
         return event["plate"] or event["subject_id"] or ""
-    person = registry.get_person(db, event["subject_id"]) if event["subject_id"] else None
+    find = registry.get_visitor if event["subject_kind"] == "visitor" else registry.get_person
+    person = find(db, event["subject_id"]) if event["subject_id"] else None
     return person["name"] if person else ""
 
 

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from kiosk.cli import sync
+from kiosk.cli import passes, sync
 from kiosk.cli.context import now, open_office
 from kiosk.core.i18n import say, t
 from kiosk.core.plates import normalise_plate
-from kiosk.office import identity, ledger_fields, ledger_report, listing, residents, risk_areas
+from kiosk.office import identity, ledger_fields, ledger_report, listing, pass_book, residents, risk_areas
 from kiosk.office import ledger as ledger_mod
 from kiosk.office import service as office_mod
 from kiosk.office.service import Office
@@ -22,7 +22,7 @@ from kiosk.store.config import create_home
 # --- office ----------------------------------------------------------------------------
 
 @click.group("office", commands=[sync.office_gate_group, sync.office_pull, sync.office_push, sync.office_report,
-                                 sync.office_import_events])
+                                 sync.office_import_events, *passes.COMMANDS])
 def office_group():
     """The community office: registry, passes, bundles; pulls from gates and reports.
 
@@ -90,25 +90,41 @@ def office_import(ctx, ledger, site_id, strict, dry_run, remove_gone, as_json):
 @click.option("--format", "fmt", type=click.Choice(["png", "svg"]), default="png", show_default=True)
 @click.pass_context
 def office_issue(ctx, site_id, persons, vehicles, everyone, days, out, fmt):
-    """Issue signed passes: a token per line in tokens.tsv and a QR image each.
+    """Issue signed passes to those without a valid one: tokens.tsv and a QR image each.
+
+    A subject that holds a valid pass is skipped (replace it with `office pass reissue`), so
+    running it twice never doubles passes; a subject that cannot have one (not in the
+    registry, another compound) is reported and the others still get theirs (exit status 1).
 
     \b
     Example:
         kiosk office issue --site jinan --person R001 --days 30 --out passes/
+        kiosk office issue --site jinan --all --out passes/
     """
     office = open_office(ctx)
-    wanted = office_mod.subjects(office, site_id, ("resident", "vehicle")) if everyone else \
+    wanted = pass_book.everyone(office, site_id) if everyone else \
         [("resident", p) for p in persons] + [("vehicle", normalise_plate(v)) for v in vehicles]
     if not wanted:
         raise click.UsageError(t("cli.name_subjects"))
     out.mkdir(parents=True, exist_ok=True)
     with (out / "tokens.tsv").open("a", encoding="utf-8") as listing:
-        for kind, subject in wanted:
-            issued = office_mod.issue_pass(office, subject_kind=kind, subject_id=subject, site_id=site_id,
-                                           now=now(), days=days)
-            office_mod.write_qr(issued.token, out / f"{issued.pass_id}.{fmt}", fmt)
-            listing.write(f"{issued.pass_id}\t{kind}\t{subject}\t{issued.token}\n")
-            click.echo(f"{issued.pass_id}\t{kind}\t{subject}")
+        report = pass_book.issue_missing(office, site_id, wanted, now(), days,
+                                         on_issued=lambda issued: _save_pass(issued, out, fmt, listing))
+    for kind, subject, held in report.held:
+        say("passes.held", err=True, kind=t(f"passes.kind.{kind}"), subject=subject, pass_id=held)
+    for _, _, exc in report.refused:
+        say("passes.refused", err=True, reason=exc)
+    say("passes.issue_summary", err=True, issued=len(report.issued), held=len(report.held),
+        refused=len(report.refused))
+    ctx.exit(1 if report.refused else 0)
+
+
+def _save_pass(issued: office_mod.IssuedPass, out: Path, fmt: str, listing) -> None:
+    """The pass's QR image and its tokens.tsv line; its id on standard output."""
+    office_mod.write_qr(issued.token, out / f"{issued.pass_id}.{fmt}", fmt)
+    listing.write(f"{issued.pass_id}\t{issued.subject_kind}\t{issued.subject_id}\t{issued.token}\n")
+    listing.flush()
+    click.echo(f"{issued.pass_id}\t{issued.subject_kind}\t{issued.subject_id}")
 
 
 @office_group.command("revoke")

@@ -12,7 +12,7 @@ import click
 
 from hardware.cli import decode
 from kiosk import __version__
-from kiosk.cli import gate, loop, office, sync, tls, web
+from kiosk.cli import gate, loop, office, sync, tls, visitors, web
 from kiosk.core.errors import KioskError
 from kiosk.core.i18n import LANGUAGES, t, use_language
 from kiosk.store.config import ConfigError, resolve_home
@@ -23,7 +23,7 @@ COMMANDS = (
     sync.token_group, sync.export_cmd, sync.export_key_cmd, sync.prune_cmd,
     loop.run, loop.doctor, loop.demo, decode,
     web.serve_cmd, web.web_user_group, tls.tls_group,
-    office.office_group,
+    office.office_group, visitors.visitor_group,
 )
 
 

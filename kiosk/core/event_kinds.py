@@ -27,6 +27,8 @@ _KINDS = [
     EventKind("override", passage=True, decision=True),
     EventKind("manual_open", passage=True),
     EventKind("returnee", decision=True),
+    EventKind("delivery"),  # a courier logged without a pass, its temperature judged (kiosk.gate.visitors)
+    EventKind("visitor_pass"),  # a supervisor issued a visitor pass at the gate
     EventKind("sign_on", duty=True),
     EventKind("sign_off", duty=True),
 ]

@@ -26,6 +26,7 @@ PASSAGES = kinds_with(passage=True)
 FORGERY_CODES = codes_with(unverified=True)
 RANK = {"allow": 0, "warn": 0, "refer": 1, "deny": 2}
 TEMPERATURE_SOURCES = ("sensor", "typed", "none")
+NOT_MEMBERS = ("vehicle", "visitor")  # subjects with a household that are not its members (no exit quota)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,10 @@ class Registry(Protocol):
     def health(self, person_id: str) -> dict | None: ...
 
     def vehicle_pass(self, plate: str) -> dict | None: ...
+
+    def visitor(self, visitor_id: str) -> dict | None:
+        """A visitor with a temporary pass: name, phone, host ``household_id``, purpose."""
+        ...
 
 
 class History(Protocol):
@@ -267,7 +272,7 @@ def _subject(scan: Scan, reg: Registry, found: _Findings) -> None:
         if scan.plate and normalise_plate(scan.plate) != vehicle["plate"]:
             found.codes.append("plate_mismatch")
         return
-    person = reg.person(found.subject_id)
+    person = reg.visitor(found.subject_id) if found.subject_kind == "visitor" else reg.person(found.subject_id)
     if person is None:
         found.codes.append("unknown_subject")
         return
@@ -275,7 +280,7 @@ def _subject(scan: Scan, reg: Registry, found: _Findings) -> None:
 
 
 def _health(scan: Scan, reg: Registry, now: datetime, found: _Findings) -> None:
-    if "unknown_subject" in found.codes:
+    if "unknown_subject" in found.codes or found.subject_kind == "visitor":  # the registry's health is residents'
         return
     health = reg.health(found.subject_id)
     if health is None or health["status"] == "normal":
@@ -286,6 +291,13 @@ def _health(scan: Scan, reg: Registry, now: datetime, found: _Findings) -> None:
         found.codes.append("home_isolation")
     elif health["status"] in ("central_quarantine", "health_monitoring"):
         found.codes.append(health["status"])
+
+
+def decide_delivery(scan: Scan, rules: RuleSettings) -> Decision:
+    """A courier or delivery, logged at the gate without a pass: only the temperature rules apply."""
+    found = _Findings()
+    _temperature(scan, rules, found)
+    return _decision(found.codes, rules, temperature=scan.temperature)
 
 
 def _temperature(scan: Scan, rules: RuleSettings, found: _Findings) -> None:
@@ -319,7 +331,7 @@ def _movement(scan: Scan, history: History, now: datetime, rules: RuleSettings, 
         last = history.last_passage(found.subject_kind, found.subject_id)
         if last and last["direction"] == "in":
             found.codes.append("passback")
-    elif found.household_id and found.subject_kind != "vehicle":
+    elif found.household_id and found.subject_kind not in NOT_MEMBERS:
         since = now - timedelta(days=rules.household_quota_days)
         others = history.household_exits_since(found.household_id, since) - {found.subject_id}
         if len(others) >= rules.household_quota_members:

@@ -205,9 +205,40 @@ CREATE TABLE person_records (
 ALTER TABLE risk_areas ADD COLUMN listed_on TEXT;
 """
 
+# Visitors (a registry table: the office's visitor passes reach the gates in bundles). The host
+# household is looked up, not enforced: a bundle replaces the households under it.
+VISITORS_SQL = """
+CREATE TABLE visitors (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, phone TEXT, household_id TEXT, purpose TEXT,
+    issued_by TEXT
+);
+"""
+
+# A visitor pass a supervisor issues at the gate: the gate holds no signing key, so it is a local
+# row (checked by its pass id typed at the lane) that no bundle replaces.
+GATE_VISITORS = VISITORS_SQL + """
+CREATE TABLE gate_visitor_passes (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, phone TEXT, household_id TEXT, purpose TEXT,
+    site_id TEXT NOT NULL, valid_from TEXT NOT NULL, valid_until TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked', 'blocked')),
+    reason TEXT, issued_by TEXT NOT NULL, event_id TEXT NOT NULL
+);
+"""
+
+# Key rotation (office): every signing key the office has used, public half only; a retired key is
+# carried in bundles (and kept to endorse them) until the passes it signed have expired.
+OFFICE_PASSES = VISITORS_SQL + """
+CREATE TABLE signing_keys (
+    key_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, created_utc TEXT NOT NULL,
+    retired_utc TEXT, carry_until TEXT
+);
+"""
+
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
-MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS],
-                                     "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS, OFFICE_RECORDS, OFFICE_WEB]}
+MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS,
+                                              GATE_VISITORS],
+                                     "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS, OFFICE_RECORDS, OFFICE_WEB,
+                                                OFFICE_PASSES]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

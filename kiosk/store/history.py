@@ -8,7 +8,7 @@ import sqlite_utils
 
 from kiosk.core.clock import utc_text
 from kiosk.core.event_kinds import kinds_with
-from kiosk.core.rules import PASSAGES
+from kiosk.core.rules import NOT_MEMBERS, PASSAGES
 
 
 class EventHistory:
@@ -38,8 +38,8 @@ class EventHistory:
         marks = ",".join("?" for _ in PASSAGES)
         rows = self.db.query(
             f"SELECT DISTINCT subject_id FROM events WHERE household_id = ? AND direction = 'out' "
-            f"AND outcome = 'allow' AND subject_kind != 'vehicle' AND ts_utc >= ? AND kind IN ({marks})",
-            [household_id, utc_text(since), *PASSAGES])
+            f"AND outcome = 'allow' AND subject_kind NOT IN (?, ?) AND ts_utc >= ? AND kind IN ({marks})",
+            [household_id, *NOT_MEMBERS, utc_text(since), *PASSAGES])
         return {row["subject_id"] for row in rows}
 
     def open_fever_refusal(self, subject_kind: str, subject_id: str, since: datetime) -> dict | None:

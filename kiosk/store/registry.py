@@ -28,7 +28,7 @@ from kiosk.store.db import transaction
 
 BUNDLE_FORMAT = "kiosk-registry/1"
 # Child tables first when deleting, parents first when inserting.
-REGISTRY_TABLES = ("households", "persons", "vehicles", "passes", "health", "risk_areas")
+REGISTRY_TABLES = ("households", "persons", "vehicles", "visitors", "passes", "health", "risk_areas")
 
 
 class BundleError(KioskError):
@@ -60,6 +60,7 @@ def registry_snapshot(db: sqlite_utils.Database, site_id: str) -> dict[str, list
         "households": households,
         "persons": persons,
         "vehicles": [v for v in db.query("SELECT * FROM vehicles ORDER BY plate") if v["household_id"] in ids],
+        "visitors": [v for v in db.query("SELECT * FROM visitors ORDER BY id") if v["household_id"] in ids],
         "passes": list(db.query("SELECT * FROM passes WHERE site_id = ? ORDER BY id", [site_id])),
         "health": [h for h in db.query("SELECT * FROM health ORDER BY person_id") if h["person_id"] in person_ids],
         "risk_areas": list(db.query("SELECT code, name, level FROM risk_areas ORDER BY code")),  # the gate's columns
@@ -68,8 +69,10 @@ def registry_snapshot(db: sqlite_utils.Database, site_id: str) -> dict[str, list
 
 def build_bundle(key: Ed25519PrivateKey, *, site_id: str, version: int, issued: datetime,
                  tables: dict[str, list[dict]], settings: dict[str, Any],
-                 trusted_keys: list[str]) -> bytes:
-    """A signed bundle file's bytes. ``trusted_keys`` lets the office rotate keys."""
+                 trusted_keys: list[str], endorsing_keys: tuple[Ed25519PrivateKey, ...] = ()) -> bytes:
+    """A signed bundle file's bytes. ``trusted_keys`` lets the office rotate keys: a bundle signed
+    by a new key and endorsed by the retired one loads on a gate that trusts only the retired key,
+    and teaches it the new one."""
     payload = {
         "format": BUNDLE_FORMAT, "site_id": site_id, "version": version,
         "issued_utc": utc_text(issued), "settings": settings,
@@ -82,6 +85,10 @@ def build_bundle(key: Ed25519PrivateKey, *, site_id: str, version: int, issued: 
         "payload": base64.b64encode(body).decode("ascii"),
         "signature": base64.b64encode(key.sign(body)).decode("ascii"),
     }
+    if endorsing_keys:
+        envelope["endorsements"] = [{"key_id": key_id(other.public_key()),
+                                     "signature": base64.b64encode(other.sign(body)).decode("ascii")}
+                                    for other in endorsing_keys]
     return json.dumps(envelope, indent=1).encode("utf-8")
 
 
@@ -122,7 +129,7 @@ def open_bundle(data: bytes, keys: dict[str, Ed25519PublicKey]) -> dict[str, Any
         raise BundleError("malformed", f"not a registry bundle: {exc}") from exc
     if envelope.get("format") != BUNDLE_FORMAT:
         raise BundleError("malformed", f"unsupported bundle format {envelope.get('format')!r}")
-    key = keys.get(kid) if isinstance(kid, str) else None
+    kid, key, signature = _trusted_signature(envelope, kid, signature, keys)
     if key is None:
         raise BundleError("unknown_key", f"bundle signed by key {kid!r}, which this gate does not trust")
     if not verify(key, signature, body):
@@ -135,6 +142,23 @@ def open_bundle(data: bytes, keys: dict[str, Ed25519PublicKey]) -> dict[str, Any
     except (OSError, ValueError, KeyError, TypeError, EOFError, AttributeError) as exc:
         raise BundleError("malformed", f"bundle content unreadable: {exc}") from exc
     return payload
+
+
+def _trusted_signature(envelope: dict, kid: Any, signature: bytes,
+                       keys: dict[str, Ed25519PublicKey]) -> tuple[Any, Ed25519PublicKey | None, bytes]:
+    """The envelope's own signature if its key is trusted, else an endorsement by a trusted key
+    (a gate that has not yet learnt the office's new key)."""
+    if isinstance(kid, str) and kid in keys:
+        return kid, keys[kid], signature
+    endorsements = envelope.get("endorsements")
+    for endorsement in endorsements if isinstance(endorsements, list) else []:
+        try:
+            other, other_signature = endorsement["key_id"], base64.b64decode(endorsement["signature"], validate=True)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BundleError("malformed", f"not a registry bundle: {exc}") from exc
+        if isinstance(other, str) and other in keys:
+            return other, keys[other], other_signature
+    return kid, None, signature
 
 
 def current_version(db: sqlite_utils.Database) -> int:
@@ -231,6 +255,13 @@ def get_household(db: sqlite_utils.Database, household_id: str | None) -> dict |
     return _one(db, "SELECT * FROM households WHERE id = ?", household_id) if household_id else None
 
 
+def get_visitor(db: sqlite_utils.Database, visitor_id: str) -> dict | None:
+    """An office visitor from the bundle, else (on a gate) one a supervisor let in at this gate."""
+    return _one(db, "SELECT * FROM visitors WHERE id = ?", visitor_id) or (_one(
+        db, "SELECT id, name, phone, household_id, purpose, issued_by FROM gate_visitor_passes WHERE id = ?",
+        visitor_id) if db["gate_visitor_passes"].exists() else None)
+
+
 def get_health(db: sqlite_utils.Database, person_id: str) -> dict | None:
     return _one(db, "SELECT * FROM health WHERE person_id = ?", person_id)
 
@@ -247,7 +278,9 @@ class RegistryView:
         self.db, self.site_id, self.keys = db, site_id, keys
 
     def pass_row(self, pass_id: str) -> dict | None:
-        return get_pass(self.db, pass_id)
+        return get_pass(self.db, pass_id) or _one(
+            self.db, "SELECT id, 'visitor' AS subject_kind, id AS subject_id, site_id, valid_from, valid_until, "
+            "status, reason FROM gate_visitor_passes WHERE id = ?", pass_id)
 
     def person(self, person_id: str) -> dict | None:
         return get_person(self.db, person_id)
@@ -257,6 +290,9 @@ class RegistryView:
 
     def health(self, person_id: str) -> dict | None:
         return get_health(self.db, person_id)
+
+    def visitor(self, visitor_id: str) -> dict | None:
+        return get_visitor(self.db, visitor_id)
 
     def vehicle_pass(self, plate: str) -> dict | None:
         rows = list(self.db.query("SELECT * FROM passes WHERE subject_kind = 'vehicle' AND subject_id = ? "

@@ -98,7 +98,7 @@ def test_office_to_gate_round_trip(tmp_path, env):
     assert kiosk(env, "init", "--site", "jinan", "--gate-id", "x", home=gate, status=1).stderr.startswith("Error: ")
     assert kiosk(env, "keys", "list", home=gate).stdout == key_line.split(":")[1] + "\n"
     loaded = kiosk(env, "registry", "load", str(tmp_path / "r.bundle"), home=gate).stdout
-    assert loaded.startswith("registry version 1 loaded for jinan: households 7, persons 8, vehicles 2, passes 3")
+    assert loaded.startswith("registry version 1 loaded for jinan: households 7, persons 8, vehicles 2, visitors 0, passes 3")
     again = kiosk(env, "registry", "load", str(tmp_path / "r.bundle"), home=gate, status=1)
     assert "[not_newer]" in again.stderr
     assert "version: 1\nsite_id: jinan\n" in kiosk(env, "registry", "info", home=gate).stdout
