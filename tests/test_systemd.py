@@ -247,7 +247,7 @@ def test_display_unit_settings():
 
 def test_shell_scripts_are_shellcheck_clean():
     shellcheck = need("shellcheck", "shellcheck")
-    scripts = [INSTALL, SYSTEMD_DIR / "kiosk-display-launch"]
+    scripts = [INSTALL, SYSTEMD_DIR / "kiosk-display-launch", SYSTEMD_DIR.parent / "scripts" / "test-arm64.sh"]
     proc = subprocess.run([shellcheck, *map(str, scripts)], capture_output=True, text=True, timeout=300)
     assert (proc.returncode, proc.stdout) == (0, "")
     for script in scripts:
