@@ -9,7 +9,7 @@ DEMO_ARGS ?=
 SYSTEM_PACKAGES := libzbar0 fonts-noto-cjk
 TEST_SYSTEM_PACKAGES := libzbar0 chromium fonts-noto-cjk poppler-utils systemd shellcheck
 
-.PHONY: demo test lint bench venv system-packages test-system-packages clean
+.PHONY: demo test test-arm64 lint bench venv system-packages test-system-packages clean
 
 $(VENV)/.installed: pyproject.toml
 	@# Debian's python3 makes venvs only with python3-venv (ensurepip) installed.
@@ -35,6 +35,11 @@ lint: venv
 
 test: test-system-packages venv lint
 	$(PY) -m pytest -W error -p no:cacheprovider
+
+# Not part of `make test`: installs the gate into an arm64 Debian root under qemu
+# (root needed; about 25-40 minutes, see docs/raspberry-pi.md).
+test-arm64:
+	bash scripts/test-arm64.sh
 
 bench: system-packages venv
 	$(PY) -m bench

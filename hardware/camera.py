@@ -113,17 +113,107 @@ def _is_url(source: object) -> bool:
     return isinstance(source, str) and "://" in source
 
 
-class OpenCVCamera(Camera):
+class GrabberCamera(Camera):
+    """A device read on a background thread that keeps only the newest frame.
+
+    Subclasses open the device (:meth:`_open`, raising when it is not there), read it
+    until it is lost (:meth:`_grab_until_lost`, calling :meth:`_publish` per frame)
+    and release it (:meth:`_close_device`). This class reopens a lost device with
+    exponential backoff from ``backoff_initial`` doubling up to ``backoff_max``
+    seconds; with ``max_attempts`` set it gives up after that many failed opens and
+    health becomes ``"failed"``.
+    """
+
+    def __init__(self, name: str, *, backoff_initial: float = 0.5, backoff_max: float = 30.0,
+                 max_attempts: int | None = None) -> None:
+        super().__init__()
+        if backoff_initial <= 0 or backoff_max < backoff_initial:
+            raise ValueError("need 0 < backoff_initial <= backoff_max")
+        self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
+        self.max_attempts = max_attempts
+        self._cond = threading.Condition()
+        self._frame: np.ndarray | None = None
+        self._seq = 0
+        self._delivered = 0
+        self._stop = threading.Event()
+        self._gave_up = False
+        self._thread = threading.Thread(target=self._run, name=f"camera-{name}", daemon=True)
+
+    def _start(self) -> None:
+        """Start the grabber; subclasses call this at the end of their ``__init__``."""
+        self._thread.start()
+
+    @abstractmethod
+    def _open(self) -> Any:
+        """Open and configure the device; raise when it is not there."""
+
+    @abstractmethod
+    def _grab_until_lost(self, device: Any) -> str:
+        """Publish frames until the device stops or the camera closes; return why it stopped."""
+
+    @abstractmethod
+    def _close_device(self, device: Any) -> None:
+        """Release what :meth:`_open` returned."""
+
+    def _run(self) -> None:
+        attempts = 0
+        while not self._stop.is_set():
+            try:
+                device = self._open()
+            except Exception as exc:  # cv2.error, OSError, RuntimeError, driver oddities
+                attempts += 1
+                if self.max_attempts is not None and attempts >= self.max_attempts:
+                    self._set_health(state="failed", error=str(exc), reopen_attempts=attempts)
+                    with self._cond:  # a reader waiting for a frame need not wait any longer
+                        self._gave_up = True
+                        self._cond.notify_all()
+                    return
+                self._set_health(state="reopening", error=str(exc), reopen_attempts=attempts)
+                delay = min(self.backoff_initial * 2 ** (attempts - 1), self.backoff_max)
+                self._stop.wait(delay)
+                continue
+            attempts = 0
+            error = self._grab_until_lost(device)
+            try:
+                self._close_device(device)
+            except Exception:  # a device that vanished may fail to close; it is gone either way
+                pass
+            if not self._stop.is_set():
+                self._set_health(state="reopening", error=error)
+
+    def _publish(self, frame: np.ndarray) -> None:
+        with self._cond:
+            self._frame = frame
+            self._seq += 1
+            self._cond.notify_all()
+        health = self.health
+        self._set_health(state="ok", error=None, reopen_attempts=0, frames=health.frames + 1)
+
+    def read(self, timeout: float = 1.0) -> np.ndarray | None:
+        """Return the newest frame not returned before, waiting up to *timeout*."""
+        with self._cond:
+            got = self._cond.wait_for(lambda: self._seq > self._delivered or self._closed or self._gave_up,
+                                      timeout=timeout)
+            if not got or self._closed or self._seq == self._delivered:
+                return None
+            self._delivered = self._seq
+            return self._frame
+
+    def _release(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5.0)
+
+
+class OpenCVCamera(GrabberCamera):
     """A camera read through ``cv2.VideoCapture`` on a background thread.
 
     *source* is a device index (``0``), a V4L2 path (``/dev/video0``), an
     RTSP/HTTP URL or a video file.  A video file is paced at its own frame rate
-    (or *fps*) and replays when it ends, like a looping feed.
-
-    When the device stops delivering (unplugged, network drop), the grabber
-    releases it and reopens with exponential backoff from ``backoff_initial``
-    doubling up to ``backoff_max`` seconds.  With ``max_attempts`` set, it gives
-    up after that many failed reopen attempts and health becomes ``"failed"``.
+    (or *fps*) and replays when it ends, like a looping feed. A device that stops
+    delivering (unplugged, network drop) is reopened as :class:`GrabberCamera` says.
     *capture_factory* (``cv2.VideoCapture`` by default) is the hardware object
     maker, passed in the gpiozero way so other capture back ends can be used.
     """
@@ -134,29 +224,19 @@ class OpenCVCamera(Camera):
                  backoff_initial: float = 0.5, backoff_max: float = 30.0,
                  max_attempts: int | None = None, read_failures: int = 3,
                  capture_factory: Callable[..., Any] | None = None) -> None:
-        super().__init__()
-        if backoff_initial <= 0 or backoff_max < backoff_initial:
-            raise ValueError("need 0 < backoff_initial <= backoff_max")
+        super().__init__(str(source), backoff_initial=backoff_initial, backoff_max=backoff_max,
+                         max_attempts=max_attempts)
         if isinstance(source, str) and source.isdigit():
             source = int(source)  # "0" from a config file means device 0
         self.source = source
         self.width, self.height, self.fps = width, height, fps
         self.exposure, self.mjpg = exposure, mjpg
-        self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
-        self.max_attempts, self.read_failures = max_attempts, read_failures
+        self.read_failures = read_failures
         self._factory = capture_factory
         self._is_file = isinstance(source, (str, os.PathLike)) and not _is_url(source) \
             and not str(source).startswith("/dev/")
-        self._cond = threading.Condition()
-        self._frame: np.ndarray | None = None
-        self._seq = 0
-        self._delivered = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"camera-{source}",
-                                        daemon=True)
-        self._thread.start()
+        self._start()
 
-    # -- opening ---------------------------------------------------------
     def _open(self) -> Any:
         """Open and configure the capture; raise OSError if it is not there."""
         import cv2
@@ -195,29 +275,10 @@ class OpenCVCamera(Camera):
             rate = self.fps or cap.get(cv2.CAP_PROP_FPS) or 25.0
             self._period = 1.0 / rate
 
-    # -- grabber thread ----------------------------------------------------
-    def _run(self) -> None:
-        attempts = 0
-        while not self._stop.is_set():
-            try:
-                cap = self._open()
-            except Exception as exc:  # cv2.error, OSError, driver oddities
-                attempts += 1
-                if self.max_attempts is not None and attempts >= self.max_attempts:
-                    self._set_health(state="failed", error=str(exc), reopen_attempts=attempts)
-                    return
-                self._set_health(state="reopening", error=str(exc), reopen_attempts=attempts)
-                delay = min(self.backoff_initial * 2 ** (attempts - 1), self.backoff_max)
-                self._stop.wait(delay)
-                continue
-            attempts = 0
-            error = self._grab_until_lost(cap)
-            cap.release()
-            if not self._stop.is_set():
-                self._set_health(state="reopening", error=error)
+    def _close_device(self, cap: Any) -> None:
+        cap.release()
 
     def _grab_until_lost(self, cap: Any) -> str:
-        """Read frames into the single slot until the source stops; return why."""
         failures = 0
         while not self._stop.is_set():
             try:
@@ -236,32 +297,6 @@ class OpenCVCamera(Camera):
             if self._period:
                 self._stop.wait(self._period)
         return "closed"
-
-    def _publish(self, frame: np.ndarray) -> None:
-        with self._cond:
-            self._frame = frame
-            self._seq += 1
-            self._cond.notify_all()
-        health = self.health
-        self._set_health(state="ok", error=None, reopen_attempts=0, frames=health.frames + 1)
-
-    # -- public ------------------------------------------------------------
-    def read(self, timeout: float = 1.0) -> np.ndarray | None:
-        """Return the newest frame not returned before, waiting up to *timeout*."""
-        with self._cond:
-            got = self._cond.wait_for(lambda: self._seq > self._delivered or self._closed,
-                                      timeout=timeout)
-            if not got or self._closed:
-                return None
-            self._delivered = self._seq
-            return self._frame
-
-    def _release(self) -> None:
-        self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=5.0)
 
 
 class _SimulatedCamera(Camera):
@@ -414,7 +449,8 @@ class FolderCamera(_SimulatedCamera):
 def open_camera(spec: Mapping[str, Any]) -> Camera:
     """Build a camera from configuration.
 
-    ``{"kind": "opencv", "source": 0, "width": 1280, "height": 720, "mjpg": true}`` or
+    ``{"kind": "opencv", "source": 0, "width": 1280, "height": 720, "mjpg": true}``,
+    ``{"kind": "picamera2", "source": 0, "fps": 15}`` (hardware/picamera.py) or
     ``{"kind": "folder", "source": "demo/frames", "fps": 10, "loop": true}``. (In-memory
     frames, :class:`FrameListCamera`, are built directly by the simulation and tests.)
     """
@@ -423,12 +459,17 @@ def open_camera(spec: Mapping[str, Any]) -> Camera:
     try:
         if kind == "opencv":
             return OpenCVCamera(options.pop("source"), **options)
+        if kind == "picamera2":
+            from hardware.picamera import Picamera2Camera, picamera2_factory
+
+            factory = picamera2_factory(options.pop("driver", "picamera2"))
+            return Picamera2Camera(options.pop("source", 0), factory=factory, **options)
         if kind == "folder":
             return FolderCamera(options.pop("source", None) or options.pop("path"), **options)
     except KeyError as exc:
         raise ValueError(f"camera kind {kind!r} needs a {exc.args[0]!r} setting") from None
     except TypeError as exc:
         raise ValueError(f"bad camera settings for kind {kind!r}: {exc}") from None
-    raise ValueError(f"unknown camera kind {kind!r}; choose opencv or folder")
+    raise ValueError(f"unknown camera kind {kind!r}; choose opencv, picamera2 or folder")
 
 

@@ -48,6 +48,10 @@
 #                        with stub commands on PATH)
 # Environment:
 #   KIOSK_INSTALL_PYTHON   interpreter that creates the venv (default python3)
+#   KIOSK_INSTALL_SYSTEMD_RUNNING  1 or 0: whether systemd runs here (default:
+#                        detected from /run/systemd/system); without it (a
+#                        chroot, an image build) units are enabled by their
+#                        symlinks and nothing is started
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -529,9 +533,25 @@ step_display_unit() {
     rm -f "$dropin"
 }
 
+# systemd_offline: true with --root or when systemd is not running (a chroot such as
+# `make test-arm64`, an image build): units are then enabled by their symlinks and
+# nothing is started.
+systemd_offline() {
+    [[ -n "$ROOT" ]] && return 0
+    case "${KIOSK_INSTALL_SYSTEMD_RUNNING:-auto}" in
+        1) return 1 ;;
+        0) return 0 ;;
+        *) [[ ! -d /run/systemd/system ]] ;;
+    esac
+}
+
+offline_reason() {
+    if [[ -n "$ROOT" ]]; then echo "--root"; else echo "systemd is not running here: chroot or image build"; fi
+}
+
 step_daemon_reload() {
-    if [[ -n "$ROOT" ]]; then
-        say skip "systemctl daemon-reload (--root)"
+    if systemd_offline; then
+        say skip "systemctl daemon-reload ($(offline_reason))"
     elif ((UNITS_CHANGED)); then
         act systemctl daemon-reload
     else
@@ -556,7 +576,7 @@ ensure_dir() {
 enable_unit() {
     local scope="$1" name="$2" dir target link
     dir="$ROOT/etc/systemd/$scope"
-    if [[ -n "$ROOT" ]]; then
+    if systemd_offline; then
         # What `systemctl enable` does, without systemctl.
         for target in $(wanted_by "$SCRIPT_DIR/$name"); do
             link="$dir/$target.wants/$name"
@@ -590,8 +610,8 @@ step_enable() {
 
 step_start() {
     local name
-    if [[ -n "$ROOT" ]]; then
-        say skip "systemctl start (--root)"
+    if systemd_offline; then
+        say skip "systemctl start ($(offline_reason))"
         return
     fi
     for name in $(role_enabled_units); do

@@ -28,3 +28,12 @@ def test_ci_runs_exactly_the_readme_test_command():
     script = (ROOT / ".ci" / "run").read_text()
     assert [line for line in script.splitlines() if line and not line.startswith("#")][-1] == "make test"
     assert "make test" in (ROOT / "README.md").read_text() and "make demo" in (ROOT / "README.md").read_text()
+
+
+def test_the_arm64_install_check_is_its_own_target_not_part_of_make_test():
+    """`make test-arm64` (minutes of qemu, needs root) runs scripts/test-arm64.sh; `make test` never does."""
+    plan = subprocess.run(["make", "-n", "test-arm64"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert plan.returncode == 0 and plan.stdout.strip() == "bash scripts/test-arm64.sh"
+    test_plan = subprocess.run(["make", "-n", "-o", "venv", "-o", "test-system-packages", "-o", "lint", "test"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert test_plan.returncode == 0 and "test-arm64" not in test_plan.stdout

@@ -248,7 +248,7 @@ def test_display_unit_settings():
 
 def test_shell_scripts_are_shellcheck_clean():
     shellcheck = need("shellcheck", "shellcheck")
-    scripts = [INSTALL, SYSTEMD_DIR / "kiosk-display-launch"]
+    scripts = [INSTALL, SYSTEMD_DIR / "kiosk-display-launch", SYSTEMD_DIR.parent / "scripts" / "test-arm64.sh"]
     proc = subprocess.run([shellcheck, *map(str, scripts)], capture_output=True, text=True, timeout=300)
     assert (proc.returncode, proc.stdout) == (0, "")
     for script in scripts:
@@ -352,6 +352,7 @@ class Machine:
             STUB_LOG=str(self.log),
             STUB_STATE=str(self.state),
             KIOSK_INSTALL_HOST_STEPS="1",
+            KIOSK_INSTALL_SYSTEMD_RUNNING="1",  # the stub systemctl plays a running systemd
             KIOSK_INSTALL_PYTHON=sys.executable,
             LC_ALL="C",
         )
@@ -467,6 +468,25 @@ def test_dry_run_office_on_plain_debian_without_root(tmp_path):
     ]
     assert not prefix.exists() and not data.exists()
     assert [c for c in m.calls() if MUTATING.match(c) and not c.startswith("systemctl is-")] == []
+
+
+def test_without_a_running_systemd_units_are_enabled_by_symlink_and_not_started(tmp_path, monkeypatch):
+    """A chroot (make test-arm64) or an image build: no systemctl call at all."""
+    m = Machine(tmp_path, pi=False)
+    prefix, data = tmp_path / "opt-kiosk", tmp_path / "data"
+    env = m.env()
+    monkeypatch.setattr(m, "env", lambda: {**env, "KIOSK_INSTALL_SYSTEMD_RUNNING": "0"})
+    lines = m.install("--role", "office", "--dry-run", "--prefix", str(prefix), "--data", str(data), root=False)
+    wants = [] if Path("/etc/systemd/system/timers.target.wants").is_dir() else [
+        "would: install -d -m 0755 /etc/systemd/system/timers.target.wants"]
+    assert lines[-3 - len(wants):] == [
+        "skip: systemctl daemon-reload (systemd is not running here: chroot or image build)",
+        *wants,
+        "would: ln -sfn /etc/systemd/system/kiosk-office-pull.timer "
+        "/etc/systemd/system/timers.target.wants/kiosk-office-pull.timer",
+        "skip: systemctl start (systemd is not running here: chroot or image build)",
+    ]
+    assert [c for c in m.calls() if c.startswith("systemctl")] == []
 
 
 def test_gate_install_into_root_twice_changes_nothing_the_second_time(tmp_path):

@@ -148,7 +148,7 @@ def _camera(lane: str, spec: Any, timeout: float) -> Finding:
     from kiosk.gate.wiring import open_camera_spec
 
     source = spec.source
-    extra = {"max_attempts": 1} if spec.kind == "opencv" else {}
+    extra = {"max_attempts": 1} if spec.kind in ("opencv", "picamera2") else {}
     try:
         camera = open_camera_spec(spec, **extra)
     except Exception as exc:
@@ -162,6 +162,9 @@ def _camera(lane: str, spec: Any, timeout: float) -> Finding:
         return _error("camera_bad", lane=lane, source=source, error=health.error)
     if frame is None:  # the text is chosen by render(): the --lang of the report
         return _error("camera_silent", lane=lane, source=source, seconds=timeout)
+    model = getattr(camera, "model", None)  # the camera module's sensor (imx708: Camera Module 3)
+    if model:
+        return _ok("camera_module_ok", lane=lane, model=model, width=frame.shape[1], height=frame.shape[0])
     return _ok("camera_ok", lane=lane, source=source, width=frame.shape[1], height=frame.shape[0])
 
 

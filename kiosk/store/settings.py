@@ -153,6 +153,21 @@ class OpencvCameraTable(Table):
 
 
 @table
+class Picamera2CameraTable(Table):
+    kind: Literal["picamera2"] = setting("picamera2", "the Raspberry Pi camera module (CSI) through Picamera2")
+    source: int = setting(0, "camera module number (0: the first, or the only one)")
+    width: int = setting(640, "frame width in pixels")
+    height: int = setting(480, "frame height in pixels")
+    fps: float = setting(15.0, "frames per second")
+    focus_m: float | None = setting(0.3, "lens focus distance in metres on autofocus modules "
+                                         "(0.3: a phone held 20-40 cm away); unset: continuous autofocus")
+    driver: Literal["picamera2", "fake"] = setting("picamera2", "picamera2 on a Pi; fake for a desk demo")
+    backoff_initial: float = setting(0.5, "seconds before the first attempt to reopen a lost camera")
+    backoff_max: float = setting(30.0, "the longest wait between reopen attempts, in seconds")
+    max_attempts: int | None = setting(None, "give up after so many failed opens (never if unset)")
+
+
+@table
 class FolderCameraTable(Table):
     kind: Literal["folder"] = setting("folder", "pictures from a folder or a video file (demo, tests)")
     source: str = setting(help="the folder of images or the video file")
@@ -220,7 +235,7 @@ class SignalsTable(PinsTable):
                                       "demo (gpiozero's default if unset)")
 
 
-CameraTable = OpencvCameraTable | FolderCameraTable
+CameraTable = OpencvCameraTable | Picamera2CameraTable | FolderCameraTable
 ScannerTable = EvdevScannerTable | StdinScannerTable
 ThermometerTable = ManualThermometerTable | FakeThermometerTable | Mlx90614ThermometerTable
 DECODERS = ("zxing", "zbar")  # hardware.decoder.DECODERS (checked by a test; importing it loads both)

@@ -145,7 +145,7 @@ def test_open_camera_from_config(tmp_path: Path, video: Path):
     cv2.imwrite(str(tmp_path / "a.png"), _frame(3))
     with open_camera({"kind": "folder", "source": str(tmp_path), "loop": True}) as cam:
         assert isinstance(cam, FolderCamera) and cam.loop
-    with pytest.raises(ValueError, match="unknown camera kind 'frames'; choose opencv or folder"):
+    with pytest.raises(ValueError, match="unknown camera kind 'frames'; choose opencv, picamera2 or folder"):
         open_camera({"kind": "frames", "frames": [_frame(1)]})  # in-memory frames are not configurable
     with open_camera({"kind": "opencv", "source": str(video), "width": 320}) as cam:
         assert isinstance(cam, OpenCVCamera) and cam.width == 320
