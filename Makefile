@@ -6,8 +6,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DEMO_HOME ?= demo-data
 DEMO_ARGS ?=
-SYSTEM_PACKAGES := libzbar0
-TEST_SYSTEM_PACKAGES := libzbar0 chromium fonts-noto-cjk systemd shellcheck
+SYSTEM_PACKAGES := libzbar0 espeak-ng alsa-utils
+TEST_SYSTEM_PACKAGES := libzbar0 chromium fonts-noto-cjk systemd shellcheck espeak-ng alsa-utils
 
 .PHONY: demo test lint bench venv system-packages test-system-packages clean
 
