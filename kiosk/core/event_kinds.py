@@ -29,6 +29,7 @@ _KINDS = [
     EventKind("returnee", decision=True),
     EventKind("sign_on", duty=True),
     EventKind("sign_off", duty=True),
+    EventKind("ack"),  # a guard saw an alarm (the screen's alarm strip) or the handover note
 ]
 
 KINDS: dict[str, EventKind] = {kind.name: kind for kind in _KINDS}

@@ -1,11 +1,14 @@
-// Guard screen: live decisions over Server-Sent Events, status refresh, alarm beep.
-// Vanilla and vendored: the LAN may have no internet.
+// Every guard page: live decisions over Server-Sent Events, the alarm strip, the alarm beep,
+// and the offline state (the whole screen dimmed, large text, how long since the last update).
+// Vanilla and vendored: the LAN may have no internet. No inline script: a strict CSP holds.
 (function () {
   "use strict";
   var body = document.body;
   var live = document.getElementById("live").dataset;
   var after = live.after || "0";
   var audio = null;
+  var lastContact = Date.now();
+  var offlineAge = document.getElementById("offline-age");
 
   function beep() {
     // Three loud square-wave beeps: a fever or an isolated person must not go unnoticed.
@@ -22,11 +25,29 @@
         osc.start(audio.currentTime + start);
         osc.stop(audio.currentTime + start + 0.2);
       });
-    } catch (err) { /* no audio device: the colours still show it */ }
+    } catch (err) { /* no audio device: the strip and the colours still show it */ }
   }
 
-  function refreshStatus() {
-    fetch(live.status, { credentials: "same-origin", cache: "no-store" })
+  function online() {
+    lastContact = Date.now();
+    body.classList.remove("offline");
+    document.getElementById("offline").hidden = true;
+  }
+
+  function offline() {
+    body.classList.add("offline");
+    document.getElementById("offline").hidden = false;
+    showAge();
+  }
+
+  function showAge() {
+    var seconds = Math.round((Date.now() - lastContact) / 1000);
+    offlineAge.textContent = offlineAge.dataset.template.replace("{s}", seconds);
+  }
+
+  function replace(id, url) {
+    // Swap a server-rendered fragment in; a failure is the offline state, a redirect a lost session.
+    return fetch(url, { credentials: "same-origin", cache: "no-store" })
       .then(function (response) {
         if (response.redirected) { window.location.href = response.url; return null; }
         if (!response.ok) { throw new Error(response.status); }
@@ -34,11 +55,16 @@
       })
       .then(function (html) {
         if (html === null) { return; }
-        var status = document.getElementById("status");
-        if (status) { status.outerHTML = html; }
-        body.classList.remove("offline");
+        var old = document.getElementById(id);
+        if (old) { old.outerHTML = html; }
+        online();
       })
-      .catch(function () { body.classList.add("offline"); });
+      .catch(offline);
+  }
+
+  function refresh() {
+    if (document.getElementById("status")) { replace("status", live.status); }
+    replace("alarms", live.alarms);
   }
 
   function onDecision(message) {
@@ -47,16 +73,16 @@
     var card = document.getElementById("lane-" + data.lane);
     if (card) { card.outerHTML = data.html; }
     if (data.alarm) { beep(); }
-    refreshStatus();
+    refresh();
   }
 
   function connect() {
     var source = new EventSource(live.stream + "?after=" + encodeURIComponent(after));
     source.addEventListener("decision", onDecision);
-    source.onopen = function () { body.classList.remove("offline"); body.classList.add("live"); };
+    source.onopen = function () { online(); body.classList.add("live"); };
     source.onerror = function () {
       body.classList.remove("live");
-      body.classList.add("offline");
+      offline();
       if (source.readyState === EventSource.CLOSED) {  // the browser gave up: we don't
         source.close();
         setTimeout(connect, 1000);
@@ -64,7 +90,11 @@
     };
   }
 
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register(live.worker, { scope: "/" }).catch(function () { /* http off localhost */ });
+  }
   document.addEventListener("pointerdown", function () { if (audio) { audio.resume(); } });
   connect();
-  setInterval(refreshStatus, 5000);
+  setInterval(refresh, 5000);
+  setInterval(function () { if (body.classList.contains("offline")) { showAge(); } }, 1000);
 })();
