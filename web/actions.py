@@ -71,7 +71,7 @@ def check():
         else:
             return _result(result)
     query = request.args.get("q", "")
-    return render_template("actions/check.html", query=query, persons=search_persons(gate.db, query),
+    return render_template("actions/check.html", query=query, persons=search_persons(gate.db, query, limit=4),
                            lanes=gate.config["lanes"], lane=_lane(), error=error, form=request.form,
                            temperature_required=_requires_temperature(_lane())), status_of(error)
 

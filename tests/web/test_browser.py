@@ -22,14 +22,12 @@ from kiosk.gate.service import Gate
 from kiosk.sim.demo import OFFICE_LOGIN, create_demo
 from tests.conftest import SESSION_START
 from tests.servers import ROOT, KioskServer
+from web.screen_preview import launch_chromium
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 VIEWPORT = {"width": 800, "height": 480}
 
 
@@ -61,10 +59,8 @@ def server(community):
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launch_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +125,8 @@ def test_returnee_registration(guard_page, server):
     guard_page.fill("input[name=id_last4]", "123X")
     guard_page.select_option("select[name=origin]", "610113")
     guard_page.fill("input[name=arrival]", date.today().isoformat())
-    guard_page.fill("input[name=household]", "3-1-502")
-    guard_page.click("button[type=submit]")
+    guard_page.select_option("select[name=household]", "3-1-502")
+    guard_page.click("main form.touch button[type=submit]")  # not the alarm strip's 已知晓
     assert "转集中隔离" in guard_page.inner_text("#returnee-outcome")
 
 

@@ -180,3 +180,11 @@ def test_the_service_worker_and_offline_page_are_served(client):
         assert "caches.match(OFFLINE)" in worker.get_data(as_text=True)
     offline = client.get("/screen/offline").get_data(as_text=True)
     assert "与值班服务器断开" in offline and "offline.js" in offline
+
+
+def test_a_search_shows_three_persons_and_asks_for_more_rather_than_scroll(client, gate):
+    sign_on(client)
+    for number in range(4):
+        gate.db["persons"].insert({"id": f"R9{number}", "name": f"欧阳娜{number}", "household_id": None, "phone": None})
+    html = client.get("/actions/check?q=欧阳").get_data(as_text=True)
+    assert html.count('<li><span class="name">') == 3 and "结果较多，只显示前 3 位" in html

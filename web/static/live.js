@@ -76,13 +76,17 @@
     refresh();
   }
 
+  var current = null;  // the newest EventSource
+
   function connect() {
-    var source = new EventSource(live.stream + "?after=" + encodeURIComponent(after));
+    var source = current = new EventSource(live.stream + "?after=" + encodeURIComponent(after));
     source.addEventListener("decision", onDecision);
     source.onopen = function () { online(); body.classList.add("live"); };
     source.onerror = function () {
       body.classList.remove("live");
-      offline();
+      // The stream ends every two minutes by design and reconnects within a second:
+      // only a connection still not back after three seconds is the offline state.
+      setTimeout(function () { if (current.readyState !== EventSource.OPEN) { offline(); } }, 3000);
       if (source.readyState === EventSource.CLOSED) {  // the browser gave up: we don't
         source.close();
         setTimeout(connect, 1000);
