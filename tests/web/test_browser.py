@@ -22,6 +22,7 @@ from kiosk.gate.service import Gate
 from kiosk.sim.demo import OFFICE_LOGIN, create_demo
 from tests.conftest import SESSION_START
 from tests.servers import ROOT, KioskServer
+from tests.waiting import wait_for
 from web.screen_preview import launch_chromium
 
 pytestmark = pytest.mark.browser
@@ -159,3 +160,15 @@ def test_the_vehicle_form_fits_the_touchscreen_without_scrolling(guard_page, ser
     guard_page.goto(f"{server.url}/screen/?lang=zh")
     assert size == [800, 480]
     assert submit["y"] + submit["height"] <= 480 and submit["height"] >= 48
+
+
+def test_a_page_loaded_while_the_server_is_down_shows_the_offline_page_then_the_real_one(guard_page, server):
+    """Never Chromium's own error page: the service worker's kept offline page, retrying by itself."""
+    guard_page.goto(server.url + "/screen/")
+    wait_for(lambda: guard_page.evaluate("!!navigator.serviceWorker.controller"), interval=0.5)  # the worker took it
+    server.stop()
+    guard_page.goto(server.url + "/actions/check")
+    assert guard_page.inner_text("#offline .big") == "与值班服务器断开"
+    server.start()
+    guard_page.wait_for_selector("form#by-pass", timeout=PATIENCE_MS)  # the real page, by itself
+    assert guard_page.url == server.url + "/actions/check"

@@ -1,5 +1,6 @@
 """The guard screen and every guard form, measured in Chromium: nothing overflows, overlaps or scrolls,
-and every touch target is at least 48 CSS px high (about 9 mm on the gate's 7-inch screen).
+every touch target is at least 48 CSS px high (about 9 mm on the gate's 7-inch screen), and all
+text reaches WCAG AA contrast.
 
 One browser for the module; no server process: Playwright hands each request to the app's
 in-process Flask client (``serve_in_process``), and the screen's states are the app's own
@@ -81,6 +82,32 @@ PROBLEMS_JS = """() => {
   return problems;
 }"""
 
+# Text that does not reach WCAG AA against the first opaque background behind it: 4.5:1, or 3:1
+# for large text (24 px, or 18.7 px bold). Half-transparent backgrounds are looked through.
+CONTRAST_JS = """() => {
+  const rgb = text => (text.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const low = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    if (el.closest('[hidden]') || ![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+    const s = getComputedStyle(el);
+    if (s.display === 'none' || s.visibility === 'hidden' || el.closest('.offline-screen')) continue;
+    let back = null;
+    for (let a = el; a && !back; a = a.parentElement) {
+      const c = rgb(getComputedStyle(a).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] === 1)) back = c.slice(0, 3);
+    }
+    back = back || [255, 255, 255];
+    const size = parseFloat(s.fontSize), bold = parseInt(s.fontWeight) >= 700;
+    const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    const got = ratio(rgb(s.color).slice(0, 3), back);
+    if (got < needed) low.push(`${el.tagName.toLowerCase()}.${el.className} "${el.textContent.trim().slice(0, 20)}" ${got.toFixed(2)}`);
+  }
+  return low;
+}"""
+
 TARGETS_JS = """(minimum) => [...document.querySelectorAll(
     'a, button, select, textarea, input:not([type=hidden]):not([type=radio]), label.big-radio')]
   .filter(el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0 && !el.closest('[hidden]'); })
@@ -138,6 +165,8 @@ def test_every_code_in_both_languages_on_both_lanes_fits(browser, world, guard_c
                 found[language, code] = problems
             if small := page.evaluate(TARGETS_JS, MIN_TARGET_PX):
                 found[language, code, "targets"] = small
+            if low := page.evaluate(CONTRAST_JS):
+                found[language, code, "contrast"] = low
     context.close()
     assert found == {}
 
@@ -161,6 +190,8 @@ def test_every_guard_form_fits_800x480_without_scrolling_and_its_targets_are_48p
             found[path] = problems
         if small := page.evaluate(TARGETS_JS, MIN_TARGET_PX):
             found[path, "targets"] = small
+        if low := page.evaluate(CONTRAST_JS):
+            found[path, "contrast"] = low
         heights[path] = page.evaluate("Math.min(...[...document.querySelectorAll('a.button, button')]"
                                       ".filter(b => b.offsetParent).map(b => b.getBoundingClientRect().height))")
     context.close()

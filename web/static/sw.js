@@ -3,16 +3,22 @@
 "use strict";
 var CACHE = "kiosk-offline-v1";
 var OFFLINE = "/screen/offline";
+var KEPT = [OFFLINE, "/static/style.css", "/static/offline.js"];
 
 self.addEventListener("install", function (event) {
   event.waitUntil(caches.open(CACHE)
-    .then(function (cache) { return cache.addAll([OFFLINE, "/static/style.css", "/static/offline.js"]); })
+    .then(function (cache) { return cache.addAll(KEPT); })
     .then(function () { return self.skipWaiting(); }));
 });
 
 self.addEventListener("activate", function (event) { event.waitUntil(self.clients.claim()); });
 
 self.addEventListener("fetch", function (event) {
-  if (event.request.mode !== "navigate") { return; }
-  event.respondWith(fetch(event.request).catch(function () { return caches.match(OFFLINE); }));
+  var request = event.request;
+  if (request.mode === "navigate") {
+    event.respondWith(fetch(request).catch(function () { return caches.match(OFFLINE); }));
+  } else if (request.method === "GET" && KEPT.indexOf(new URL(request.url).pathname) >= 0) {
+    // the offline page's own style and script, from the network while it answers
+    event.respondWith(fetch(request).catch(function () { return caches.match(request); }));
+  }
 });
