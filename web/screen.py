@@ -70,7 +70,8 @@ def status_bar():
 @bp.route("/alarms")
 @viewer_required
 def alarms():
-    return render_template("_alarms.html", alarms=_alarm_strip())
+    """The strip, refreshed by live.js; ``next`` is the page it shows on (where 已知晓 returns to)."""
+    return render_template("_alarms.html", alarms=_alarm_strip(), next_page=request.args.get("next"))
 
 
 @bp.route("/alarms/<event_id>/ack", methods=["POST"])
@@ -82,8 +83,8 @@ def acknowledge(event_id):
         acknowledge_alarm(gate, event_id, g.guard_id, gate.now())
     except LookupError:
         abort(404)
-    back = request.form.get("next", "")
-    return redirect(back if back.startswith("/") and not back.startswith("//") else url_for("screen.screen"))
+    back = request.form.get("next", "")  # a path on this site only: never //host or /\host
+    return redirect(back if back.startswith("/") and not back.startswith(("//", "/\\")) else url_for("screen.screen"))
 
 
 @bp.route("/handover")

@@ -172,3 +172,15 @@ def test_a_page_loaded_while_the_server_is_down_shows_the_offline_page_then_the_
     server.start()
     guard_page.wait_for_selector("form#by-pass", timeout=PATIENCE_MS)  # the real page, by itself
     assert guard_page.url == server.url + "/actions/check"
+
+
+def test_an_alarm_reaches_an_open_form_and_stays_until_acknowledged(guard_page, server, community):
+    """The live stream on a form page: a fever recorded by another process lands on the alarm strip."""
+    guard_page.goto(server.url + "/actions/vehicle")
+    wait_live(guard_page)
+    record_scan(community.gate_home, community.tokens["second_resident"], "in", 38.7)
+    guard_page.wait_for_selector("#alarms form.alarm-item:has-text('发热')", timeout=PATIENCE_MS)
+    record_scan(community.gate_home, community.tokens["resident"], "out", 36.5)  # the next scan keeps it
+    guard_page.click("#alarms button.ack")
+    guard_page.wait_for_url(server.url + "/actions/vehicle")  # back on the form it was tapped on
+    assert guard_page.locator("#alarms form.alarm-item:has-text('发热')").count() == 0

@@ -188,3 +188,11 @@ def test_a_search_shows_three_persons_and_asks_for_more_rather_than_scroll(clien
         gate.db["persons"].insert({"id": f"R9{number}", "name": f"欧阳娜{number}", "household_id": None, "phone": None})
     html = client.get("/actions/check?q=欧阳").get_data(as_text=True)
     assert html.count('<li><span class="name">') == 3 and "结果较多，只显示前 3 位" in html
+
+
+def test_acknowledging_never_redirects_off_the_site(client, gate, demo):
+    sign_on(client)
+    for target in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
+        fever = gate.check(Scan("in", token=demo.tokens["second_resident"], temperature=38.6, lane="in")).event
+        response = post(client, f"/screen/alarms/{fever['id']}/ack", {"next": target}, "/actions/check")
+        assert response.location == "/screen/", target

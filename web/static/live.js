@@ -64,7 +64,7 @@
 
   function refresh() {
     if (document.getElementById("status")) { replace("status", live.status); }
-    replace("alarms", live.alarms);
+    replace("alarms", live.alarms + "?next=" + encodeURIComponent(location.pathname + location.search));
   }
 
   function onDecision(message) {
