@@ -6,8 +6,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DEMO_HOME ?= demo-data
 DEMO_ARGS ?=
-SYSTEM_PACKAGES := libzbar0 fonts-noto-cjk
-TEST_SYSTEM_PACKAGES := libzbar0 chromium fonts-noto-cjk poppler-utils systemd shellcheck
+SYSTEM_PACKAGES := libzbar0 fonts-noto-cjk espeak-ng alsa-utils
+TEST_SYSTEM_PACKAGES := libzbar0 chromium fonts-noto-cjk poppler-utils systemd shellcheck espeak-ng alsa-utils
 
 .PHONY: demo test test-arm64 lint bench venv system-packages test-system-packages clean
 

@@ -26,6 +26,9 @@ thermometer
     ``ProximityTrigger``.
 signals
     ``Signals``/``make_signals``: LEDs, buzzer, gate relay, button via gpiozero.
+audio
+    ``speak_to_wav`` (espeak-ng), ``AplayAudio`` (ALSA aplay), ``FakeAudio``
+    (records what was played): the lanes' spoken prompts.
 scanner
     Keyboard-wedge barcode scanners: ``StreamScanner``, ``EvdevScanner``.
 cli

@@ -62,8 +62,10 @@ readonly DEFAULT_DATA=/var/lib/kiosk
 # Groups of the gate's hardware: /dev/gpiochip*, /dev/i2c-*, /dev/video*,
 # input devices (HID readers), serial adapters.  kiosk-gate.service lists them
 # in SupplementaryGroups=, so they must exist for the unit to start.
-readonly GATE_GROUPS=(gpio i2c video input dialout)
+readonly GATE_GROUPS=(gpio i2c video input dialout audio)
 readonly BASE_PACKAGES=(libzbar0 python3-venv i2c-tools)
+# The lane's spoken prompts: made by espeak-ng, played by aplay ([voice] in kiosk.toml).
+readonly GATE_PACKAGES=(espeak-ng alsa-utils)
 # Only in Raspberry Pi OS's archive: installed when apt offers them.
 readonly OPTIONAL_BASE_PACKAGES=(python3-lgpio)
 readonly OPTIONAL_GATE_PACKAGES=(python3-picamera2)
@@ -186,6 +188,7 @@ step_packages() {
     local required=("${BASE_PACKAGES[@]}") optional=("${OPTIONAL_BASE_PACKAGES[@]}")
     local want_browser=0 missing=() pkg browser
     if [[ "$ROLE" == gate ]]; then
+        required+=("${GATE_PACKAGES[@]}")
         optional+=("${OPTIONAL_GATE_PACKAGES[@]}")
         want_browser=1
         for pkg in "${BROWSER_PACKAGES[@]}"; do

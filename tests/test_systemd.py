@@ -194,7 +194,7 @@ def test_gate_unit_settings():
         "RestartSec": "2",
         "User": "kiosk",
         "Group": "kiosk",
-        "SupplementaryGroups": "gpio i2c video input dialout",
+        "SupplementaryGroups": "gpio i2c video input dialout audio",
         "ExecStart": "/opt/kiosk/venv/bin/kiosk run",
         **HARDENING,
     }
@@ -314,8 +314,8 @@ STUB_COMMANDS = [
     "dpkg-query", "apt-cache", "apt-get", "getent", "groupadd", "useradd",
     "usermod", "systemctl", "runuser",
 ]
-PI_PACKAGES = ["libzbar0", "python3-venv", "i2c-tools", "python3-lgpio", "python3-picamera2", "chromium"]
-DEBIAN_PACKAGES = ["libzbar0", "python3-venv", "i2c-tools", "chromium", "chromium-browser"]
+PI_PACKAGES = ["libzbar0", "python3-venv", "i2c-tools", "espeak-ng", "alsa-utils", "python3-lgpio", "python3-picamera2", "chromium"]
+DEBIAN_PACKAGES = ["libzbar0", "python3-venv", "i2c-tools", "espeak-ng", "alsa-utils", "chromium", "chromium-browser"]
 MUTATING = re.compile(r"^(apt-get|groupadd|useradd|usermod|systemctl|runuser|raspi-config nonint do_|kiosk )")
 
 
@@ -340,7 +340,7 @@ class Machine:
         (self.state / "installed").write_text("python3-venv\n")
         (self.state / "i2c").write_text("1\n")
         (self.state / "passwd").write_text("root:x:0:0::/root:/bin/bash\npi:x:1000:1000::/home/pi:/bin/bash\n")
-        groups = ["root:x:0:", "video:x:44:pi", "input:x:105:", "dialout:x:20:pi", "pi:x:1000:"]
+        groups = ["root:x:0:", "video:x:44:pi", "input:x:105:", "dialout:x:20:pi", "audio:x:29:", "pi:x:1000:"]
         if pi:
             groups += ["gpio:x:997:pi", "i2c:x:998:pi"]
         (self.state / "group").write_text("\n".join(groups) + "\n")
@@ -404,12 +404,12 @@ def gate_dry_run_lines(r: str, pip: bool = True) -> list[str]:
         machine_line(),
         "would: apt-get update -qq",
         "would: env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends"
-        " libzbar0 i2c-tools python3-lgpio python3-picamera2 chromium",
+        " libzbar0 i2c-tools espeak-ng alsa-utils python3-lgpio python3-picamera2 chromium",
         "would: raspi-config nonint do_i2c 0",
-        *[f"ok: group {g} exists" for g in ("gpio", "i2c", "video", "input", "dialout")],
+        *[f"ok: group {g} exists" for g in ("gpio", "i2c", "video", "input", "dialout", "audio")],
         "would: useradd --system --user-group --home-dir /var/lib/kiosk --no-create-home"
         " --shell /usr/sbin/nologin --comment gate-kiosk kiosk",
-        *[f"would: usermod --append --groups {g} kiosk" for g in ("gpio", "i2c", "video", "input", "dialout")],
+        *[f"would: usermod --append --groups {g} kiosk" for g in ("gpio", "i2c", "video", "input", "dialout", "audio")],
         f"would: install -d -m 0755 {r}/opt/kiosk",
         f"would: {sys.executable} -m venv --system-site-packages {r}/opt/kiosk/venv",
         f"would: {r}/opt/kiosk/venv/bin/pip install --upgrade {REPO}" if pip else f"skip: pip install {REPO} (--no-pip)",
@@ -498,11 +498,11 @@ def test_gate_install_into_root_twice_changes_nothing_the_second_time(tmp_path):
     first_calls = m.calls()
     assert [c for c in first_calls if MUTATING.match(c)] == [
         "apt-get update -qq",
-        "apt-get install -y -qq --no-install-recommends libzbar0 i2c-tools python3-lgpio python3-picamera2 chromium",
+        "apt-get install -y -qq --no-install-recommends libzbar0 i2c-tools espeak-ng alsa-utils python3-lgpio python3-picamera2 chromium",
         "raspi-config nonint do_i2c 0",
         "useradd --system --user-group --home-dir /var/lib/kiosk --no-create-home"
         " --shell /usr/sbin/nologin --comment gate-kiosk kiosk",
-        *[f"usermod --append --groups {g} kiosk" for g in ("gpio", "i2c", "video", "input", "dialout")],
+        *[f"usermod --append --groups {g} kiosk" for g in ("gpio", "i2c", "video", "input", "dialout", "audio")],
         f"kiosk --home {r}/var/lib/kiosk {GATE_INIT}",
     ]
 

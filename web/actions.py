@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
 from kiosk.core.clock import parse_utc
-from kiosk.gate.returnees import Returnee, ReturneeError, register_returnee
+from kiosk.gate.returnees import Returnee, ReturneeError, household_choices, register_returnee
 from kiosk.gate.service import override_policy
 from kiosk.store import lane_state
 from kiosk.store.guards import GuardError
@@ -39,8 +39,8 @@ def _lane() -> str:
 def _result(result, passengers=()):
     """The decision page after a manual check or vehicle check (with its passengers' decisions)."""
     gate = get_gate()
-    cards = [lane_card(gate.db, gate.lane(checked.event["lane"]), checked.event) for checked in passengers]
-    card = lane_card(gate.db, gate.lane(result.event["lane"]), result.event)
+    cards = [lane_card(gate, gate.lane(checked.event["lane"]), checked.event) for checked in passengers]
+    card = lane_card(gate, gate.lane(result.event["lane"]), result.event)
     return render_template("actions/result.html", card=card, decision=result.decision, passengers=cards,
                            can_override=result.decision.outcome in ("deny", "refer"))
 
@@ -64,13 +64,15 @@ def check():
             temperature = web_actions.parse_temperature(request.form.get("temperature"))
             result = web_actions.manual_check(gate, request.form.get("pass_id", ""), _lane(), temperature, gate.now(),
                                               typed_by=g.guard_id, nonce=form_nonce())
+        except web_actions.NoSuchPass:
+            error = "no_such_pass"
         except ValueError:
             error = "bad_temperature"
         else:
             return _result(result)
     query = request.args.get("q", "")
-    return render_template("actions/check.html", query=query, persons=search_persons(gate.db, query),
-                           lanes=gate.config["lanes"], lane=_lane(), error=error,
+    return render_template("actions/check.html", query=query, persons=search_persons(gate.db, query, limit=4),
+                           lanes=gate.config["lanes"], lane=_lane(), error=error, form=request.form,
                            temperature_required=_requires_temperature(_lane())), status_of(error)
 
 
@@ -89,8 +91,8 @@ def temperature():
         except ValueError:
             error = "bad_temperature"
     return render_template("actions/temperature.html", lanes=gate.config["lanes"], lane=_lane(),
-                           refusals=web_actions.fever_refusals(gate, gate.now()),
-                           error=error, saved=saved), status_of(error)
+                           refusals=web_actions.fever_refusals(gate, gate.now()), error=error, saved=saved,
+                           typed=web_actions.typed_readings(gate, g.guard_id, gate.now())), status_of(error)
 
 
 @bp.route("/override/<event_id>", methods=["GET", "POST"])
@@ -111,7 +113,7 @@ def override(event_id):
             error = exc.code
         else:
             return redirect(url_for("actions.opened", event_id=event["id"]))
-    card = lane_card(gate.db, gate.lane(rows[0]["lane"]), rows[0])
+    card = lane_card(gate, gate.lane(rows[0]["lane"]), rows[0])
     return render_template("actions/override.html", card=card, error=error,
                            supervised=override_policy(rows[0]) == "supervisor"), status_of(error)
 
@@ -147,9 +149,11 @@ def returnee():
             event = register_returnee(gate, Returnee(**fields), entry, g.guard_id, gate.now(), form_nonce())
         except ReturneeError as exc:
             error = exc.code
-    areas = list(gate.db.query("SELECT * FROM risk_areas ORDER BY level DESC, code"))
-    return render_template("actions/returnee.html", areas=areas, error=error, event=event,
-                           form=request.form), status_of(error and "bad_input")
+    areas = list(gate.db.query("SELECT * FROM risk_areas ORDER BY CASE level WHEN 'high' THEN 0 "
+                               "WHEN 'medium' THEN 1 ELSE 2 END, name"))
+    return render_template("actions/returnee.html", areas=areas, error=error, event=event, form=request.form,
+                           households=household_choices(gate.db), today=gate.stamp(gate.now()).local[:10]
+                           ), status_of(error and "bad_input")
 
 
 @bp.route("/vehicle", methods=["GET", "POST"])

@@ -77,7 +77,7 @@ def checked_login(who: str, attempt):
 
 def checked_pin(gate):
     """A guard-PIN check behind the same limits as sign-on (for a supervisor's approval)."""
-    return lambda guard_id, pin: checked_login(f"guard:{guard_id}",
+    return lambda guard_id, pin: checked_login(f"guard:{guard_id.strip().casefold()}",
                                                lambda: guards.authenticate(gate.db, guard_id, pin, gate.now()))
 
 
@@ -139,16 +139,18 @@ def sign_on():
         guard_id, lane = request.form.get("guard_id", "").strip(), request.form.get("lane", "")
         try:
             gate.lane(lane)
-            checked_login(f"guard:{guard_id}",
-                          lambda: gate.sign_on(guard_id, request.form.get("pin", ""), lane, gate.now(), form_nonce()))
+            event = checked_login(f"guard:{guard_id.casefold()}",
+                                  lambda: gate.sign_on(guard_id, request.form.get("pin", ""), lane, gate.now(),
+                                                       form_nonce()))
         except GuardError as exc:
             error = exc.code
         except ConfigError:
             error = "bad_lane"
         if error is None:
-            session.update(guard_id=guard_id, lane=lane)
-            return redirect(url_for("screen.screen"))
-    return render_template("sign_on.html", error=error, lanes=gate.config["lanes"]), status_of(error)
+            session.update(guard_id=event["guard_id"], lane=lane)  # the id as stored, however typed
+            return redirect(url_for("screen.handover"))  # the last handover note first, if unread
+    return render_template("sign_on.html", error=error, lanes=gate.config["lanes"], form=request.form,
+                           lane=request.form.get("lane") or gate.config["lanes"][0]["id"]), status_of(error)
 
 
 @bp.route("/sign-off", methods=["GET", "POST"])
@@ -157,7 +159,7 @@ def sign_off():
     gate, error = get_gate(), None
     if request.method == "POST":
         try:
-            checked_login(f"guard:{g.guard_id}",
+            checked_login(f"guard:{g.guard_id.casefold()}",
                           lambda: gate.sign_off(g.guard_id, request.form.get("pin", ""), gate.now(),
                                                 request.form.get("note", "").strip(), form_nonce()))
         except GuardError as exc:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from kiosk.core.clock import parse_utc
+from kiosk.core.clock import parse_utc, utc_text
 from kiosk.core.codes import codes_with
 from kiosk.core.event_kinds import kinds_with
 from kiosk.store import guards, lane_state, registry
@@ -18,8 +18,10 @@ from web.lookup import household_label, mask_name, subject_name
 
 # Events that show a decision on a lane's card.
 DECISION_KINDS = kinds_with(decision=True)
+PASSAGE_KINDS = kinds_with(passage=True)
 # Codes that must be impossible to miss (colour, size, sound).
 ALARM_CODES = codes_with(alarm=True)
+ISOLATION_CODES = ("home_isolation", "central_quarantine")
 REGISTRY_STALE_HOURS = 24
 
 
@@ -41,8 +43,10 @@ def last_seq(db: sqlite_utils.Database) -> int:
     return db.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
 
 
-def lane_card(db: sqlite_utils.Database, lane: dict, event: dict | None) -> dict:
-    """A lane's card: its latest decision, with the person masked and the alarm flag."""
+def lane_card(gate, lane: dict, event: dict | None) -> dict:
+    """A lane's card: its latest decision, with the person masked, the alarm flag and the facts
+    the guard needs (the responsible cadre, who used the household's quota)."""
+    db = gate.db
     card = {"lane": lane["id"], "direction": lane["direction"], "event": None}
     if event is None:
         return card
@@ -55,8 +59,45 @@ def lane_card(db: sqlite_utils.Database, lane: dict, event: dict | None) -> dict
         "name": name if event["subject_kind"] == "vehicle" else mask_name(name),  # plates are not masked
         "household": household_label(db, event["household_id"]) or json.loads(event["data"]).get("household", ""),
         "alarm": any(code in ALARM_CODES for code in codes),
+        "cadre": _cadre(db, event) if set(codes) & set(ISOLATION_CODES) else None,
+        "quota": _quota(gate, event) if "household_quota" in codes else None,
     }
     return card
+
+
+def _direction(gate, lane_id: str) -> str | None:
+    return next((lane["direction"] for lane in gate.config["lanes"] if lane["id"] == lane_id), None)
+
+
+def _cadre(db: sqlite_utils.Database, event: dict) -> dict | None:
+    """The cadre responsible for an isolated or quarantined person (from the registry's health list)."""
+    health = registry.get_health(db, event["subject_id"]) if event["subject_kind"] == "resident" else None
+    if not health or not (health["cadre_name"] or health["cadre_phone"]):
+        return None
+    return {"name": health["cadre_name"] or "", "phone": health["cadre_phone"] or ""}
+
+
+def _quota(gate, event: dict) -> dict:
+    """Who of the household went out within the quota window, and when the quota renews."""
+    days = gate.rules().household_quota_days
+    decided = parse_utc(event["ts_utc"])
+    marks = ",".join("?" for _ in PASSAGE_KINDS)
+    rows = list(gate.db.query(
+        f"SELECT subject_id, MIN(ts_utc) AS first_utc, MAX(ts_local) AS last_local FROM events "
+        f"WHERE household_id = ? AND direction = 'out' AND outcome = 'allow' AND kind IN ({marks}) "
+        f"AND subject_kind != 'vehicle' AND subject_id != ? AND ts_utc >= ? AND seq < ? "
+        f"GROUP BY subject_id ORDER BY first_utc",
+        [event["household_id"], *PASSAGE_KINDS, event["subject_id"], utc_text(decided - timedelta(days=days)),
+         event["seq"]]))
+    renews = parse_utc(rows[0]["first_utc"]) + timedelta(days=days) if rows else None
+    return {"out": [{"name": mask_name(_person_name(gate.db, row["subject_id"])),
+                     "time": row["last_local"][5:16].replace("T", " ")} for row in rows],
+            "renews": renews.astimezone(ZoneInfo(gate.tz)).strftime("%m-%d %H:%M") if renews else None}
+
+
+def _person_name(db: sqlite_utils.Database, person_id: str) -> str:
+    person = registry.get_person(db, person_id)
+    return person["name"] if person else person_id
 
 
 def status(gate, now: datetime) -> dict:
@@ -70,7 +111,9 @@ def status(gate, now: datetime) -> dict:
     contact = db.conn.execute("SELECT value FROM sync_state WHERE key = 'office_last_contact_utc'").fetchone()
     names = {row["id"]: row["name"] for row in db.query("SELECT id, name FROM guards")}
     return {
-        "on_duty": [{"guard_id": row["guard_id"], "name": names.get(row["guard_id"], ""), "lane": row["lane"]}
+        "on_duty": [{"guard_id": row["guard_id"], "name": names.get(row["guard_id"], ""), "lane": row["lane"],
+                     "direction": _direction(gate, row["lane"]),
+                     "earlier_shift": parse_utc(row["on_utc"]) < ref.start}  # left signed on: flagged
                     for row in guards.open_duty(db)],
         "shift": ref,
         "counts": {"in": log["entries"]["persons"] + log["entries"]["vehicles"],

@@ -31,6 +31,7 @@ _KINDS = [
     EventKind("visitor_pass"),  # a supervisor issued a visitor pass at the gate
     EventKind("sign_on", duty=True),
     EventKind("sign_off", duty=True),
+    EventKind("ack"),  # a guard saw an alarm (the screen's alarm strip) or the handover note
 ]
 
 KINDS: dict[str, EventKind] = {kind.name: kind for kind in _KINDS}

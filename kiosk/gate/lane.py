@@ -48,6 +48,7 @@ from kiosk.core import passes
 from kiosk.core.i18n import t
 from kiosk.core.rules import Decision, Scan
 from kiosk.gate.service import CheckResult, Gate, NotRecorded
+from kiosk.gate.voice import prompt_for
 from kiosk.store import lane_state
 from kiosk.store.events import RecordingError
 
@@ -119,7 +120,7 @@ class Lane:
 
     def __init__(self, lane_id: str, direction: str, gate: Gate, *, camera: Any = None,
                  decoder: Any = None, scanner: Any = None, thermometer: Any = None,
-                 signals: Any = None, proximity: Any = None,
+                 signals: Any = None, proximity: Any = None, voice: Any = None,
                  require_temperature: bool = False, vehicle: bool = False, disinfection: bool = False,
                  vehicle_window_s: float = 60.0, debouncer: Debouncer | None = None,
                  open_seconds: float | None = None, open_unrecorded: bool | None = None,
@@ -138,6 +139,7 @@ class Lane:
         self.id, self.direction, self.gate = lane_id, direction, gate
         self.camera, self.decoder, self.scanner = camera, decoder, scanner
         self.thermometer, self.signals, self.proximity = thermometer, signals, proximity
+        self.voice = voice  # spoken prompts (kiosk.gate.voice.Voice), None: silent
         self.require_temperature = require_temperature
         # a vehicle lane: a vehicle pass waits (vehicle_window_s) for its driver's own pass
         self.vehicle, self.disinfection, self.vehicle_window_s = vehicle, disinfection, vehicle_window_s
@@ -266,6 +268,8 @@ class Lane:
             log.warning("lane %s: presentation not marked signalled: %s", self.id, exc)
 
     def _signal_decision(self, decision: Decision) -> tuple[str, bool]:
+        if self.voice is not None:
+            self.voice.say(prompt_for(decision.outcome, decision.codes))
         if decision.outcome == "allow":
             if self.signals is not None:
                 self.signals.allow(self.open_seconds)
@@ -513,7 +517,7 @@ class Lane:
 
     def close(self) -> None:
         """Release the lane's own devices and gate (signals may be shared: the runner closes them)."""
-        for device in (self.camera, self.scanner, self.thermometer, self.proximity):
+        for device in (self.camera, self.scanner, self.thermometer, self.proximity, self.voice):
             if device is not None:
                 try:
                     device.close()

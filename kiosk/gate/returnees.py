@@ -28,7 +28,7 @@ class Returnee:
     id_last4: str
     origin: str  # risk area code
     arrival: str  # ISO date
-    household: str  # 楼-单元-室 as told by the returnee
+    household: str  # 楼-单元-室, chosen from the compound's registry
 
 
 def validate(returnee: Returnee, areas: dict[str, dict], today: date) -> dict:
@@ -52,6 +52,17 @@ def validate(returnee: Returnee, areas: dict[str, dict], today: date) -> dict:
     return areas[returnee.origin]
 
 
+def household_choices(db) -> dict[str, str]:
+    """楼-单元-室 -> household id for every household in the registry, in building order."""
+    rows = db.query("SELECT id, building, unit, room FROM households")
+    labels = {f"{row['building']}-{row['unit']}-{row['room']}": row["id"] for row in rows}
+    return dict(sorted(labels.items(), key=lambda item: [_number_first(part) for part in item[0].split("-")]))
+
+
+def _number_first(part: str) -> tuple:
+    return (0, int(part), "") if part.isdecimal() else (1, 0, part)
+
+
 def register_returnee(gate, returnee: Returnee, lane: str | None, guard_id: str, now: datetime,
                       nonce: str | None = None) -> dict:
     """Validate, decide by risk level, record a ``returnee`` event and return it.
@@ -60,11 +71,14 @@ def register_returnee(gate, returnee: Returnee, lane: str | None, guard_id: str,
     """
     areas = {row["code"]: row for row in gate.db.query("SELECT * FROM risk_areas")}
     area = validate(returnee, areas, date.fromisoformat(gate.stamp(now).local[:10]))
+    household_id = household_choices(gate.db).get(returnee.household.strip())
+    if household_id is None:
+        raise ReturneeError("household", f"{returnee.household!r} is not a household of the registry")
     high = area["level"] in ("medium", "high")
     codes = ["returnee_high_risk"] if high else ["returnee_low_risk"]
     return gate.record(
         "returnee", now, lane=lane, direction="in", outcome="refer" if high else "allow", codes=codes,
-        guard_id=guard_id, nonce=nonce,
+        guard_id=guard_id, nonce=nonce, household_id=household_id,
         data={"name": returnee.name.strip(), "phone": returnee.phone.strip(),
               "id_last4": returnee.id_last4.strip().upper(), "origin": area["code"],
               "origin_name": area["name"], "level": area["level"], "arrival": returnee.arrival,

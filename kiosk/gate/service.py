@@ -234,7 +234,7 @@ class Gate:
         """The approving supervisor's id when the refusal needs one; GuardError otherwise."""
         if override_policy(refused) != "supervisor":
             return None
-        supervisor_id = (supervisor_id or "").strip()
+        supervisor_id = guards.known_id(self.db, supervisor_id or "")  # s001 is S001
         if not supervisor_id or not supervisor_pin:
             raise guards.GuardError("supervisor_required", "this override needs a supervisor's id and PIN")
         if supervisor_id == guard_id:

@@ -177,7 +177,21 @@ def _open_devices(spec: LaneTable, config: Config, simulate: bool, problems: dic
     if spec.proximity and not simulate:
         opened["proximity"] = _open("proximity", lambda: open_proximity(spec.proximity, factory),
                                     problems)
+    if config.settings.voice.enabled and not simulate:
+        opened["voice"] = _open("voice", lambda: open_voice(config), problems)
     return opened
+
+
+def open_voice(config: Config):
+    """The lane's spoken prompts on aplay, every prompt's WAV made (or found cached) now."""
+    from hardware.audio import AplayAudio
+    from kiosk.gate.voice import Voice
+
+    table = config.settings.voice
+    voice = Voice(AplayAudio(table.device), config.home / "voice", config.settings.language,
+                  max(0, min(200, table.volume)))
+    voice.prepare()
+    return voice
 
 
 def build_lane(lane_config: dict | LaneTable, config: Config, simulate: bool = False, *,
@@ -198,7 +212,7 @@ def build_lane(lane_config: dict | LaneTable, config: Config, simulate: bool = F
     opened = _open_devices(spec, config, simulate, problems, camera=camera,
                            thermometer=thermometer, signals=signals)
     devices = {"camera": camera, "scanner": None, "thermometer": thermometer, "signals": signals,
-               "proximity": None, **opened}
+               "proximity": None, "voice": None, **opened}
     try:
         decoder = None
         if devices["camera"] is not None:

@@ -67,9 +67,17 @@ class Guard:
     role: str
 
 
+def known_id(db: sqlite_utils.Database, typed: str) -> str:
+    """The guard id as stored, for an id typed in any case (g001 -> G001); else the typed text."""
+    typed = typed.strip()
+    row = db.conn.execute("SELECT id FROM guards WHERE id = ? COLLATE NOCASE ORDER BY id = ? DESC LIMIT 1",
+                          [typed, typed]).fetchone()
+    return row[0] if row else typed
+
+
 def authenticate(db: sqlite_utils.Database, guard_id: str, pin: str, now: datetime) -> Guard:
-    """Check a guard's PIN; count failures and lock the guard out after too many."""
-    row = check_secret(db, "guards", "id", guard_id, pin, "pin_hash", now, active_only=True)
+    """Check a guard's PIN (the id in any case); count failures and lock the guard out after too many."""
+    row = check_secret(db, "guards", "id", known_id(db, guard_id), pin, "pin_hash", now, active_only=True)
     return Guard(row["id"], row["name"], row["organisation"] or "", row["role"])
 
 

@@ -270,6 +270,14 @@ class GateTable(Table):
 
 
 @table
+class VoiceTable(Table):
+    enabled: bool = setting(False, "speak a short prompt (allow, deny, fever, ...) on the gate's speaker "
+                            "at each decision")
+    volume: int = setting(100, "loudness in per cent of espeak-ng's normal amplitude (0-200)")
+    device: str | None = setting(None, "ALSA device for aplay, e.g. plughw:1,0 (ALSA's default if unset)")
+
+
+@table
 class WebTable(Table):
     host: str = setting("127.0.0.1", "loopback address of the plain-HTTP listener (the gate's touchscreen, "
                         "the office PC's own browser); any other address is refused: the LAN gets HTTPS only")
@@ -311,6 +319,7 @@ class GateToml(CommonToml):
                                      help="the lanes")
     signals: SignalsTable | None = setting(None, "the pins shared by lanes without their own")
     gate: GateTable = setting(factory=GateTable, help="the gate relay")
+    voice: VoiceTable = setting(factory=VoiceTable, help="spoken prompts at the lanes")
     web: WebTable = setting(factory=WebTable, help="the guard page and sync API")
     sync: SyncTable = setting(factory=SyncTable, help="event retention")
 

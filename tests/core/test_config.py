@@ -224,7 +224,7 @@ SECTIONS = {
     "### `thermometer`, kind `mlx90614`": typed.Mlx90614ThermometerTable,
     "### `proximity`": typed.ProximityTable, "### `debounce`": typed.DebounceTable,
     "### lane `signals`": typed.PinsTable, "## `[signals]`": typed.SignalsTable,
-    "## `[gate]`": typed.GateTable, "## `[web]`": typed.WebTable, "## `[sync]`": typed.SyncTable,
+    "## `[gate]`": typed.GateTable, "## `[voice]`": typed.VoiceTable, "## `[web]`": typed.WebTable, "## `[sync]`": typed.SyncTable,
     "## `[registry_settings]`": typed.RegistrySettingsTable,
 }
 
@@ -266,7 +266,7 @@ def test_a_section_documents_exactly_its_keys(heading):
 
 
 def test_the_top_level_documents_exactly_the_plain_keys():
-    own_sections = {"rules", "shifts", "lanes", "signals", "gate", "web", "sync"}
+    own_sections = {"rules", "shifts", "lanes", "signals", "gate", "voice", "web", "sync"}
     names = {f.name for cls in (typed.GateToml, typed.OfficeToml) for f in dataclasses.fields(cls)}
     assert documented_keys()["## Top level"] == names - own_sections
 

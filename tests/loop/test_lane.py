@@ -424,3 +424,24 @@ def test_the_same_code_after_the_duplicate_window_is_a_new_presentation(communit
     lane.close()
     signals.close()
     clock.release()
+
+
+def test_the_lane_speaks_the_decision(community, decoder, tmp_path):
+    """allow, fever and isolated prompts, played by the lane process as it decides (fake speaker)."""
+    from hardware.audio import FakeAudio
+    from kiosk.gate.voice import Voice
+
+    speaker = FakeAudio()
+    voice = Voice(speaker, tmp_path)
+    voice.files = {prompt: tmp_path / f"{prompt}.wav" for prompt in ("allow", "fever", "isolated")}
+    thermo = FakeThermometer(36.5)
+    lane = make_lane(community, thermometer=thermo, voice=voice)
+    lane.handle(community.tokens["resident"])
+    thermo.set(38.6)
+    lane.handle(community.tokens["second_resident"])
+    lane.close()
+    exit_lane = make_lane(community, lane_id="out", direction="out", require_temperature=False, voice=voice)
+    exit_lane.handle(community.tokens["isolated"])  # an isolated person may come home, not go out
+    assert [path.name for path in speaker.played] == ["allow.wav", "fever.wav", "isolated.wav"]
+    exit_lane.close()
+    assert speaker.closed

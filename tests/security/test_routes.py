@@ -17,8 +17,10 @@ from kiosk.store import registry, tokens, web_users
 from tests.web.conftest import csrf_token, office_login, sign_on
 
 # The only routes anybody may use without logging in. Changing this set is a security decision.
-PUBLIC = {"static", "auth.sign_on", "auth.login", "api.health", "api.openapi",
-          "tls.certificate"}  # the certificate's fingerprint, on loopback only (tests/security/test_tls.py)
+# tls.certificate: the certificate's fingerprint, on loopback only (tests/security/test_tls.py);
+# screen.offline and screen.service_worker: the page shown when the server cannot be reached (no data)
+PUBLIC = {"static", "auth.sign_on", "auth.login", "api.health", "api.openapi", "tls.certificate",
+          "screen.offline", "screen.service_worker"}
 LOGIN_PAGES = ("/sign-on", "/login")
 
 
@@ -122,7 +124,7 @@ def test_the_public_routes_give_nothing_away(client, world):
     assert client.get("/api/v1/openapi.json").json["info"]["title"] == "Gate kiosk sync API"
     with client.get("/static/style.css") as response:
         assert response.status_code == 200
-    for page in LOGIN_PAGES:
+    for page in (*LOGIN_PAGES, "/screen/offline"):
         html = client.get(page).get_data(as_text=True)
         assert "G001" not in html and "王建国" not in html and "张晓明" not in html
 
@@ -163,7 +165,7 @@ def test_a_signed_off_guard_keeps_no_rights(app, client, gate, clock, world):
     gate.sign_off("G001", "1234", clock.now(), "")  # from the touchscreen or another process
     before = state(gate)
     for endpoint, method, url in urls(app, world):
-        if endpoint.startswith(("actions.", "screen.")) or endpoint == "auth.sign_off":
+        if endpoint.startswith(("actions.", "screen.")) and endpoint not in PUBLIC or endpoint == "auth.sign_off":
             response = send(client, method, url, world, csrf=csrf_token(client, "/sign-on"))
             assert refused(client, response), (method, url)
     assert state(gate) == before

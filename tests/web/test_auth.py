@@ -19,7 +19,8 @@ def test_anonymous_is_sent_to_sign_on_for_pages_and_refused_for_actions(client):
 
 def test_sign_on_records_the_guard_and_opens_the_screen(client, gate):
     response = sign_on(client)
-    assert response.status_code == 302 and response.location == "/screen/"
+    assert response.status_code == 302 and response.location == "/screen/handover"  # the note first, if any
+    assert client.get("/screen/handover").location == "/screen/"  # none here
     assert [row["guard_id"] for row in gate.db.query("SELECT * FROM duty WHERE off_utc IS NULL")] == ["G001"]
     assert client.get("/screen/").status_code == 200
     assert client.get("/actions/").status_code == 200

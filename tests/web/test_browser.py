@@ -22,14 +22,13 @@ from kiosk.gate.service import Gate
 from kiosk.sim.demo import OFFICE_LOGIN, create_demo
 from tests.conftest import SESSION_START
 from tests.servers import ROOT, KioskServer
+from tests.waiting import wait_for
+from web.screen_preview import launch_chromium
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 VIEWPORT = {"width": 800, "height": 480}
 
 
@@ -61,10 +60,8 @@ def server(community):
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launch_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +126,8 @@ def test_returnee_registration(guard_page, server):
     guard_page.fill("input[name=id_last4]", "123X")
     guard_page.select_option("select[name=origin]", "610113")
     guard_page.fill("input[name=arrival]", date.today().isoformat())
-    guard_page.fill("input[name=household]", "3-1-502")
-    guard_page.click("button[type=submit]")
+    guard_page.select_option("select[name=household]", "3-1-502")
+    guard_page.click("main form.touch button[type=submit]")  # not the alarm strip's 已知晓
     assert "转集中隔离" in guard_page.inner_text("#returnee-outcome")
 
 
@@ -163,3 +160,27 @@ def test_the_vehicle_form_fits_the_touchscreen_without_scrolling(guard_page, ser
     guard_page.goto(f"{server.url}/screen/?lang=zh")
     assert size == [800, 480]
     assert submit["y"] + submit["height"] <= 480 and submit["height"] >= 48
+
+
+def test_a_page_loaded_while_the_server_is_down_shows_the_offline_page_then_the_real_one(guard_page, server):
+    """Never Chromium's own error page: the service worker's kept offline page, retrying by itself."""
+    guard_page.goto(server.url + "/screen/")
+    wait_for(lambda: guard_page.evaluate("!!navigator.serviceWorker.controller"), interval=0.5)  # the worker took it
+    server.stop()
+    guard_page.goto(server.url + "/actions/check")
+    assert guard_page.inner_text("#offline .big") == "与值班服务器断开"
+    server.start()
+    guard_page.wait_for_selector("form#by-pass", timeout=PATIENCE_MS)  # the real page, by itself
+    assert guard_page.url == server.url + "/actions/check"
+
+
+def test_an_alarm_reaches_an_open_form_and_stays_until_acknowledged(guard_page, server, community):
+    """The live stream on a form page: a fever recorded by another process lands on the alarm strip."""
+    guard_page.goto(server.url + "/actions/vehicle")
+    wait_live(guard_page)
+    record_scan(community.gate_home, community.tokens["second_resident"], "in", 38.7)
+    guard_page.wait_for_selector("#alarms form.alarm-item:has-text('发热')", timeout=PATIENCE_MS)
+    record_scan(community.gate_home, community.tokens["resident"], "out", 36.5)  # the next scan keeps it
+    guard_page.click("#alarms button.ack")
+    guard_page.wait_for_url(server.url + "/actions/vehicle")  # back on the form it was tapped on
+    assert guard_page.locator("#alarms form.alarm-item:has-text('发热')").count() == 0
