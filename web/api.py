@@ -11,8 +11,8 @@ from datetime import date
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
 
-from kiosk.core import protocol
-from kiosk.gate import sync_feed
+from kiosk.core import protocol, safe_json
+from kiosk.gate import sync_feed, usb_export
 from kiosk.store import tokens
 from kiosk.store.registry import BundleError, load_bundle
 from web import get_gate
@@ -73,7 +73,8 @@ def health():
     gate = get_gate()
     if g.api_token is None:
         return jsonify(status="ok")
-    return jsonify(sync_feed.gate_health(gate, gate.clock.now()))
+    return jsonify({**sync_feed.gate_health(gate, gate.clock.now()),
+                    "export_key": usb_export.published_export_key(gate)})  # pinned by the office
 
 
 @bp.get("/events")
@@ -110,7 +111,10 @@ def put_registry():
 
 @bp.post("/ack")
 def ack():
-    body = request.get_json(silent=True)
+    try:
+        body = safe_json.loads(request.get_data(), max_bytes=4096)
+    except ValueError:
+        body = None
     seq = body.get("seq") if isinstance(body, dict) else None
     hash_ = body.get("hash") if isinstance(body, dict) else None
     if type(seq) is not int or not 1 <= seq <= protocol.MAX_SEQ or not isinstance(hash_, str):
@@ -148,7 +152,8 @@ OPENAPI = {
                 "last_seq": {"type": "integer"}, "lowest_seq": {"type": "integer"}, "acked_seq": {"type": "integer"},
                 "registry": {"type": "object"}, "lanes": {"type": "array"},
                 "free_disk_bytes": {"type": "integer"},
-                "office_last_contact_utc": {"type": "string", "nullable": True}}}, "gate status")}}},
+                "office_last_contact_utc": {"type": "string", "nullable": True},
+                "export_key": {"type": "string", "nullable": True}}}, "gate status")}}},
         "/events": {"get": {
             "summary": "Events after `since` as NDJSON, ending with {next, count, done}",
             "parameters": [

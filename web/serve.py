@@ -17,8 +17,8 @@ DEFAULT_THREADS = 16
 def serve(home: Path | str, host: str = "127.0.0.1", port: int = 8000, threads: int = DEFAULT_THREADS) -> None:
     import waitress
 
-    from web import create_app
+    from web import MAX_BODY_BYTES, create_app
 
     app = create_app({"KIOSK_HOME": str(home)})
     waitress.serve(app, host=host, port=port, threads=threads, ident="kiosk", channel_timeout=30,
-                   channel_request_lookahead=1)
+                   channel_request_lookahead=1, max_request_body_size=MAX_BODY_BYTES)

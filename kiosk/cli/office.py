@@ -13,7 +13,7 @@ from kiosk.core.plates import normalise_plate
 from kiosk.office import ledger as ledger_mod
 from kiosk.office import service as office_mod
 from kiosk.office.service import Office
-from kiosk.store.config import create_home
+from kiosk.store.config import create_home, open_private
 
 # --- office ----------------------------------------------------------------------------
 
@@ -89,7 +89,7 @@ def office_issue(ctx, site_id, persons, vehicles, everyone, days, out, fmt):
     if not wanted:
         raise click.UsageError(t("cli.name_subjects"))
     out.mkdir(parents=True, exist_ok=True)
-    with (out / "tokens.tsv").open("a", encoding="utf-8") as listing:
+    with open_private(out / "tokens.tsv", "a", encoding="utf-8") as listing:  # bearer passes
         for kind, subject in wanted:
             issued = office_mod.issue_pass(office, subject_kind=kind, subject_id=subject, site_id=site_id,
                                            now=now(), days=days)

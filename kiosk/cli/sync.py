@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+import requests
 
 from kiosk.cli.context import now, open_gate, open_office
 from kiosk.core import protocol
@@ -13,6 +14,7 @@ from kiosk.core.i18n import say, t
 from kiosk.gate import sync_feed, usb_export
 from kiosk.office import pull, reports, usb_import
 from kiosk.store import tokens
+from kiosk.store.config import open_private
 
 # --- gate: tokens, export, prune -------------------------------------------------------
 
@@ -132,7 +134,7 @@ def office_gate_group():
 @click.argument("name")
 @click.option("--url", default="", help="The gate's web address, e.g. http://192.168.1.20:8000.")
 @click.option("--token", default="", help="A token from `kiosk token create` on the gate.")
-@click.option("--export-key", help="The gate's `kiosk export-key` line (else trusted on first import).")
+@click.option("--export-key", help="The gate's `kiosk export-key` line (else read from the gate over its token).")
 @click.pass_context
 def office_gate_add(ctx, name, url, token, export_key):
     """Add or update a gate by name, URL and token.
@@ -141,8 +143,17 @@ def office_gate_add(ctx, name, url, token, export_key):
     Example:
         kiosk office gate add jinan-gate --url http://192.168.1.20:8000 --token kt_...
     """
-    pull.add_gate(open_office(ctx), name, url, token, export_key)
+    office = open_office(ctx)
+    pull.add_gate(office, name, url, token, export_key)
     say("sync.gate_saved", name=name)
+    try:
+        pinned = pull.pin_export_key(office, name)
+    except (protocol.SyncError, requests.RequestException) as exc:
+        pinned, problem = None, str(exc)
+    else:
+        problem = t("security.gate_gave_no_export_key")
+    say("security.export_key_pinned" if pinned else "security.export_key_not_yet_pinned", err=not pinned,
+        name=name, problem=problem)
 
 
 @office_gate_group.command("list")
@@ -263,7 +274,7 @@ def office_report(ctx, day, shift_no, gate, fmt, out):
             raise click.UsageError("--format xlsx needs --out FILE")
         reports.write_report(rows, fmt, out)
     elif out is not None:
-        with out.open("w", encoding="utf-8", newline="") as handle:
+        with open_private(out, "w", encoding="utf-8", newline="") as handle:
             reports.write_report(rows, fmt, handle)
     else:
         reports.write_report(rows, fmt, click.get_text_stream("stdout"))
@@ -281,6 +292,4 @@ def office_import_events(ctx, file, gate_name):
         kiosk office import-events /media/usb/jinan-gate.events
     """
     result = usb_import.import_events(open_office(ctx), file, gate_name)
-    if result.trusted_now:
-        say("sync.key_recorded", err=True, gate=result.gate)
     say("sync.imported", gate=result.gate, new=result.new_events, held=result.already_held, last=result.last_seq)

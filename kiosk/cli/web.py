@@ -56,3 +56,18 @@ def web_user_add(ctx, name, role, password):
     with Gate.open(ctx.obj) as gate:
         web_users.add_user(gate.db, name, role, password)
     click.echo(t("web.cli.user_added", name=name, role=role))
+
+
+@web_user_group.command("remove")
+@click.argument("name")
+@click.pass_context
+def web_user_remove(ctx, name):
+    """Remove an office login; its open sessions end at once.
+
+    \b
+    Example:
+        kiosk web-user remove office1
+    """
+    with Gate.open(ctx.obj) as gate:
+        web_users.remove_user(gate.db, name)
+    click.echo(t("security.user_removed", name=name))

@@ -29,6 +29,7 @@ _KINDS = [
     EventKind("returnee", decision=True),
     EventKind("sign_on", duty=True),
     EventKind("sign_off", duty=True),
+    EventKind("login_failed"),  # a wrong PIN or password on the web page (data: who, source, code)
 ]
 
 KINDS: dict[str, EventKind] = {kind.name: kind for kind in _KINDS}

@@ -9,6 +9,7 @@ from kiosk.core.cells import safe_cell
 from kiosk.core.shifts import shift_defs, shifts_of_day, summarise
 from kiosk.office.pull import chosen_gates
 from kiosk.office.service import Office
+from kiosk.store.config import open_private
 
 REPORT_COLUMNS = ("date", "gate", "shift", "shift_zh", "entries_persons", "entries_vehicles", "exits_persons",
                   "exits_vehicles", "refusals", "referrals", "fevers", "overrides", "returnees", "events",
@@ -66,7 +67,8 @@ def write_report(rows: list[dict], fmt: str, out) -> None:
         sheet.append(REPORT_COLUMNS)
         for row in rows:
             sheet.append([safe_cell(row[c]) for c in REPORT_COLUMNS])
-        book.save(out)
+        with open_private(out, "wb") as handle:
+            book.save(handle)
     elif fmt == "html":
         from html import escape
 

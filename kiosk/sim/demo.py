@@ -22,7 +22,7 @@ from kiosk.store.config import create_home
 SITE = "jinan"
 GATE_ID = "jinan-gate"
 GUARD = ("G001", "王建国", "1234")
-SUPERVISOR = ("S001", "李秀英", "9999")
+SUPERVISOR = ("S001", "李秀英", "999999")
 OFFICE_LOGIN = ("office", "demo-office-2026")  # the office pages' demo login
 # id, name, phone, building, unit, room, plate, health, cadre
 RESIDENTS = [

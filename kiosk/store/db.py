@@ -173,8 +173,22 @@ ALTER TABLE manual_readings ADD COLUMN remeasure_of TEXT;
 CREATE INDEX events_subject ON events(subject_kind, subject_id, seq);
 """
 
+# Server-side records of office logins' web sessions (kiosk.store.web_sessions): logout and
+# user removal end them; the cookie only carries the random id. Failed sign-ons with ids that
+# do not exist, counted and locked like real ones (kiosk.store.guards), by digest, for a day.
+GATE_SECURITY = """
+CREATE TABLE web_sessions (
+    id_sha256 TEXT PRIMARY KEY, user_name TEXT NOT NULL, created_utc TEXT NOT NULL,
+    expires_utc TEXT NOT NULL, revoked_utc TEXT
+);
+CREATE TABLE unknown_logins (
+    key_sha256 TEXT PRIMARY KEY, failed_attempts INTEGER NOT NULL, locked_until TEXT, last_utc TEXT NOT NULL
+);
+"""
+
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
-MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS],
+MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS,
+                                              GATE_SECURITY],
                                      "office": [OFFICE_V1, OFFICE_SYNC]}
 
 
