@@ -19,7 +19,7 @@ from web import get_gate
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC = {"api.health", "api.openapi"}
-QUERY = {"api.events": {"since", "limit"}, "api.shifts": {"since"}}  # any other parameter is a mistake
+QUERY = {"api.events": {"since", "limit"}, "api.shifts": {"since"}, "api.digest": {"first", "last"}}  # any other parameter is a mistake
 BUNDLE_STATUS = {"malformed": 400, "not_newer": 409}  # other refusals: 422
 
 
@@ -86,6 +86,13 @@ def events():
     except protocol.Pruned as exc:
         return error(410, "pruned", str(exc), lowest_seq=exc.lowest_seq)
     return Response(feed, mimetype="application/x-ndjson")
+
+
+@bp.get("/digest")
+def digest():
+    first = int_arg("first", 1, 1, protocol.MAX_SEQ)
+    last = int_arg("last", first, first, min(protocol.MAX_SEQ, first + protocol.VERIFY_WINDOW - 1))
+    return jsonify(sync_feed.held_digest(get_gate().db, first, last))
 
 
 @bp.get("/shifts")
@@ -164,6 +171,14 @@ OPENAPI = {
             "responses": {"200": {"description": "one event per line, then the cursor line",
                                   "content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
                           "410": _json(ERROR, "`since` is older than the gate still holds"), **REFUSED}}},
+        "/digest": {"get": {
+            "summary": "SHA-256 over (seq, recomputed hash) of the held events first..last, for the office to re-check",
+            "parameters": [
+                {"name": "first", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": protocol.MAX_SEQ}},
+                {"name": "last", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": protocol.MAX_SEQ}}],
+            "responses": {"200": _json({"type": "object", "required": ["first", "last", "count", "digest"], "properties": {
+                "first": {"type": "integer"}, "last": {"type": "integer"}, "count": {"type": "integer"},
+                "digest": {"type": "string"}}}, "digest of the range"), **REFUSED}}},
         "/shifts": {"get": {
             "summary": "Shift logs from `since` (a date) to the open shift",
             "parameters": [{"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}}],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ import sqlite_utils
 
 from kiosk.core.clock import utc_text
 from kiosk.core.plates import normalise_plate
-from kiosk.office.service import HEALTH_STATUSES, Office
+from kiosk.office.service import HEALTH_STATUSES, Office, OfficeError
 from kiosk.store.db import transaction
 
 # Ledger columns and the Chinese headers accepted for them.
@@ -40,11 +41,15 @@ def read_ledger(path: Path) -> list[tuple[int, dict[str, str]]]:
     if path.suffix.lower() == ".xlsx":
         import openpyxl
 
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        try:  # a read-only workbook keeps its file open until closed
-            rows = [["" if v is None else str(v).strip() for v in row] for row in book.active.iter_rows(values_only=True)]
-        finally:
-            book.close()
+        try:  # openpyxl parses with defusedxml: entity bombs and external entities are refused
+            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            try:  # a read-only workbook keeps its file open until closed
+                rows = [["" if v is None else str(v).strip() for v in row]
+                        for row in book.active.iter_rows(values_only=True)]
+            finally:
+                book.close()
+        except (ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
+            raise OfficeError("unreadable_ledger", f"{path} is not a readable XLSX workbook: {exc}") from None
     else:
         rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
     if not rows:

@@ -22,7 +22,16 @@ import requests
 from kiosk.core import safe_json
 from kiosk.core.chain import GENESIS_HASH, event_hash
 from kiosk.core.clock import parse_utc, utc_text
-from kiosk.core.protocol import API, EVENT_COLUMNS, MAX_SEQ, MAX_SHIFT_DAYS, Pruned, SyncError
+from kiosk.core.protocol import (
+    API,
+    EVENT_COLUMNS,
+    MAX_SEQ,
+    MAX_SHIFT_DAYS,
+    VERIFY_WINDOW,
+    Pruned,
+    SyncError,
+    range_digest,
+)
 from kiosk.core.signing import parse_public_key_text
 from kiosk.office import service as office_mod
 from kiosk.office.service import Office
@@ -254,7 +263,7 @@ def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int
         return result
     client = GateClient(gate)
     try:
-        head = _record_health(office, client, gate, now(), result)
+        head, lowest = _record_health(office, client, gate, now(), result)
         total = max(0, head - gate["last_seq"])
         while True:
             batch, done = _pull_batch(office, client, get_gate(office, name), limit)
@@ -265,6 +274,7 @@ def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int
                 break
         gate = get_gate(office, name)
         result.last_seq = gate["last_seq"]
+        _reverify(office, client, gate, lowest)
         _pull_shifts(office, client, gate, now())
         if gate["last_seq"] > 0:
             client.request("POST", "/ack", json={"seq": gate["last_seq"], "hash": gate["last_hash"]})
@@ -290,8 +300,9 @@ def _broken(office: Office, result: PullResult, message: str) -> None:
     result.problem, result.broken = f"CHAIN BROKEN: {message}", True
 
 
-def _record_health(office: Office, client: GateClient, gate: dict, now: datetime, result: PullResult) -> int:
-    """Measure and keep the clock offset; returns the gate's last seq."""
+def _record_health(office: Office, client: GateClient, gate: dict, now: datetime,
+                   result: PullResult) -> tuple[int, int]:
+    """Measure and keep the clock offset; returns the gate's last and lowest seq."""
     health, offset = measure_offset(client)
     if gate["gate_id"] and health["gate_id"] != gate["gate_id"]:
         raise SyncError("wrong_gate", f"{gate['url']} answers as gate {health['gate_id']!r}, "
@@ -309,7 +320,27 @@ def _record_health(office: Office, client: GateClient, gate: dict, now: datetime
     if health["last_seq"] < gate["last_seq"]:
         raise ChainBreak(f"the gate's log ends at seq {health['last_seq']}, but this office holds its events up to "
                          f"{gate['last_seq']}: events were removed or the gate's log was replaced")
-    return health["last_seq"]
+    return health["last_seq"], seq_field(health, "lowest_seq", "/health", low=1)
+
+
+def _reverify(office: Office, client: GateClient, gate: dict, lowest: int) -> None:
+    """Re-check, in turn, a window of the events the office holds and the gate still has
+    against the gate's recomputed hashes: an event edited on the gate after the office stored
+    it is a chain break, whether or not the chain was rehashed."""
+    first = max(gate["verified_seq"] + 1, lowest)
+    if first > gate["last_seq"]:
+        first = lowest
+    last = min(first + VERIFY_WINDOW - 1, gate["last_seq"])
+    if first > last:
+        return
+    answer = json_object(client.request("GET", "/digest", params={"first": first, "last": last}).content, "/digest")
+    held = office.db.conn.execute("SELECT seq, hash FROM gate_events WHERE gate = ? AND seq BETWEEN ? AND ? "
+                                  "ORDER BY seq", [gate["name"], first, last]).fetchall()
+    if field(answer, "digest", str, "/digest") != range_digest(held):
+        raise ChainBreak(f"events {first}..{last} on the gate differ from those the office stored: "
+                         "edited on the gate after they were pulled")
+    office.db.conn.execute("UPDATE gates SET verified_seq = ? WHERE name = ?",
+                           [0 if last >= gate["last_seq"] else last, gate["name"]])
 
 
 def _pull_batch(office: Office, client: GateClient, gate: dict, limit: int) -> tuple[int, bool]:

@@ -186,10 +186,15 @@ CREATE TABLE unknown_logins (
 );
 """
 
+# Office: how far the rolling re-check of held events has come, per gate (kiosk.office.pull).
+OFFICE_REVERIFY = """
+ALTER TABLE gates ADD COLUMN verified_seq INTEGER NOT NULL DEFAULT 0;
+"""
+
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
 MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS,
                                               GATE_SECURITY],
-                                     "office": [OFFICE_V1, OFFICE_SYNC]}
+                                     "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_REVERIFY]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
