@@ -42,12 +42,10 @@ def read_ledger(path: Path) -> list[tuple[int, dict[str, str]]]:
         import openpyxl
 
         try:  # openpyxl parses with defusedxml: entity bombs and external entities are refused
-            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-            try:  # a read-only workbook keeps its file open until closed
+            with path.open("rb") as handle:  # closed even when openpyxl gives up half-way
+                book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
                 rows = [["" if v is None else str(v).strip() for v in row]
                         for row in book.active.iter_rows(values_only=True)]
-            finally:
-                book.close()
         except (ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
             raise OfficeError("unreadable_ledger", f"{path} is not a readable XLSX workbook: {exc}") from None
     else:
