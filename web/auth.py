@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import threading
-import time
 from collections import OrderedDict, deque
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
@@ -47,15 +46,14 @@ class RateLimiter:
     def _digest(key: str) -> bytes:
         return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
-    def reserve(self, rules: dict[str, list[tuple[int, float]]]) -> tuple[float | None, str | None]:
-        """Count an attempt for every key: (stamp, None); or (None, the first key at a limit)
-        and nothing counted."""
-        now = time.monotonic()
+    def reserve(self, rules: dict[str, list[tuple[int, float]]], now: float) -> tuple[float | None, str | None]:
+        """Count an attempt at ``now`` (seconds) for every key: (stamp, None); or (None, the
+        first key at a limit) and nothing counted."""
         with self.lock:
             recent = {key: self._recent(self._digest(key), now, max(w for _, w in limits))
                       for key, limits in rules.items()}
             for key, limits in rules.items():
-                if any(sum(1 for stamp in recent[key] if now - stamp <= window) >= limit for limit, window in limits):
+                if any(sum(1 for stamp in recent[key] if now - stamp < window) >= limit for limit, window in limits):
                     return None, key
             for key, found in recent.items():
                 found.append(now)
@@ -67,14 +65,17 @@ class RateLimiter:
 
     def _recent(self, digest: bytes, now: float, window: float) -> deque:
         found = self.failures.pop(digest, deque())
-        while found and now - found[0] > window:
+        while found and now - found[0] >= window:
             found.popleft()
         if found:
             self.failures[digest] = found
         return found
 
-    def succeeded(self, keys, stamp: float) -> None:
+    def succeeded(self, keys, stamp: float, forget: str) -> None:
+        """Un-count a successful attempt; ``forget`` every failure of that key (the right secret
+        from that address: no backoff left for it)."""
         with self.lock:
+            self.failures.pop(self._digest(forget), None)
             for digest in map(self._digest, keys):
                 found = self.failures.get(digest)
                 if found is not None and stamp in found:
@@ -102,7 +103,8 @@ def checked_login(who: str, attempt):
     source = request.remote_addr or "-"
     limit = [tuple(current_app.config["SIGNON_LIMIT"])]
     pair = f"{who}@{source}"
-    stamp, held = _limiter().reserve({f"ip:{source}": limit, who: limit, pair: BACKOFF})
+    # The gate's clock (the same as the id's lock in the database), so both end together.
+    stamp, held = _limiter().reserve({f"ip:{source}": limit, who: limit, pair: BACKOFF}, get_gate().now().timestamp())
     if stamp is None:
         if held == pair:
             raise GuardError("locked", "too many wrong attempts from this address: wait and try again")
@@ -112,7 +114,7 @@ def checked_login(who: str, attempt):
     except GuardError as exc:
         _record_failure(who, source, exc.code)
         raise
-    _limiter().succeeded([f"ip:{source}", who, pair], stamp)
+    _limiter().succeeded([f"ip:{source}", who], stamp, forget=pair)
     return result
 
 
