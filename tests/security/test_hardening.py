@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -423,6 +424,17 @@ def test_every_answer_carries_the_security_headers(client):
         assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
         assert (headers["X-Frame-Options"], headers["X-Content-Type-Options"], headers["Referrer-Policy"],
                 headers["Cache-Control"]) == ("DENY", "nosniff", "no-referrer", "no-store")
+
+
+INLINE = re.compile(r"""<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=|javascript:""", re.IGNORECASE)
+
+
+def test_no_template_needs_unsafe_inline():
+    """The CSP forbids inline script, style and handlers: a template with one would break under it."""
+    templates = sorted((Path(__file__).resolve().parents[2] / "web" / "templates").glob("**/*.html"))
+    assert len(templates) > 10
+    assert {path.name: INLINE.findall(path.read_text(encoding="utf-8")) for path in templates
+            if INLINE.search(path.read_text(encoding="utf-8"))} == {}
 
 
 def test_exports_bundles_and_passes_are_written_0600(community, tmp_path):
