@@ -22,7 +22,7 @@ from kiosk.store.config import load_config
 # Every form POST needs the session's CSRF token; the bearer-token API blueprint is exempted.
 csrf = CSRFProtect()
 
-# The largest body any request needs is a registry bundle (about 1 KB a resident with passes
+# The largest body any request needs is a registry bundle (gzip: well under 1 KB a resident with passes
 # and health, so 32 MiB holds the largest community by far); waitress refuses more before it
 # spools anything (web.serve), Flask as a second line.
 MAX_BODY_BYTES = 32 * 1024 * 1024
