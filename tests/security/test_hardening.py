@@ -355,6 +355,13 @@ def test_one_address_cannot_keep_a_supervisor_locked_out(app, gate, clock):
     assert failures[4] == {"who": "guard:S001", "source": "192.168.1.66", "code": "locked"}
 
 
+def test_failed_attempts_are_shown_on_the_office_pages(app, client):
+    assert statuses(app.test_client(), "G001", 1) == [401]
+    office_login(client)
+    page = client.get("/office/events").get_data(as_text=True)
+    assert page.count("登录失败") == 1
+
+
 def test_the_supervisor_unlocks_a_guard(gate, clock):
     for _ in range(guards.MAX_FAILURES):
         with pytest.raises(GuardError):
