@@ -135,13 +135,22 @@ def checked_pin(gate):
 
 
 def current_guard() -> str | None:
-    """The session's guard, only during the duty the cookie was signed on for: a sign-off
-    (here, at the command line or at another lane) ends it, and signing on again later does
-    not bring an old cookie back."""
+    """The session's guard, while on duty and not signed off since this cookie was issued.
+
+    The cookie names the duty row of its sign-on. A sign-off (here, at the command line or at
+    another lane) closes that guard's duty with a handover note, and from then on cookies
+    issued up to that duty are dead, even after the guard signs on again. A sign-on elsewhere
+    without a sign-off (the guard moving lanes, a second touchscreen) closes the row without a
+    note and leaves earlier cookies alive.
+    """
     guard_id, duty_id = session.get("guard_id"), session.get("duty_id")
-    if guard_id and any(row["guard_id"] == guard_id and row["id"] == duty_id for row in guards.open_duty(get_gate().db)):
-        return guard_id
-    return None
+    if not guard_id or not isinstance(duty_id, int):
+        return None
+    db = get_gate().db
+    on_duty = any(row["guard_id"] == guard_id for row in guards.open_duty(db))
+    signed_off = db.conn.execute("SELECT 1 FROM duty WHERE guard_id = ? AND id >= ? AND handover_note IS NOT NULL",
+                                 [guard_id, duty_id]).fetchone()
+    return guard_id if on_duty and not signed_off else None
 
 
 def current_office() -> dict | None:
@@ -150,13 +159,12 @@ def current_office() -> dict | None:
     return web_sessions.session_user(gate.db, session.get("office_session"), gate.now())
 
 
-def _fresh_session(**values) -> None:
-    """Start a signed-in session: a new CSRF token, nothing kept from before but the language."""
-    language = session.get("lang")
+def _fresh_session(keep_csrf: bool = False, **values) -> None:
+    """Start a session over: nothing kept from before but the language, and a new CSRF token
+    unless ``keep_csrf`` (a guard's double-tapped sign-on must still find its form valid)."""
+    kept = {key: session[key] for key in ("lang", "csrf_token") if key in session and (key == "lang" or keep_csrf)}
     session.clear()
-    session.update(values)
-    if language:
-        session["lang"] = language
+    session.update(values, **kept)
 
 
 def _refuse(login_endpoint: str):
@@ -218,7 +226,7 @@ def sign_on():
             error = "bad_lane"
         if error is None:
             duty = [row["id"] for row in guards.open_duty(gate.db) if row["guard_id"] == guard_id]
-            _fresh_session(guard_id=guard_id, lane=lane, duty_id=duty[-1])
+            _fresh_session(keep_csrf=True, guard_id=guard_id, lane=lane, duty_id=duty[-1])
             return redirect(url_for("screen.screen"))
     return render_template("sign_on.html", error=error, lanes=gate.config["lanes"]), status_of(error)
 

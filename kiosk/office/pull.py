@@ -338,7 +338,7 @@ def _reverify(office: Office, client: GateClient, gate: dict, lowest: int) -> No
                                   "ORDER BY seq", [gate["name"], first, last]).fetchall()
     if field(answer, "digest", str, "/digest") != range_digest(held):
         raise ChainBreak(f"events {first}..{last} on the gate differ from those the office stored: "
-                         "edited on the gate after they were pulled")
+                         "edited or rewritten on the gate after they were pulled")
     office.db.conn.execute("UPDATE gates SET verified_seq = ? WHERE name = ?",
                            [0 if last >= gate["last_seq"] else last, gate["name"]])
 
