@@ -199,6 +199,12 @@ def test_an_office_cookie_dies_at_logout(client):
     assert replay(client, cookie).status_code == 302  # to the login page
 
 
+def test_an_office_session_expires_after_a_working_day(client, clock):
+    office_login(client)
+    clock.advance(hours=12)
+    assert client.get("/office/events").status_code == 302
+
+
 def test_an_office_cookie_dies_with_its_user(client, gate):
     office_login(client)
     assert client.get("/office/events").status_code == 200
