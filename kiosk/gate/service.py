@@ -300,4 +300,5 @@ def held_signing_keys(gate: Gate) -> list[Path]:
     """Files in the gate folder holding a private key the gate trusts as an office key
     (found by content: PEM, DER, base64, hex or raw, under any name)."""
     trusted = registry.trusted_keys(gate.db)
-    return sorted({path for path, key in private_keys_in(gate.config.home) if key_id(key.public_key()) in trusted})
+    found = private_keys_in(gate.config.home, gate.config.db_path)
+    return sorted({path for path, key in found if key_id(key.public_key()) in trusted})

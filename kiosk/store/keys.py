@@ -77,11 +77,16 @@ def ed25519_seeds(data: bytes) -> set[bytes]:
     return seeds
 
 
-def private_keys_in(folder: Path) -> Iterator[tuple[Path, Ed25519PrivateKey]]:
-    """(file, key) for every Ed25519 private key held anywhere in ``folder`` (files up to 1 MiB)."""
+def private_keys_in(folder: Path, database: Path) -> Iterator[tuple[Path, Ed25519PrivateKey]]:
+    """(file, key) for every Ed25519 private key held anywhere in ``folder`` (files up to 1 MiB).
+
+    ``database`` and its -wal, -shm and -journal files are never opened here: closing any
+    descriptor of a file drops every POSIX lock this process holds on it, SQLite's included.
+    """
+    in_use = {database, *(database.with_name(database.name + end) for end in ("-wal", "-shm", "-journal"))}
     for path in sorted(folder.glob("**/*")):
         try:
-            if not path.is_file() or path.stat().st_size > LARGEST_KEY_FILE:
+            if path in in_use or not path.is_file() or path.stat().st_size > LARGEST_KEY_FILE:
                 continue
             data = path.read_bytes()
         except OSError:
