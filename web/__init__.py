@@ -26,12 +26,27 @@ from kiosk.store.config import load_config
 # Every form POST needs the session's CSRF token; the bearer-token API blueprint is exempted.
 csrf = CSRFProtect()
 
+# The largest body any request needs is a registry bundle (gzip: well under 1 KB a resident with passes
+# and health, so 32 MiB holds the largest community by far); waitress refuses more before it
+# spools anything (web.serve), Flask as a second line.
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+# No inline script or style in any template: everything comes from /static.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                               "form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",  # Flask-WTF checks the Referer of forms over HTTPS
+}
+
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(KIOSK_HOME=None, CLOCK=None, SSE_LIFETIME=120.0, SSE_POLL=0.25,
                             SIGNON_LIMIT=(10, 600), SESSION_COOKIE_SAMESITE="Lax",
-                            SESSION_COOKIE_HTTPONLY=True, WTF_CSRF_TIME_LIMIT=None)
+                            SESSION_COOKIE_HTTPONLY=True, WTF_CSRF_TIME_LIMIT=None,
+                            MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     if test_config:
         app.config.update(test_config)
     config = load_config(app.config["KIOSK_HOME"])
@@ -39,6 +54,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):  # Flask's default is None, so setdefault would keep it
         app.config["SECRET_KEY"] = config.secret_key()
     app.extensions["kiosk_config"] = config
+    Gate.open(config=config).close()  # the one refusal of a folder holding the office's signing key
     app.teardown_appcontext(_close_gate)
     app.session_interface = _SessionCookies()
     csrf.init_app(app)
@@ -47,6 +63,7 @@ def create_app(test_config: dict | None = None) -> Flask:
                                  layout="base.html")  # the error page's frame: the office's on an office folder
     app.jinja_env.filters["fromjson"] = json.loads
     app.register_error_handler(HTTPException, _http_error)
+    app.after_request(_security_headers)
     # Blueprints are registered below, one line per module.
     if config.role == "office":  # an office folder serves the office's own page over every gate
         from web import office_web
@@ -141,6 +158,15 @@ def _http_error(exc: HTTPException):
         return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), status, headers
     shown = status if status in TRANSLATED_ERRORS else "other"
     return render_template("error.html", status=shown), status, headers
+
+
+def _security_headers(response):
+    """Every answer: no framing, no sniffing, no referrer; nothing but static files cached
+    (pages, exports and API answers hold personal data)."""
+    response.headers.update(SECURITY_HEADERS)
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _close_gate(_exc: BaseException | None) -> None:

@@ -11,15 +11,15 @@ from datetime import date
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
 
-from kiosk.core import protocol
-from kiosk.gate import sync_feed
+from kiosk.core import protocol, safe_json
+from kiosk.gate import sync_feed, usb_export
 from kiosk.store import tokens
 from kiosk.store.registry import BundleError, load_bundle
 from web import get_gate
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC = {"api.health", "api.openapi"}
-QUERY = {"api.events": {"since", "limit"}, "api.shifts": {"since"}}  # any other parameter is a mistake
+QUERY = {"api.events": {"since", "limit"}, "api.shifts": {"since"}, "api.digest": {"first", "last"}}  # any other parameter is a mistake
 BUNDLE_STATUS = {"malformed": 400, "not_newer": 409}  # other refusals: 422
 
 
@@ -73,7 +73,8 @@ def health():
     gate = get_gate()
     if g.api_token is None:
         return jsonify(status="ok")
-    return jsonify(sync_feed.gate_health(gate, gate.clock.now()))
+    return jsonify({**sync_feed.gate_health(gate, gate.clock.now()),
+                    "export_key": usb_export.published_export_key(gate)})  # pinned by the office
 
 
 @bp.get("/events")
@@ -85,6 +86,13 @@ def events():
     except protocol.Pruned as exc:
         return error(410, "pruned", str(exc), lowest_seq=exc.lowest_seq)
     return Response(feed, mimetype="application/x-ndjson")
+
+
+@bp.get("/digest")
+def digest():
+    first = int_arg("first", 1, 1, protocol.MAX_SEQ)
+    last = int_arg("last", first, first, min(protocol.MAX_SEQ, first + protocol.VERIFY_WINDOW - 1))
+    return jsonify(sync_feed.held_digest(get_gate().db, first, last))
 
 
 @bp.get("/shifts")
@@ -110,7 +118,10 @@ def put_registry():
 
 @bp.post("/ack")
 def ack():
-    body = request.get_json(silent=True)
+    try:
+        body = safe_json.loads(request.get_data(), max_bytes=4096)
+    except ValueError:
+        body = None
     seq = body.get("seq") if isinstance(body, dict) else None
     hash_ = body.get("hash") if isinstance(body, dict) else None
     if type(seq) is not int or not 1 <= seq <= protocol.MAX_SEQ or not isinstance(hash_, str):
@@ -148,7 +159,8 @@ OPENAPI = {
                 "last_seq": {"type": "integer"}, "lowest_seq": {"type": "integer"}, "acked_seq": {"type": "integer"},
                 "registry": {"type": "object"}, "lanes": {"type": "array"},
                 "free_disk_bytes": {"type": "integer"},
-                "office_last_contact_utc": {"type": "string", "nullable": True}}}, "gate status")}}},
+                "office_last_contact_utc": {"type": "string", "nullable": True},
+                "export_key": {"type": "string", "nullable": True}}}, "gate status")}}},
         "/events": {"get": {
             "summary": "Events after `since` as NDJSON, ending with {next, count, done}",
             "parameters": [
@@ -159,6 +171,14 @@ OPENAPI = {
             "responses": {"200": {"description": "one event per line, then the cursor line",
                                   "content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
                           "410": _json(ERROR, "`since` is older than the gate still holds"), **REFUSED}}},
+        "/digest": {"get": {
+            "summary": "SHA-256 over (seq, recomputed hash) of the held events first..last, for the office to re-check",
+            "parameters": [
+                {"name": "first", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": protocol.MAX_SEQ}},
+                {"name": "last", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": protocol.MAX_SEQ}}],
+            "responses": {"200": _json({"type": "object", "required": ["first", "last", "count", "digest"], "properties": {
+                "first": {"type": "integer"}, "last": {"type": "integer"}, "count": {"type": "integer"},
+                "digest": {"type": "string"}}}, "digest of the range"), **REFUSED}}},
         "/shifts": {"get": {
             "summary": "Shift logs from `since` (a date) to the open shift",
             "parameters": [{"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}}],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 
 from kiosk.core.protocol import MAX_SEQ
 from kiosk.core.shifts import shifts_of_day
@@ -73,7 +73,7 @@ def alert_list():
 def ack(event_id):
     gate = get_gate()
     try:
-        acknowledge(gate.db, event_id, session["web_user"], request.form.get("note", ""), gate.now())
+        acknowledge(gate.db, event_id, g.office["name"], request.form.get("note", ""), gate.now())
     except AlertError:
         abort(404)
     return redirect(url_for("office.alert_list"))

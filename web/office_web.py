@@ -18,11 +18,11 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect,
 from kiosk.core.clock import SystemClock, parse_utc
 from kiosk.core.codes import CODES
 from kiosk.core.shifts import shift_defs, shifts_of_day, summarise
-from kiosk.store import web_users
+from kiosk.store import web_sessions, web_users
 from kiosk.store.db import open_db
 from kiosk.store.guards import GuardError
 from web import alert_list, asked_day, daily_report, office_export, office_query
-from web.auth import checked_login, status_of
+from web.auth import checked_login, fresh_session, status_of
 from web.office_query import PAGE_SIZE, OfficeFilter, cursor_of, find_alerts, find_events, inside_now
 
 bp = Blueprint("office_web", __name__)
@@ -77,9 +77,12 @@ def _day() -> date:
 # --- logins ----------------------------------------------------------------------------
 
 def login_required(view):
+    """A live server-side session (kiosk.store.web_sessions): logout and user removal end it, and
+    the role comes from the database on every request, never from the cookie."""
     @functools.wraps(view)
     def wrapped(**kwargs):
-        if session.get("web_role") not in ROLES:
+        g.user = web_sessions.session_user(db(), session.get("office_session"), now())
+        if g.user is None or g.user["role"] not in ROLES:
             if request.method == "GET":
                 return redirect(url_for("office_web.login", next=request.path))
             abort(401)
@@ -98,15 +101,16 @@ def login():
         except GuardError as exc:
             error = exc.code
         else:
-            session.update(web_user=user["name"], web_role=user["role"])
+            fresh_session(office_session=web_sessions.open_session(db(), user["name"], now()),
+                          web_user=user["name"], web_role=user["role"])  # names for the pages only
             return redirect(url_for("office_web.home"))
     return flask.render_template("login.html", error=error), status_of(error)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    session.pop("web_user", None)
-    session.pop("web_role", None)
+    web_sessions.revoke(db(), session.get("office_session"), now())
+    fresh_session()
     return redirect(url_for("office_web.login"))
 
 
@@ -191,16 +195,16 @@ def alerts():
     rows = rows[:PAGE_SIZE]
     return flask.render_template("office_web/alerts.html", rows=rows, flt=flt, open_only=open_only, after=after,
                            next_cursor=cursor_of(rows[-1]) if more else None, choices=office_query.choices(db()),
-                           may_ack=session.get("web_role") == "office")
+                           may_ack=g.user["role"] == "office")
 
 
 @bp.route("/alerts/<event_id>/ack", methods=["POST"])
 @login_required
 def ack(event_id):
-    if session.get("web_role") != "office":
+    if g.user["role"] != "office":
         abort(403)  # a viewer reads only
     try:
-        alert_list.acknowledge(db(), event_id, session["web_user"], request.form.get("note", ""), now(), "gate_events")
+        alert_list.acknowledge(db(), event_id, g.user["name"], request.form.get("note", ""), now(), "gate_events")
     except alert_list.AlertError:
         abort(404)
     return redirect(request.form.get("back") or url_for("office_web.alerts"))

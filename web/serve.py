@@ -36,14 +36,14 @@ def serve(home: Path | str, host: str = "127.0.0.1", port: int = 8000, threads: 
     """Serve until stopped: plain HTTP on ``host`` (loopback), HTTPS on ``tls_host`` when given."""
     import waitress
 
-    from web import create_app
+    from web import MAX_BODY_BYTES, create_app
 
     check_plain_host(host)
     app = create_app({"KIOSK_HOME": str(home)})
     secure = _https_server(app, tls_host, tls_port, threads) if tls_host else None
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="kiosk", channel_timeout=30,
-                       channel_request_lookahead=1)
+                       channel_request_lookahead=1, max_request_body_size=MAX_BODY_BYTES)
     finally:
         if secure is not None:
             secure.stop()
@@ -54,11 +54,13 @@ def _https_server(app, host: str, port: int, threads: int):
     from cheroot import wsgi
 
     from kiosk.store import tls
+    from web import MAX_BODY_BYTES
 
     config = app.extensions["kiosk_config"]
     tls.ensure_certificate(config)
     server = wsgi.Server((host, port), app, numthreads=threads, max=threads, server_name="kiosk", timeout=30)
     pem = str(tls.certificate_path(config))
+    server.max_request_body_size = MAX_BODY_BYTES
     server.ssl_adapter = _ssl_adapter(pem)
     server.prepare()
     threading.Thread(target=server.serve, name="https", daemon=True).start()

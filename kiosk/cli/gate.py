@@ -14,6 +14,7 @@ from kiosk.core.i18n import language, say, t
 from kiosk.core.rules import Scan
 from kiosk.core.shifts import shifts_of_day
 from kiosk.core.transport import shown
+from kiosk.gate import usb_export
 from kiosk.gate.service import Gate
 from kiosk.store import events as events_mod
 from kiosk.store import guards, registry, tls
@@ -45,6 +46,7 @@ def init(ctx, site_id, gate_id, trust_key, timezone):
     with Gate(config) as gate:
         if trust_key:
             say("cli.trusted_key", kid=registry.trust_key(gate.db, read_key_text(trust_key), now()))
+        usb_export.export_key(gate)  # made now, so the office can pin it at its first contact
     say("cli.gate_initialised", gate_id=gate_id, home=config.home)
     say("tls.fingerprint", fingerprint=shown(tls.ensure_certificate(config)))
 
@@ -215,6 +217,37 @@ def guard_add(ctx, guard_id, name, organisation, role, pin):
     """
     guards.add_guard(open_gate(ctx).db, guard_id, name, pin, organisation, role)
     say("cli.guard_added", guard_id=guard_id)
+
+
+@guard_group.command("set-pin")
+@click.argument("guard_id")
+@click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True, envvar="KIOSK_PIN",
+              help="The new PIN: 4 to 12 digits, a supervisor's 6 to 12.")
+@click.pass_context
+def guard_set_pin(ctx, guard_id, pin):
+    """Give a guard a new PIN (and lift a lockout). Supervisors whose PIN has fewer than 6 digits
+    approve nothing until they get a new one here.
+
+    \b
+    Example:
+        kiosk guard set-pin S001
+    """
+    guards.set_pin(open_gate(ctx).db, guard_id, pin)
+    say("security.pin_set", guard_id=guard_id)
+
+
+@guard_group.command("unlock")
+@click.argument("guard_id")
+@click.pass_context
+def guard_unlock(ctx, guard_id):
+    """Lift a guard's lockout after wrong PINs (the supervisor's decision, at the gate).
+
+    \b
+    Example:
+        kiosk guard unlock S001
+    """
+    guards.unlock(open_gate(ctx).db, guard_id)
+    say("security.unlocked", guard_id=guard_id)
 
 
 @guard_group.command("list")

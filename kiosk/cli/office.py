@@ -17,7 +17,7 @@ from kiosk.office import identity, ledger_fields, ledger_report, listing, pass_b
 from kiosk.office import ledger as ledger_mod
 from kiosk.office import service as office_mod
 from kiosk.office.service import Office
-from kiosk.store.config import create_home
+from kiosk.store.config import create_home, open_private
 
 # --- office ----------------------------------------------------------------------------
 
@@ -107,7 +107,7 @@ def office_issue(ctx, site_id, persons, vehicles, everyone, days, out, fmt):
     if not wanted:
         raise click.UsageError(t("cli.name_subjects"))
     out.mkdir(parents=True, exist_ok=True)
-    with (out / "tokens.tsv").open("a", encoding="utf-8") as listing:
+    with open_private(out / "tokens.tsv", "a", encoding="utf-8") as listing:  # bearer passes
         report = pass_book.issue_missing(office, site_id, wanted, now(), days,
                                          on_issued=lambda issued: _save_pass(issued, out, fmt, listing))
     for kind, subject, held in report.held:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+import requests
 
 from kiosk.cli.context import now, open_gate, open_office
 from kiosk.core import protocol
@@ -15,6 +16,7 @@ from kiosk.core.transport import shown
 from kiosk.gate import sync_feed, usb_export
 from kiosk.office import pinning, pull, reports, usb_import
 from kiosk.store import tokens
+from kiosk.store.config import open_private
 from web import daily_report
 
 # --- gate: tokens, export, prune -------------------------------------------------------
@@ -137,7 +139,7 @@ def office_gate_group():
                                         "(plain http:// only to this machine).")
 @click.option("--fingerprint", help="The gate's certificate fingerprint (`kiosk tls show` or the gate's screen).")
 @click.option("--token", default="", help="A token from `kiosk token create` on the gate.")
-@click.option("--export-key", help="The gate's `kiosk export-key` line (else trusted on first import).")
+@click.option("--export-key", help="The gate's `kiosk export-key` line (else read from the gate over its token).")
 @click.pass_context
 def office_gate_add(ctx, name, url, fingerprint, token, export_key):
     """Add or update a gate by name, URL, certificate fingerprint and token.
@@ -153,6 +155,14 @@ def office_gate_add(ctx, name, url, fingerprint, token, export_key):
     if fingerprint:
         pinning.pin(office, name, fingerprint)
     say("sync.gate_saved", name=name)
+    try:
+        pinned = pull.pin_export_key(office, name)
+    except (protocol.SyncError, requests.RequestException) as exc:
+        pinned, problem = None, str(exc)
+    else:
+        problem = t("security.gate_gave_no_export_key")
+    say("security.export_key_pinned" if pinned else "security.export_key_not_yet_pinned", err=not pinned,
+        name=name, problem=problem)
 
 
 @office_gate_group.command("pin")
@@ -293,7 +303,7 @@ def office_report(ctx, day, fmt, site, shift_no, gate, out):
         if out is None:
             reports.write_report(rows, click.get_text_stream("stdout"))
         else:
-            with out.open("w", encoding="utf-8", newline="") as handle:
+            with open_private(out, "w", encoding="utf-8", newline="") as handle:
                 reports.write_report(rows, handle)
         return
     if fmt != "html" and out is None:
@@ -305,7 +315,8 @@ def office_report(ctx, day, fmt, site, shift_no, gate, out):
     if out is None:
         click.echo(body, nl=False)  # bytes go to the binary stream
     else:
-        out.write_bytes(body)
+        with open_private(out, "wb") as handle:  # names of residents: not for every user of the PC
+            handle.write(body)
 
 
 @click.command("import-events")
@@ -320,6 +331,4 @@ def office_import_events(ctx, file, gate_name):
         kiosk office import-events /media/usb/jinan-gate.events
     """
     result = usb_import.import_events(open_office(ctx), file, gate_name)
-    if result.trusted_now:
-        say("sync.key_recorded", err=True, gate=result.gate)
     say("sync.imported", gate=result.gate, new=result.new_events, held=result.already_held, last=result.last_seq)

@@ -75,3 +75,22 @@ def web_user_add(ctx, name, role, password):
     finally:
         db.conn.close()
     click.echo(t("web.cli.user_added", name=name, role=role))
+
+
+@web_user_group.command("remove")
+@click.argument("name")
+@click.pass_context
+def web_user_remove(ctx, name):
+    """Remove an office login; its open sessions end at once.
+
+    \b
+    Example:
+        kiosk web-user remove office1
+    """
+    config = load_config(ctx.obj)
+    db = open_db(config.db_path, config.role)
+    try:
+        web_users.remove_user(db, name)
+    finally:
+        db.conn.close()
+    click.echo(t("security.user_removed", name=name))

@@ -6,6 +6,8 @@ The gate serves its event log under ``/api/v1`` in seq order with the chain hash
 
 from __future__ import annotations
 
+import hashlib
+
 from kiosk.core.chain import HASHED_FIELDS
 from kiosk.core.errors import KioskError
 
@@ -26,6 +28,18 @@ class Pruned(SyncError):
     def __init__(self, lowest_seq: int) -> None:
         super().__init__("pruned", f"events before seq {lowest_seq} were pruned on the gate")
         self.lowest_seq = lowest_seq
+
+
+VERIFY_WINDOW = 5000  # held events the office re-checks per pull, in turn (GET /digest)
+
+
+def range_digest(hashes) -> str:
+    """SHA-256 over (seq, hash) pairs in seq order: the gate's recomputed hashes against the
+    office's stored ones, for a range of events the office already holds."""
+    digest = hashlib.sha256()
+    for seq, hash_ in hashes:
+        digest.update(f"{seq}:{hash_}\n".encode())
+    return digest.hexdigest()
 
 
 # The USB fallback's export file (kiosk.gate.usb_export writes it, kiosk.office.usb_import reads it).

@@ -19,12 +19,12 @@ from kiosk.core.clock import Stamp, SystemClock
 from kiosk.core.codes import codes_with
 from kiosk.core.rules import Decision, RuleSettings, Scan, decide, decide_vehicle, decision_from_event
 from kiosk.core.shifts import ShiftRef, shift_at, shift_defs
-from kiosk.core.signing import KeyError_, key_id
+from kiosk.core.signing import key_id
 from kiosk.store import events, guards, lane_state, registry
 from kiosk.store.config import Config, ConfigError, load_config
 from kiosk.store.db import open_db, transaction
 from kiosk.store.history import EventHistory
-from kiosk.store.keys import load_signing_key
+from kiosk.store.keys import private_keys_in
 from kiosk.store.registry import RegistryView
 
 
@@ -240,8 +240,12 @@ class Gate:
         if supervisor_id == guard_id:
             raise guards.GuardError("supervisor_not_self", "the supervisor must be someone else")
         check_pin = check_pin or (lambda who, pin: guards.authenticate(self.db, who, pin, now))
-        if check_pin(supervisor_id, supervisor_pin).role != "supervisor":
+        approver = check_pin(supervisor_id, supervisor_pin)
+        if approver.role != "supervisor":
             raise guards.GuardError("supervisor_required", "this override needs a supervisor's PIN")
+        if guards.short_supervisor_pin(approver, supervisor_pin):
+            raise guards.GuardError("supervisor_pin_too_short", "a supervisor's PIN has 6 digits now: "
+                                    "set a new one with `kiosk guard set-pin` before approving")
         return supervisor_id
 
     # --- guards -------------------------------------------------------------------------
@@ -293,16 +297,8 @@ def override_policy(event: dict) -> str:
 
 
 def held_signing_keys(gate: Gate) -> list[Path]:
-    """Private key files in the gate folder whose public key the gate trusts as an office key."""
+    """Files in the gate folder holding a private key the gate trusts as an office key
+    (found by content: PEM, DER, base64, hex or raw, under any name)."""
     trusted = registry.trusted_keys(gate.db)
-    found = []
-    for path in sorted(gate.config.home.glob("**/*")):
-        if not path.is_file() or path.stat().st_size > 4096 or b"PRIVATE KEY" not in path.read_bytes():
-            continue
-        try:
-            key = load_signing_key(path)
-        except KeyError_:
-            continue
-        if key_id(key.public_key()) in trusted:
-            found.append(path)
-    return found
+    found = private_keys_in(gate.config.home, gate.config.db_path)
+    return sorted({path for path, key in found if key_id(key.public_key()) in trusted})

@@ -17,9 +17,9 @@ from typing import Iterator
 import sqlite_utils
 
 from kiosk import __version__
-from kiosk.core.chain import GENESIS_HASH
+from kiosk.core.chain import GENESIS_HASH, event_hash
 from kiosk.core.clock import parse_utc, utc_text
-from kiosk.core.protocol import MAX_SHIFT_DAYS, Pruned, SyncError
+from kiosk.core.protocol import MAX_SHIFT_DAYS, Pruned, SyncError, range_digest
 from kiosk.core.shifts import shifts_of_day
 from kiosk.store import events as events_mod
 from kiosk.store import lane_state, registry
@@ -102,6 +102,14 @@ def prune(db: sqlite_utils.Database, now: datetime, retention_days: float) -> in
         deleted = conn.execute("DELETE FROM events WHERE seq <= ?", [last[0]]).rowcount
         conn.execute("INSERT OR REPLACE INTO chain_anchor VALUES (1, ?, ?)", [last[0], last[1]])
     return deleted
+
+
+def held_digest(db: sqlite_utils.Database, first: int, last: int) -> dict:
+    """The digest of the events first..last as they are now: each hash recomputed from the
+    row's content, so an edit that kept the old hash column shows as well as a rehashed one."""
+    rows = events_mod.iter_events(db, since=first - 1, limit=last - first + 1)
+    pairs = [(row["seq"], event_hash(row)) for row in rows]
+    return {"first": first, "last": last, "count": len(pairs), "digest": range_digest(pairs)}
 
 
 def gate_health(gate, now: datetime) -> dict:

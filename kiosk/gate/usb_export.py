@@ -28,6 +28,7 @@ from kiosk.core.clock import utc_text
 from kiosk.core.protocol import USB_FORMAT, signed_export_message
 from kiosk.core.signing import public_key_text
 from kiosk.gate.sync_feed import event_feed
+from kiosk.store.config import open_private
 from kiosk.store.keys import generate_signing_key, load_signing_key
 
 EXPORT_KEY = "gate-export.key"
@@ -37,6 +38,13 @@ def export_key(gate) -> Ed25519PrivateKey:
     """The gate's export signing key, created on first use."""
     path = gate.config.keys_dir / EXPORT_KEY
     return load_signing_key(path) if path.exists() else generate_signing_key(path)
+
+
+def published_export_key(gate) -> str | None:
+    """The export public key for the office to pin (``/health``), without creating one:
+    a read never writes. ``kiosk init`` creates the key; older folders at their first export."""
+    path = gate.config.keys_dir / EXPORT_KEY
+    return public_key_text(load_signing_key(path).public_key()) if path.exists() else None
 
 
 def export_public_key(gate) -> str:
@@ -51,7 +59,7 @@ def export_events(gate, since: int, out: Path, now: datetime) -> dict:
     feed = event_feed(gate.config.db_path, since, limit=-1)  # raises Pruned; -1: no limit in SQLite
     digest, temp = hashlib.sha256(), out.with_name(out.name + ".partial")
     trailer = {"count": 0, "last_seq": since, "last_hash": None}
-    with temp.open("wb") as handle:
+    with open_private(temp, "wb") as handle:
         def write(data: bytes) -> None:
             digest.update(data)
             handle.write(data)

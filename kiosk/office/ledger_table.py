@@ -111,14 +111,16 @@ def _read_csv(path: Path) -> list[list[object]]:
 def _read_xlsx(path: Path) -> list[list[object]]:
     import openpyxl
 
+    # openpyxl parses through defusedxml (a dependency): an entity bomb or external entity is a
+    # ValueError here, in load_workbook or, read-only, while the rows are read.
     try:
         book = openpyxl.load_workbook(io.BytesIO(_read_bytes(path)), read_only=True, data_only=True)
+        try:  # a read-only workbook keeps its file open until closed
+            return [list(row) for row in book.active.iter_rows(values_only=True)]
+        finally:
+            book.close()
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise LedgerError("unreadable", f"{path.name} is not an XLSX workbook: {exc}") from exc
-    try:  # a read-only workbook keeps its file open until closed
-        return [list(row) for row in book.active.iter_rows(values_only=True)]
-    finally:
-        book.close()
 
 
 def _read_bytes(path: Path) -> bytes:

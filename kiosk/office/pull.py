@@ -19,9 +19,19 @@ from typing import Callable
 
 import requests
 
+from kiosk.core import safe_json
 from kiosk.core.chain import GENESIS_HASH, event_hash
 from kiosk.core.clock import parse_utc, utc_text
-from kiosk.core.protocol import API, EVENT_COLUMNS, MAX_SHIFT_DAYS, Pruned, SyncError
+from kiosk.core.protocol import (
+    API,
+    EVENT_COLUMNS,
+    MAX_SEQ,
+    MAX_SHIFT_DAYS,
+    VERIFY_WINDOW,
+    Pruned,
+    SyncError,
+    range_digest,
+)
 from kiosk.core.signing import parse_public_key_text
 from kiosk.office import service as office_mod
 from kiosk.office.pinning import pinned_session
@@ -83,6 +93,49 @@ def check_link(row: dict, seq: int, prev: str, gate_id: str | None) -> None:
         raise ChainBreak(f"seq {seq + 1}: recorded by gate {row.get('gate_id')!r}, expected {gate_id!r}")
 
 
+# --- what a gate answers: checked before anything is used (a hostile gate or a man in the middle)
+
+SCALAR = (str, int, float, type(None))
+
+
+def bad_answer(message: str) -> SyncError:
+    return SyncError("bad_answer", f"malformed answer from the gate: {message}")
+
+
+def json_object(data: bytes | str, what: str) -> dict:
+    """A JSON object from the gate, within safe_json's limits; SyncError bad_answer otherwise."""
+    try:
+        value = safe_json.loads(data)
+    except ValueError as exc:
+        raise bad_answer(f"{what}: {exc}") from None
+    if not isinstance(value, dict):
+        raise bad_answer(f"{what} is not a JSON object")
+    return value
+
+
+def field(body: dict, name: str, kind: type | tuple, what: str):
+    value = body.get(name)
+    if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+        raise bad_answer(f"{what}: {name!r} is missing or of the wrong type")
+    return value
+
+
+def seq_field(body: dict, name: str, what: str, low: int = 0) -> int:
+    value = field(body, name, int, what)
+    if not low <= value <= MAX_SEQ:
+        raise bad_answer(f"{what}: {name!r} out of range")
+    return value
+
+
+def event_row(row: dict) -> dict:
+    """An event line with every column, each a plain value, and a valid seq."""
+    for column in EVENT_COLUMNS:
+        if column not in row or isinstance(row[column], bool) or not isinstance(row[column], SCALAR):
+            raise bad_answer(f"an event line has no valid {column!r}")
+    seq_field(row, "seq", "an event line", low=1)
+    return row
+
+
 INSERT_EVENT = (f"INSERT OR IGNORE INTO gate_events (gate, {', '.join(EVENT_COLUMNS)}, clock_offset_s) "
                 f"VALUES ({', '.join('?' for _ in range(len(EVENT_COLUMNS) + 2))})")
 
@@ -97,7 +150,7 @@ class EventSink:
         self.stored = 0
 
     def add(self, row: dict) -> None:
-        check_link(row, self.seq, self.hash, self.gate_id)
+        check_link(event_row(row), self.seq, self.hash, self.gate_id)
         if not self.conn.execute(INSERT_EVENT, [self.name, *(row[c] for c in EVENT_COLUMNS), self.offset]).rowcount:
             raise SyncError("duplicate", f"event {row['id']} is already stored for another gate name")
         self.seq, self.hash, self.stored = row["seq"], row["hash"], self.stored + 1
@@ -144,13 +197,13 @@ class GateClient:
 
 def _error_of(response: requests.Response) -> SyncError:
     try:
-        body = response.json()
-    except ValueError:
+        body = json_object(response.content, "error")
+    except SyncError:
         body = {}
-    if response.status_code == 410 and "lowest_seq" in body:
-        return Pruned(int(body["lowest_seq"]))
-    code = body.get("error") or f"http_{response.status_code}"
-    message = body.get("message") or response.reason
+    if response.status_code == 410 and isinstance(body.get("lowest_seq"), int):
+        return Pruned(seq_field(body, "lowest_seq", "410"))
+    code = body.get("error") if isinstance(body.get("error"), str) else f"http_{response.status_code}"
+    message = body.get("message") if isinstance(body.get("message"), str) else response.reason
     if response.status_code == 401:
         return token_refused()
     return SyncError(code, f"HTTP {response.status_code}: {message}")
@@ -164,12 +217,41 @@ def token_refused() -> SyncError:
 def measure_offset(client: GateClient, clock: Callable[[], float] = time.time) -> tuple[dict, float]:
     """The gate's health and its clock offset in seconds (gate minus office, at mid-request)."""
     start = clock()
-    health = client.request("GET", "/health").json()
+    health = json_object(client.request("GET", "/health").content, "/health")
     end = clock()
     if "clock_utc" not in health:  # the public, minimal answer: the token was not accepted
         raise token_refused()
+    for name in ("gate_id", "site_id", "clock_utc"):
+        field(health, name, str, "/health")
+    seq_field(health, "last_seq", "/health")
     gate_time = parse_utc(health["clock_utc"]).timestamp()
     return health, round(gate_time - (start + end) / 2, 3)
+
+
+def export_key_of(health: dict) -> str | None:
+    """The gate's USB export key from its authenticated ``/health``, checked, or None."""
+    text = health.get("export_key")
+    if text is None:
+        return None
+    try:
+        parse_public_key_text(field(health, "export_key", str, "/health"))
+    except (KeyError, ValueError) as exc:
+        raise bad_answer(f"/health: export_key: {exc}") from None
+    return text
+
+
+def pin_export_key(office: Office, name: str) -> str | None:
+    """Ask the gate for its export key now (over its token) and pin it unless one is pinned;
+    the key pinned afterwards, or None when the gate did not give one."""
+    gate = get_gate(office, name)
+    if not gate["export_key"] and gate["url"]:
+        client = GateClient(gate)
+        try:
+            key = export_key_of(measure_offset(client)[0])
+        finally:
+            client.close()
+        office.db.conn.execute("UPDATE gates SET export_key = coalesce(export_key, ?) WHERE name = ?", [key, name])
+    return get_gate(office, name)["export_key"]
 
 
 def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int = 5000,
@@ -182,7 +264,7 @@ def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int
         return result
     client = GateClient(gate)
     try:
-        head = _record_health(office, client, gate, now(), result)
+        head, lowest = _record_health(office, client, gate, now(), result)
         total = max(0, head - gate["last_seq"])
         while True:
             batch, done = _pull_batch(office, client, get_gate(office, name), limit)
@@ -193,6 +275,7 @@ def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int
                 break
         gate = get_gate(office, name)
         result.last_seq = gate["last_seq"]
+        _reverify(office, client, gate, lowest)
         _pull_shifts(office, client, gate, now())
         if gate["last_seq"] > 0:
             client.request("POST", "/ack", json={"seq": gate["last_seq"], "hash": gate["last_hash"]})
@@ -206,7 +289,7 @@ def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int
             _broken(office, result, f"{exc}: the gate's log was rewritten after the office stored it")
         else:
             result.problem = f"[{exc.code}] {exc}"
-    except (requests.RequestException, ValueError, KeyError) as exc:
+    except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
         result.problem = f"unreachable or bad answer: {exc.__class__.__name__}: {exc}"
     finally:
         client.close()
@@ -218,8 +301,9 @@ def _broken(office: Office, result: PullResult, message: str) -> None:
     result.problem, result.broken = f"CHAIN BROKEN: {message}", True
 
 
-def _record_health(office: Office, client: GateClient, gate: dict, now: datetime, result: PullResult) -> int:
-    """Measure and keep the clock offset; returns the gate's last seq."""
+def _record_health(office: Office, client: GateClient, gate: dict, now: datetime,
+                   result: PullResult) -> tuple[int, int]:
+    """Measure and keep the clock offset; returns the gate's last and lowest seq."""
     health, offset = measure_offset(client)
     if gate["gate_id"] and health["gate_id"] != gate["gate_id"]:
         raise SyncError("wrong_gate", f"{gate['url']} answers as gate {health['gate_id']!r}, "
@@ -229,11 +313,35 @@ def _record_health(office: Office, client: GateClient, gate: dict, now: datetime
     if twin:
         raise SyncError("wrong_gate", f"gate {health['gate_id']!r} is already pulled as {twin[0]!r}")
     with transaction(office.db) as conn:
-        conn.execute("UPDATE gates SET gate_id = ?, site_id = ?, clock_offset_s = ?, last_contact_utc = ? "
-                     "WHERE name = ?", [health["gate_id"], health["site_id"], offset, utc_text(now), gate["name"]])
+        conn.execute("UPDATE gates SET gate_id = ?, site_id = ?, clock_offset_s = ?, last_contact_utc = ?, "
+                     "export_key = coalesce(export_key, ?) WHERE name = ?",
+                     [health["gate_id"], health["site_id"], offset, utc_text(now), export_key_of(health), gate["name"]])
         conn.execute("INSERT INTO clock_offsets VALUES (?, ?, ?)", [gate["name"], utc_text(now), offset])
     result.clock_offset_s = offset
-    return int(health["last_seq"])
+    if health["last_seq"] < gate["last_seq"]:
+        raise ChainBreak(f"the gate's log ends at seq {health['last_seq']}, but this office holds its events up to "
+                         f"{gate['last_seq']}: events were removed or the gate's log was replaced")
+    return health["last_seq"], seq_field(health, "lowest_seq", "/health", low=1)
+
+
+def _reverify(office: Office, client: GateClient, gate: dict, lowest: int) -> None:
+    """Re-check, in turn, a window of the events the office holds and the gate still has
+    against the gate's recomputed hashes: an event edited on the gate after the office stored
+    it is a chain break, whether or not the chain was rehashed."""
+    first = max(gate["verified_seq"] + 1, lowest)
+    if first > gate["last_seq"]:
+        first = lowest
+    last = min(first + VERIFY_WINDOW - 1, gate["last_seq"])
+    if first > last:
+        return
+    answer = json_object(client.request("GET", "/digest", params={"first": first, "last": last}).content, "/digest")
+    held = office.db.conn.execute("SELECT seq, hash FROM gate_events WHERE gate = ? AND seq BETWEEN ? AND ? "
+                                  "ORDER BY seq", [gate["name"], first, last]).fetchall()
+    if field(answer, "digest", str, "/digest") != range_digest(held):
+        raise ChainBreak(f"events {first}..{last} on the gate differ from those the office stored: "
+                         "edited or rewritten on the gate after they were pulled")
+    office.db.conn.execute("UPDATE gates SET verified_seq = ? WHERE name = ?",
+                           [0 if last >= gate["last_seq"] else last, gate["name"]])
 
 
 def _pull_batch(office: Office, client: GateClient, gate: dict, limit: int) -> tuple[int, bool]:
@@ -260,9 +368,9 @@ def _read_feed(response: requests.Response, sink: EventSink) -> dict | None:
     for line in response.iter_lines(chunk_size=65536):
         if not line:
             continue
-        row = json.loads(line)
+        row = json_object(line, "an event line")
         if "seq" not in row:
-            return row
+            return {"count": seq_field(row, "count", "the cursor line"), "done": field(row, "done", bool, "the cursor line")}
         sink.add(row)
     return None
 
@@ -270,7 +378,11 @@ def _read_feed(response: requests.Response, sink: EventSink) -> dict | None:
 def _pull_shifts(office: Office, client: GateClient, gate: dict, now: datetime) -> None:
     since = gate["shifts_since"] or _first_shift_date(office, gate["name"]) or now.date().isoformat()
     earliest = (now.date() - timedelta(days=MAX_SHIFT_DAYS - 1)).isoformat()
-    logs = client.request("GET", "/shifts", params={"since": max(since, earliest)}).json()["shifts"]
+    answer = json_object(client.request("GET", "/shifts", params={"since": max(since, earliest)}).content, "/shifts")
+    logs = field(answer, "shifts", list, "/shifts")
+    for log in logs:
+        if not isinstance(log, dict) or not isinstance(log.get("shift_id"), str) or not isinstance(log.get("date"), str):
+            raise bad_answer("/shifts: a shift log without shift_id and date")
     with transaction(office.db) as conn:
         for log in logs:
             conn.execute("INSERT OR REPLACE INTO gate_shift_logs VALUES (?, ?, ?, ?)",
@@ -298,9 +410,10 @@ def push_registry(office: Office, names: list[str], now: datetime) -> list[tuple
                 if site not in bundles:
                     bundles[site] = office_mod.write_bundle(office, site, now, Path(folder) / f"{site}.bundle")
                 version, path = bundles[site]
-                answer = client.request("PUT", "/registry", data=path.read_bytes(),
-                                        headers={"Content-Type": "application/octet-stream"}).json()
-                results.append((gate["name"], None, f"registry version {answer['version']} loaded"))
+                answer = json_object(client.request("PUT", "/registry", data=path.read_bytes(),
+                                                    headers={"Content-Type": "application/octet-stream"}).content,
+                                     "/registry")
+                results.append((gate["name"], None, f"registry version {seq_field(answer, 'version', '/registry')} loaded"))
             except SyncError as exc:
                 results.append((gate["name"], f"[{exc.code}] {exc}", ""))
             except (requests.RequestException, ValueError, KeyError) as exc:

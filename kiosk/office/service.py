@@ -21,7 +21,7 @@ from kiosk.core.errors import KioskError
 from kiosk.core.i18n import t
 from kiosk.core.signing import key_id, public_key_text
 from kiosk.store import registry
-from kiosk.store.config import Config, ConfigError, load_config
+from kiosk.store.config import Config, ConfigError, load_config, open_private, write_private
 from kiosk.store.db import open_db, transaction
 from kiosk.store.keys import generate_signing_key, load_signing_key
 
@@ -170,7 +170,8 @@ def write_qr(token: str, out: Path, fmt: str = "png", scale: int = 8) -> Path:
     """Write a pass QR image (error correction M) as PNG or SVG."""
     if fmt not in ("png", "svg"):
         raise ValueError("format must be png or svg")
-    segno.make(token, error="m", micro=False, boost_error=False).save(str(out), kind=fmt, scale=scale, border=4)
+    with open_private(out, "wb") as handle:  # the image is the pass: a bearer credential
+        segno.make(token, error="m", micro=False, boost_error=False).save(handle, kind=fmt, scale=scale, border=4)
     return out
 
 
@@ -202,7 +203,7 @@ def write_bundle(office: Office, site_id: str, now: datetime, out: Path) -> tupl
         settings=office.config.get("registry_settings", {}),
         trusted_keys=[office.public_key(), *(public_key_text(key.public_key()) for key in carried)],
         endorsing_keys=tuple(carried))
-    out.write_bytes(data)
+    write_private(out, data)  # names, phones and health status
     return version, out
 
 

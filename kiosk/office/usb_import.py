@@ -1,22 +1,24 @@
 """The office's half of the USB fallback: a gate's signed export file taken exactly once.
 
-The file's signature is checked against the key the office knows for that gate (or the
-key is recorded at the first import: trust on first use), and its events must continue
-the chain the office holds. The gate's half and the file format: kiosk.gate.usb_export.
+The file's signature is checked against the key the office pinned for that gate (given
+at ``kiosk office gate add --export-key`` or read from the gate's ``/health`` over its
+token); a file for a gate without a pinned key is refused, never trusted on first use.
+Its events must continue the chain the office holds. The gate's half and the file format: kiosk.gate.usb_export.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from kiosk.core import safe_json
+from kiosk.core.i18n import t
 from kiosk.core.protocol import USB_FORMAT, SyncError, signed_export_message
 from kiosk.core.signing import parse_public_key_text, verify
-from kiosk.office.pull import ChainBreak, EventSink, chosen_gates, get_gate
+from kiosk.office.pull import ChainBreak, EventSink, chosen_gates, event_row, get_gate
 from kiosk.office.service import Office
 from kiosk.store.db import transaction
 
@@ -27,7 +29,6 @@ class ImportResult:
     new_events: int
     already_held: int
     last_seq: int
-    trusted_now: bool  # the gate's export key was recorded by this import (trust on first use)
 
 
 def _lines(path: Path) -> Iterator[bytes]:
@@ -60,7 +61,7 @@ def check_signature(path: Path) -> tuple[dict, dict]:
 
 def _json_line(line: bytes, what: str) -> dict:
     try:
-        value = json.loads(line)
+        value = safe_json.loads(line)
     except ValueError as exc:
         raise SyncError("malformed", f"unreadable {what} line: {exc}") from exc
     if not isinstance(value, dict):
@@ -84,7 +85,9 @@ def import_events(office: Office, path: Path, gate_name: str | None = None) -> I
     gate = _gate_for(office, header, gate_name)
     if gate["gate_id"] and header["gate_id"] != gate["gate_id"]:
         raise SyncError("wrong_gate", f"{path} comes from gate {header['gate_id']!r}, not {gate['gate_id']!r}")
-    if gate["export_key"] and gate["export_key"] != header["public_key"]:
+    if not gate["export_key"]:
+        raise SyncError("export_key_not_pinned", t("security.export_key_not_pinned", gate=gate["name"]))
+    if gate["export_key"] != header["public_key"]:
         raise SyncError("unknown_key", f"{path} is signed by another key than gate {gate['name']!r} uses")
     if gate["chain_broken"]:
         raise SyncError("chain_broken", f"gate {gate['name']!r} has a broken chain: {gate['chain_broken']}")
@@ -92,7 +95,7 @@ def import_events(office: Office, path: Path, gate_name: str | None = None) -> I
         sink = EventSink(conn, {**gate, "clock_offset_s": None, "gate_id": header["gate_id"]})
         held, count = 0, 0
         for line in _event_lines(path):
-            row = json.loads(line)
+            row = event_row(_json_line(line, "event"))
             count += 1
             if row["seq"] <= gate["last_seq"]:
                 held += _check_held(conn, gate["name"], row)
@@ -101,9 +104,8 @@ def import_events(office: Office, path: Path, gate_name: str | None = None) -> I
         if count != trailer.get("count"):
             raise SyncError("malformed", f"{path}: {count} events, the trailer says {trailer.get('count')}")
         sink.save_cursor()
-        conn.execute("UPDATE gates SET gate_id = ?, export_key = ? WHERE name = ?",
-                     [header["gate_id"], header["public_key"], gate["name"]])
-    return ImportResult(gate["name"], sink.stored, held, sink.seq, trusted_now=not gate["export_key"])
+        conn.execute("UPDATE gates SET gate_id = ? WHERE name = ?", [header["gate_id"], gate["name"]])
+    return ImportResult(gate["name"], sink.stored, held, sink.seq)
 
 
 def _event_lines(path: Path) -> Iterator[bytes]:

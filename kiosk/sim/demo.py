@@ -12,17 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from kiosk.gate import usb_export
 from kiosk.gate.service import Gate
 from kiosk.office import ledger as ledger_mod
 from kiosk.office import service as office_mod
 from kiosk.office.service import Office
 from kiosk.store import guards, registry, tls, web_users
-from kiosk.store.config import create_home
+from kiosk.store.config import create_home, write_private
 
 SITE = "jinan"
 GATE_ID = "jinan-gate"
 GUARD = ("G001", "王建国", "1234")
-SUPERVISOR = ("S001", "李秀英", "9999")
+SUPERVISOR = ("S001", "李秀英", "999999")
 OFFICE_LOGIN = ("office", "demo-office-2026")  # the office pages' demo login
 # id, name, phone, building, unit, room, plate, health, cadre
 RESIDENTS = [
@@ -84,8 +85,9 @@ def create_demo(root: Path, now: datetime, gate_settings: dict | None = None) ->
         guards.add_guard(gate.db, GUARD[0], GUARD[1], GUARD[2], "南秦社区", "guard")
         guards.add_guard(gate.db, SUPERVISOR[0], SUPERVISOR[1], SUPERVISOR[2], "南秦社区", "supervisor")
         web_users.add_user(gate.db, OFFICE_LOGIN[0], "office", OFFICE_LOGIN[1])
+        usb_export.export_key(gate)  # as `kiosk init` does
     tls.ensure_certificate(gate_cfg)  # as `kiosk init` does
-    info_file.write_text(json.dumps({"tokens": tokens, "pass_ids": pass_ids}, ensure_ascii=False, indent=1))
+    write_private(info_file, json.dumps({"tokens": tokens, "pass_ids": pass_ids}, ensure_ascii=False, indent=1))
     return DemoCommunity(root, root / "office", root / "gate", tokens, pass_ids)
 
 

@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import tomli_w
 
@@ -104,13 +104,17 @@ def load_config(home: str | os.PathLike | None = None) -> Config:
 
 def write_private(path: Path, content: bytes | str) -> None:
     """Create a file readable by its owner only (0600), whatever the umask."""
-    data = content.encode() if isinstance(content, str) else content
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
+    with open_private(path, "wb") as handle:
+        handle.write(content.encode() if isinstance(content, str) else content)
+
+
+def open_private(path: Path, mode: str = "wb", **kwargs: Any) -> IO:
+    """``open`` for a file the kiosk writes that holds data or credentials: 0600 from its creation,
+    whatever the umask (an existing file is made 0600 too). ``mode`` is w/a, text or binary."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
     os.chmod(path, 0o600)
+    return os.fdopen(fd, mode, **kwargs)
 
 
 def create_home(home: str | os.PathLike | None, settings: dict[str, Any]) -> Config:

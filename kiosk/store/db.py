@@ -234,11 +234,34 @@ CREATE TABLE signing_keys (
 );
 """
 
+# Server-side records of office logins' web sessions (kiosk.store.web_sessions): logout and
+# user removal end them; the cookie only carries the random id. Failed sign-ons with ids that
+# do not exist, counted and locked like real ones (kiosk.store.guards), by digest, for a day.
+WEB_SESSIONS_SQL = """
+CREATE TABLE web_sessions (
+    id_sha256 TEXT PRIMARY KEY, user_name TEXT NOT NULL, created_utc TEXT NOT NULL,
+    expires_utc TEXT NOT NULL, revoked_utc TEXT
+);
+"""
+GATE_SECURITY = WEB_SESSIONS_SQL + """
+CREATE TABLE unknown_logins (
+    key_sha256 TEXT PRIMARY KEY, failed_attempts INTEGER NOT NULL, locked_until TEXT, last_utc TEXT NOT NULL
+);
+"""
+
+# Office: how far the rolling re-check of held events has come, per gate (kiosk.office.pull).
+OFFICE_REVERIFY = """
+ALTER TABLE gates ADD COLUMN verified_seq INTEGER NOT NULL DEFAULT 0;
+"""
+
+# Office: the office page's logins get server-side sessions too (the same table as a gate's).
+OFFICE_SESSIONS = WEB_SESSIONS_SQL
+
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
 MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS,
-                                              GATE_VISITORS],
+                                              GATE_VISITORS, GATE_SECURITY],
                                      "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS, OFFICE_RECORDS, OFFICE_WEB,
-                                                OFFICE_PASSES]}
+                                                OFFICE_PASSES, OFFICE_REVERIFY, OFFICE_SESSIONS]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

@@ -108,10 +108,20 @@ def iter_events(db: sqlite_utils.Database, since: int = 0, limit: int | None = N
 
 
 def verify_log(db: sqlite_utils.Database) -> ChainReport:
-    """Verify the whole local chain (from the pruning anchor) and SQLite's integrity."""
+    """Verify the whole local chain (from the pruning anchor) and SQLite's integrity.
+
+    The anchor is where pruning stopped, and only acknowledged events are ever pruned: an
+    anchor beyond the office's acknowledgement means events were deleted (and the anchor
+    forged to hide it) before the office had them.
+    """
     anchor = db.conn.execute("SELECT seq, hash FROM chain_anchor WHERE id = 1").fetchone()
     start_seq, start_hash = anchor if anchor else (0, GENESIS_HASH)
     report = verify_rows(iter_events(db, since=start_seq), start_seq, start_hash)
+    acked = db.conn.execute("SELECT coalesce(max(acked_seq), 0) FROM sync_acks").fetchone()[0]
+    if start_seq > acked:
+        report.problems.insert(0, f"the pruning anchor (seq {start_seq}) runs ahead of what the office "
+                                  f"acknowledged (seq {acked}): unacknowledged events were deleted")
+        report.ok = False
     ok, detail = integrity_ok(db)
     if not ok:
         report.problems.insert(0, f"database integrity check failed: {detail}")

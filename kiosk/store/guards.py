@@ -19,6 +19,8 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=5)
 ROLES = ("guard", "supervisor")
+MAX_ID_LENGTH = 64
+UNKNOWN_MEMORY = timedelta(days=1)
 
 
 class GuardError(KioskError):
@@ -42,21 +44,48 @@ def pin_matches(pin: str, stored: str) -> bool:
     return hmac.compare_digest(candidate, base64.b64decode(digest))
 
 
-def validate_pin(pin: str) -> None:
-    if not (pin.isdigit() and 4 <= len(pin) <= 12):
-        raise GuardError("bad_pin_format", "a PIN is 4 to 12 digits")
+MIN_PIN = {"guard": 4, "supervisor": 6}  # a supervisor's PIN overrides fever and isolation refusals
+
+
+def validate_pin(pin: str, role: str = "guard") -> None:
+    shortest = MIN_PIN.get(role, 4)
+    if not (pin.isascii() and pin.isdigit() and shortest <= len(pin) <= 12):
+        raise GuardError("bad_pin_format", f"a {role}'s PIN is {shortest} to 12 digits")
+
+
+def short_supervisor_pin(guard: "Guard", pin: str) -> bool:
+    """A supervisor PIN set before supervisors needed 6 digits: it still signs on, but approves
+    nothing until changed (``kiosk guard set-pin``)."""
+    return guard.role == "supervisor" and len(pin) < MIN_PIN["supervisor"]
 
 
 def add_guard(db: sqlite_utils.Database, guard_id: str, name: str, pin: str,
               organisation: str = "", role: str = "guard") -> None:
     if role not in ROLES:
         raise GuardError("bad_role", f"role must be one of {ROLES}")
-    validate_pin(pin)
+    validate_pin(pin, role)
     if db["guards"].count_where("id = ?", [guard_id]):
         raise GuardError("exists", f"guard {guard_id} exists already")
     db["guards"].insert({"id": guard_id, "name": name, "organisation": organisation, "role": role,
                          "pin_hash": hash_pin(pin), "failed_attempts": 0, "locked_until": None,
                          "active": 1})
+
+
+def set_pin(db: sqlite_utils.Database, guard_id: str, pin: str) -> None:
+    """Give a guard a new PIN (and lift any lockout: the supervisor's unlock)."""
+    rows = list(db.query("SELECT role FROM guards WHERE id = ?", [guard_id]))
+    if not rows:
+        raise GuardError("unknown_guard", f"no guard {guard_id}")
+    validate_pin(pin, rows[0]["role"])
+    db.conn.execute("UPDATE guards SET pin_hash = ?, failed_attempts = 0, locked_until = NULL WHERE id = ?",
+                    [hash_pin(pin), guard_id])
+
+
+def unlock(db: sqlite_utils.Database, guard_id: str) -> None:
+    """Lift a guard's lockout at once (a supervisor's decision, at the gate's command line)."""
+    if not db.conn.execute("UPDATE guards SET failed_attempts = 0, locked_until = NULL WHERE id = ?",
+                           [guard_id]).rowcount:
+        raise GuardError("unknown_guard", f"no guard {guard_id}")
 
 
 @dataclass(frozen=True)
@@ -91,6 +120,8 @@ def check_secret(db: sqlite_utils.Database, table: str, key_column: str, key: st
     """
     wrong = f"wrong_{what.lower()}"
     active = " AND active = 1" if active_only else ""
+    if len(key) > MAX_ID_LENGTH:
+        key = key[:MAX_ID_LENGTH] + "…"  # no real id is this long: counted as one unknown id
     # Count the attempt as a failure before checking it, in one write transaction: concurrent
     # attempts cannot all read the same count, so a burst gets MAX_FAILURES guesses, no more.
     with transaction(db) as conn:
@@ -98,8 +129,7 @@ def check_secret(db: sqlite_utils.Database, table: str, key_column: str, key: st
         if rows and not _locked(rows[0], now):
             conn.execute(f"UPDATE {table} SET failed_attempts = failed_attempts + 1 WHERE {key_column} = ?", [key])
     if not rows:
-        hash_pin(secret)  # spend the same time as a real check: don't reveal which ids exist
-        raise GuardError(wrong, f"unknown {who} or wrong {what}")
+        _unknown_failure(db, f"{table}:{key}", now, wrong, who, what)
     row = rows[0]
     failures = row["failed_attempts"] + 1
     if _locked(row, now) or failures > MAX_FAILURES:
@@ -112,6 +142,27 @@ def check_secret(db: sqlite_utils.Database, table: str, key_column: str, key: st
         raise GuardError("locked", f"too many wrong {what}s: locked for 5 minutes")
     db.conn.execute(f"UPDATE {table} SET failed_attempts = 0, locked_until = NULL WHERE {key_column} = ?", [key])
     return row
+
+
+def _unknown_failure(db: sqlite_utils.Database, key: str, now: datetime, wrong: str, who: str, what: str):
+    """An unknown id fails exactly as a real one with a wrong secret: counted, locked on the
+    MAX_FAILURES-th failure for LOCKOUT, and as slow; so answers reveal no ids. Kept by
+    digest (any length costs the same) and forgotten after a day."""
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    with transaction(db) as conn:
+        conn.execute("DELETE FROM unknown_logins WHERE last_utc < ?", [utc_text(now - UNKNOWN_MEMORY)])
+        row = conn.execute("SELECT failed_attempts, locked_until FROM unknown_logins WHERE key_sha256 = ?",
+                           [digest]).fetchone()
+        if row and _locked({"locked_until": row[1]}, now):
+            raise GuardError("locked", f"too many wrong {what}s: locked until {row[1]}")
+        failures = (row[0] if row else 0) + 1
+        locked = utc_text(now + LOCKOUT) if failures >= MAX_FAILURES else None
+        conn.execute("INSERT OR REPLACE INTO unknown_logins VALUES (?, ?, ?, ?)",
+                     [digest, 0 if locked else failures, locked, utc_text(now)])
+    hash_pin("0" * 6)  # spend the same time as a real check
+    if locked:
+        raise GuardError("locked", f"too many wrong {what}s: locked for 5 minutes")
+    raise GuardError(wrong, f"unknown {who} or wrong {what}")
 
 
 def _locked(row: dict, now: datetime) -> bool:

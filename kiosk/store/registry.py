@@ -11,6 +11,7 @@ import base64
 import gzip
 import json
 import sqlite3
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from kiosk.core import safe_json
 from kiosk.core.clock import parse_utc, utc_text
 from kiosk.core.errors import KioskError
 from kiosk.core.plates import normalise_plate
@@ -121,7 +123,7 @@ def distrust_key(db: sqlite_utils.Database, kid: str) -> None:
 def open_bundle(data: bytes, keys: dict[str, Ed25519PublicKey]) -> dict[str, Any]:
     """Check a bundle's envelope and signature and return its payload. Raises BundleError."""
     try:
-        envelope = json.loads(data)
+        envelope = safe_json.loads(data)
         body = base64.b64decode(envelope["payload"], validate=True)
         signature = base64.b64decode(envelope["signature"], validate=True)
         kid = envelope["key_id"]
@@ -135,11 +137,11 @@ def open_bundle(data: bytes, keys: dict[str, Ed25519PublicKey]) -> dict[str, Any
     if not verify(key, signature, body):
         raise BundleError("bad_signature", "bundle signature is invalid: forged or damaged")
     try:
-        payload = json.loads(gzip.decompress(body))
+        payload = safe_json.loads(_gunzip(body, safe_json.MAX_BYTES))
         int(payload["version"]), payload["site_id"], payload["tables"]
         if parse_utc(payload["issued_utc"]).tzinfo is None:  # the pages and the doctor compute its age
             raise ValueError("issued_utc has no time zone")
-    except (OSError, ValueError, KeyError, TypeError, EOFError, AttributeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, EOFError, AttributeError, zlib.error) as exc:
         raise BundleError("malformed", f"bundle content unreadable: {exc}") from exc
     return payload
 
@@ -159,6 +161,15 @@ def _trusted_signature(envelope: dict, kid: Any, signature: bytes,
         if isinstance(other, str) and other in keys:
             return other, keys[other], other_signature
     return kid, None, signature
+
+
+def _gunzip(body: bytes, limit: int) -> bytes:
+    """Decompress at most ``limit`` bytes: a small bundle must not unpack into gigabytes."""
+    inflater = zlib.decompressobj(wbits=31)  # gzip framing
+    data = inflater.decompress(body, limit)
+    if inflater.unconsumed_tail or not inflater.eof:
+        raise ValueError(f"bundle content larger than {limit} bytes or cut off")
+    return data
 
 
 def current_version(db: sqlite_utils.Database) -> int:
@@ -232,7 +243,7 @@ def load_bundle_file(db: sqlite_utils.Database, path: Path, site_id: str, now: d
 
 def _peek_key_id(data: bytes) -> str:
     try:
-        return str(json.loads(data).get("key_id", ""))
+        return str(safe_json.loads(data).get("key_id", ""))
     except (ValueError, AttributeError):
         return ""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import sqlite3
 from datetime import datetime
 
 import sqlite_utils
@@ -53,11 +54,20 @@ def revoke_token(db: sqlite_utils.Database, token_id: str, now: datetime) -> Non
                      [utc_text(now), token_id])
 
 
+def _record_use(db: sqlite_utils.Database, token: dict, stamp: str) -> None:
+    with transaction(db) as conn:
+        conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [stamp, token["id"]])
+        if token["role"] == "office":
+            conn.execute("INSERT OR REPLACE INTO sync_state VALUES ('office_last_contact_utc', ?, ?)",
+                         [stamp, stamp])
+
+
 def authenticate(db: sqlite_utils.Database, secret: str | None, now: datetime) -> dict | None:
     """The token row for a presented secret, or None; records its use and the office's contact.
 
     Every live token is compared (constant time each) so timing says nothing about which
-    hash prefix matched.
+    hash prefix matched. The record of use is best-effort: on a full disk (or a database
+    busy for longer than the timeout) the office must still be able to pull the events off.
     """
     if not secret:
         return None
@@ -68,10 +78,8 @@ def authenticate(db: sqlite_utils.Database, secret: str | None, now: datetime) -
             found = row
     if found is None:
         return None
-    stamp = utc_text(now)
-    with transaction(db) as conn:
-        conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [stamp, found["id"]])
-        if found["role"] == "office":
-            conn.execute("INSERT OR REPLACE INTO sync_state VALUES ('office_last_contact_utc', ?, ?)",
-                         [stamp, stamp])
+    try:
+        _record_use(db, found, utc_text(now))
+    except sqlite3.OperationalError:
+        pass  # bookkeeping only: a read never needs a write
     return {key: found[key] for key in ("id", "role", "name")}

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import sqlite_utils
 
+from kiosk.store.db import transaction
 from kiosk.store.guards import GuardError, check_secret, hash_pin
 
 # The roles each folder's web_users table allows: a gate's office login may be a supervisor;
@@ -33,3 +34,12 @@ def authenticate(db: sqlite_utils.Database, name: str, password: str, now: datet
     """The user (name, role) for a correct password; GuardError wrong_password/locked otherwise."""
     row = check_secret(db, "web_users", "name", name, password, "password_hash", now, who="user", what="password")
     return {"name": row["name"], "role": row["role"]}
+
+
+def remove_user(db: sqlite_utils.Database, name: str) -> None:
+    """Remove a login; its sessions end with it (they are checked against this table)."""
+    if not db["web_users"].count_where("name = ?", [name]):
+        raise GuardError("unknown_user", f"no web user {name}")
+    with transaction(db) as conn:
+        conn.execute("DELETE FROM web_sessions WHERE user_name = ?", [name])
+        conn.execute("DELETE FROM web_users WHERE name = ?", [name])

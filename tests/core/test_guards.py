@@ -101,7 +101,7 @@ def test_events_carry_the_guard_on_duty_at_their_lane_and_the_shift(gate, commun
     tokens = community.tokens
     before = gate.check(Scan(direction="in", token=tokens["resident"], temperature=36.5, lane="in"), NOW)
     gate.sign_on("G001", "1234", "in", NOW)
-    gate.sign_on("S001", "9999", "out", NOW)
+    gate.sign_on("S001", "999999", "out", NOW)
     entry = gate.check(Scan(direction="in", token=tokens["second_resident"], temperature=36.5, lane="in"), NOW)
     leave = gate.check(Scan(direction="out", token=tokens["monitored"], lane="out"), NOW)
     night = gate.check(Scan(direction="out", token=tokens["resident"], lane="out"), NOW.replace(hour=23) +
@@ -109,7 +109,7 @@ def test_events_carry_the_guard_on_duty_at_their_lane_and_the_shift(gate, commun
     assert [(e.event["guard_id"], e.event["shift_id"]) for e in (before, entry, leave, night)] == [
         (None, "2026-11-29/morning"), ("G001", "2026-11-29/morning"), ("S001", "2026-11-29/morning"),
         ("S001", "2026-11-30/night")]
-    gate.sign_off("S001", "9999", NOW)
+    gate.sign_off("S001", "999999", NOW)
     lone = gate.check(Scan(direction="out", token=tokens["second_resident"], lane="out"), NOW + timedelta(minutes=1))
     assert lone.event["guard_id"] == "G001"  # no one at this lane: the guard at any lane
 
@@ -118,7 +118,7 @@ def test_override_is_its_own_event_naming_the_guard(gate, community):
     gate.sign_on("G001", "1234", "in", NOW)
     refused = gate.check(Scan(direction="in", token=community.tokens["resident"], temperature=37.6, lane="in"), NOW)
     event = gate.override(refused.event["id"], "G001", "  复测 36.8  ", NOW + timedelta(minutes=2),
-                          supervisor_id="S001", supervisor_pin="9999")
+                          supervisor_id="S001", supervisor_pin="999999")
     assert (event["kind"], event["outcome"], event["guard_id"], event["subject_id"], event["codes"]) == (
         "override", "allow", "G001", "R001", "[]")
     assert json.loads(event["data"]) == {"overrides": refused.event["id"], "overridden_codes": '["fever"]',
@@ -128,7 +128,7 @@ def test_override_is_its_own_event_naming_the_guard(gate, community):
     assert refused_code(lambda: gate.override("no-such-id", "G001", "why", NOW)) == "not_refused"
     rows = gate.db["events"].count
     double_tap = refused_code(lambda: gate.override(refused.event["id"], "G001", "复测", NOW,
-                                                    supervisor_id="S001", supervisor_pin="9999"))
+                                                    supervisor_id="S001", supervisor_pin="999999"))
     assert (double_tap, gate.db["events"].count) == ("already_overridden", rows)
 
 
@@ -171,8 +171,8 @@ def test_an_override_whose_event_is_not_recorded_leaves_the_refusal_open(gate, c
     refused = gate.check(Scan(direction="in", token=community.tokens["resident"], temperature=37.6, lane="in"), NOW)
     refuse_events(gate, "override", how)
     with pytest.raises(sqlite3.IntegrityError, match="refused by the test"):
-        gate.override(refused.event["id"], "G001", "复测 36.8", NOW, "S001", "9999")
+        gate.override(refused.event["id"], "G001", "复测 36.8", NOW, "S001", "999999")
     assert gate.db["events"].count == 1 and gate.db["lane_commands"].count == 0  # no open without its event
     gate.db.conn.execute("DROP TRIGGER refuse_override")
-    assert gate.override(refused.event["id"], "G001", "复测 36.8", NOW, "S001", "9999")["kind"] == "override"
+    assert gate.override(refused.event["id"], "G001", "复测 36.8", NOW, "S001", "999999")["kind"] == "override"
     assert gate.db["events"].count == 2

@@ -237,7 +237,7 @@ def test_the_follow_up_ends_with_its_window_or_an_allowed_passage(gate, communit
     assert outcome(gate.check(person(token), clock.advance(seconds=21))) == ("allow", ())  # the window has ended
     other = community.tokens["second_resident"]
     fever = gate.check(person(other, temperature=38.0), clock.advance(minutes=1)).event
-    gate.override(fever["id"], "G001", "re-measured by the doctor", clock.advance(minutes=1), "S001", "9999")
+    gate.override(fever["id"], "G001", "re-measured by the doctor", clock.advance(minutes=1), "S001", "999999")
     assert outcome(gate.check(person(other, "out"), clock.advance(minutes=1))) == ("allow", ())  # the override settled it
 
 

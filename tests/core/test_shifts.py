@@ -86,7 +86,7 @@ def test_shift_log_summary_counts(gate, community, clock):
     at = lambda h, m: local(29, h, m)  # noqa: E731 - local times of the afternoon shift (passes valid from 10:00)
     tokens = community.tokens
     gate.sign_on("G001", "1234", "in", at(16, 0))
-    gate.sign_on("S001", "9999", "out", at(16, 1))
+    gate.sign_on("S001", "999999", "out", at(16, 1))
     checks = [("resident", "in", 36.5, at(17, 0)), ("vehicle", "in", 36.6, at(17, 1)),
               ("second_resident", "in", 38.0, at(17, 2)), ("revoked", "in", 36.4, at(17, 4)),
               ("monitored", "out", None, at(17, 5)), ("vehicle", "out", None, at(17, 6))]
@@ -99,7 +99,7 @@ def test_shift_log_summary_counts(gate, community, clock):
             results[role, direction] = gate.check_vehicle(scan, driver, moment)
         else:
             results[role, direction] = gate.check(scan, moment)
-    gate.override(results["second_resident", "in"].event["id"], "G001", "复测正常 36.9", at(17, 3), "S001", "9999")
+    gate.override(results["second_resident", "in"].event["id"], "G001", "复测正常 36.9", at(17, 3), "S001", "999999")
     gate.check(Scan(direction="in", pass_id="PNOSUCHPASS", source="manual", lane="in"), at(17, 7))
     gate.record("returnee", at(17, 8), lane="in", data={"origin": "西安", "risk": "low"})
     gate.sign_off("G001", "1234", local(29, 23, 59, 59, 999), "2号楼外卖已登记")

@@ -151,7 +151,8 @@ def test_office_report_neutralises_formulas_and_escapes_html(client, gate, evil,
     assert post(client, "/sign-off", {"pin": "2468", "note": "=HYPERLINK(\"http://x\") " + SCRIPT}).status_code == 302
     export = tmp_path / "gate.events"
     assert kiosk(demo.gate_home, "export", "--since", "0", "--out", str(export)).returncode == 0
-    assert kiosk(demo.office_home, "office", "gate", "add", "jinan-gate").returncode == 0
+    key = kiosk(demo.gate_home, "export-key").stdout.strip()
+    assert kiosk(demo.office_home, "office", "gate", "add", "jinan-gate", "--export-key", key).returncode == 0
     assert kiosk(demo.office_home, "office", "import-events", str(export)).returncode == 0
     report = kiosk(demo.office_home, "office", "report", "--date", "2026-11-29", "--format", "csv")
     rows = list(csv.reader(io.StringIO(report.stdout)))

@@ -102,7 +102,7 @@ def test_the_public_routes_are_exactly_the_allow_list(app):
     endpoints = {endpoint for endpoint, _, _ in routes(app)}
     assert PUBLIC <= endpoints
     assert {e for e in endpoints if e.startswith("api.")} == {
-        "api.health", "api.openapi", "api.events", "api.shifts", "api.put_registry", "api.ack"}
+        "api.health", "api.openapi", "api.events", "api.shifts", "api.put_registry", "api.ack", "api.digest"}
 
 
 def test_anonymous_is_refused_everywhere_but_the_public_routes(app, client, gate, world):
@@ -200,7 +200,7 @@ def test_every_api_route_refuses_without_a_live_token(app, client, gate, clock, 
         office_login(client)
     before = state(gate)
     api = [(e, m, u) for e, m, u in urls(app, world) if e.startswith("api.") and e not in PUBLIC]
-    assert len(api) == 4
+    assert len(api) == 5
     for endpoint, method, url in api:
         if credential == "query":
             url += f"?token={secret}"

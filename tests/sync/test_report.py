@@ -36,10 +36,10 @@ def record_a_morning(community):
 
 
 def import_to_office(community, tmp_path):
-    with Office.open(community.office_home) as office:
-        add_gate(office, "jinan-gate", "", "")
     out = tmp_path / "x.events"
     assert kiosk(community.gate_home, "export", "--out", str(out)).returncode == 0
+    with Office.open(community.office_home) as office:
+        add_gate(office, "jinan-gate", "", "", kiosk(community.gate_home, "export-key").stdout.strip())
     assert kiosk(community.office_home, "office", "import-events", str(out)).returncode == 0
 
 

@@ -114,7 +114,7 @@ def test_override_of_isolation_needs_a_supervisor_pin(client, gate, demo):
     assert post(client, url, {"reason": "就医", "supervisor_id": "G001", "supervisor_pin": "1234"}).status_code == 403
     assert post(client, url, {"reason": "就医", "supervisor_id": "S001", "supervisor_pin": "0000"}).status_code == 401
     assert gate.db["events"].count_where("kind = 'override'") == 0
-    assert post(client, url, {"reason": "就医", "supervisor_id": "S001", "supervisor_pin": "9999"}).status_code == 302
+    assert post(client, url, {"reason": "就医", "supervisor_id": "S001", "supervisor_pin": "999999"}).status_code == 302
     assert json.loads(last_event(gate)["data"])["approved_by"] == "S001"
 
 
@@ -125,7 +125,7 @@ def test_supervisor_pins_on_an_override_are_rate_limited_per_address(app, client
     url = f"/actions/override/{refused['id']}"
     for supervisor in ("X1", "X2", "X3"):  # walking through ids: each one's own lockout never triggers
         assert post(client, url, {"reason": "就医", "supervisor_id": supervisor, "supervisor_pin": "0000"}).status_code == 401
-    assert post(client, url, {"reason": "就医", "supervisor_id": "S001", "supervisor_pin": "9999"}).status_code == 429
+    assert post(client, url, {"reason": "就医", "supervisor_id": "S001", "supervisor_pin": "999999"}).status_code == 429
     assert gate.db["events"].count_where("kind = 'override'") == 0
 
 
@@ -157,7 +157,7 @@ def test_overriding_a_high_risk_returnee_referral_needs_a_supervisor_pin(client,
     url = f"/actions/override/{last_event(gate)['id']}"
     assert post(client, url, {"reason": "已安排转运", "supervisor_id": "G001", "supervisor_pin": "1234"}).status_code == 403
     assert gate.db["events"].count_where("kind = 'override'") == 0
-    assert post(client, url, {"reason": "已安排转运", "supervisor_id": "S001", "supervisor_pin": "9999"}).status_code == 302
+    assert post(client, url, {"reason": "已安排转运", "supervisor_id": "S001", "supervisor_pin": "999999"}).status_code == 302
     assert json.loads(last_event(gate)["data"])["approved_by"] == "S001"
 
 

@@ -127,6 +127,7 @@ def test_chart_counts_people_per_hour(client, gate, demo, clock):
     assert '<rect class="bar in" x="' in html and "<title>2</title>" in html
     assert "进 0 人" in client.get("/office/chart?date=2026-11-28").get_data(as_text=True)
     clock.advance(days=1)
+    office_login(client)  # a day later: the office session (12 hours) has expired
     assert "进 0 人" in client.get("/office/chart").get_data(as_text=True)  # today by default
 
 

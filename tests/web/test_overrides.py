@@ -49,9 +49,9 @@ def test_case5_a_guard_alone_cannot_override_a_high_risk_returnee_by_posting(cli
 
 
 def test_a_supervisor_cannot_approve_their_own_override(client, gate):
-    sign_on(client, "S001", "9999")
+    sign_on(client, "S001", "999999")
     url = f"/actions/override/{high_risk_referral(client, gate)['id']}"
-    response = client.post(url, data={"reason": "已安排转运", "supervisor_id": "S001", "supervisor_pin": "9999",
+    response = client.post(url, data={"reason": "已安排转运", "supervisor_id": "S001", "supervisor_pin": "999999",
                                       **form_fields(client, url)})
     assert response.status_code == 403 and gate.db["events"].count_where("kind = 'override'") == 0
 
