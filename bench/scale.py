@@ -179,7 +179,7 @@ def event_rows(gate: Gate, community: Community, count: int, start: datetime, rn
 def realistic_event(gate: Gate, item: dict, health: dict[str, str], seq: int, prev_hash: str) -> dict:
     stamp = Stamp.of(item["ts"], gate.tz, True)
     event = {name: None for name in events.OPTIONAL_FIELDS}
-    event.update(seq=seq, id=str(uuid.uuid4()), gate_id=gate.gate_id, site_id=gate.site_id, kind=item["kind"],
+    event.update(seq=seq, id=events.time_ordered_id(), gate_id=gate.gate_id, site_id=gate.site_id, kind=item["kind"],
                  codes="[]", ts_utc=stamp.utc, ts_local=stamp.local, tz=stamp.tz, clock_synced=1, data="{}",
                  prev_hash=prev_hash, shift_id=gate.shift(item["ts"]).id)
     if item["kind"] == "sign_on":
