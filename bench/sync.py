@@ -91,11 +91,13 @@ LAUNCH = ["-m", "kiosk", "--home", "{home}", "serve", "--port", "{port}"]  # the
 
 
 def peak_child(args: list[str], folder: Path, name: str) -> tuple[subprocess.Popen, Path]:
-    """Start ``python -m/-c ...`` under the PEAK wrapper; its peak RSS lands in the returned file."""
+    """Start ``python -m/-c ...`` under the PEAK wrapper; its peak RSS lands in the returned file,
+    its output in ``<name>.log`` next to it."""
     peak_file = folder / f"{name}.peak"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_PEAK_FILE": str(peak_file)}
-    process = subprocess.Popen([sys.executable, "-c", PEAK, *args], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with (folder / f"{name}.log").open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-c", PEAK, *args], cwd=ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
     return process, peak_file
 
 
@@ -147,7 +149,8 @@ def pull_against_dump(gate_home: Path, office_home: Path, folder: Path) -> dict:
     server.send_signal(signal.SIGTERM)
     server.wait(30)
     if status != 0:
-        raise RuntimeError(f"pull of {size} events failed with status {status}")
+        said = (folder / "office.log").read_text(encoding="utf-8", errors="replace")[-2000:]
+        raise RuntimeError(f"pull of {size} events failed with status {status}: {said}")
     with Office.open(office_home) as office:
         held = office.db.conn.execute("SELECT count(*) FROM gate_events").fetchone()[0]
     if held != size:
