@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-MODULES = ("bench.decoders", "bench.pipeline", "bench.core", "bench.sync")
+MODULES = ("bench.decoders", "bench.pipeline", "bench.core", "bench.sync", "bench.scale")
 
 
 def quick_args(name: str, scratch: Path) -> list[str]:

@@ -28,6 +28,7 @@ import numpy as np
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from bench.decoders import BACKENDS, environment, run_backend, summarise, write_section
+from hardware.decoder import make_decoder
 from hardware.frames import compose_frame, make_corpus
 from hardware.signals import make_signals
 from hardware.thermometer import FakeThermometer
@@ -62,7 +63,7 @@ class Pipeline:
         self.signals = make_signals(PINS, pin_factory=self.factory, sleep=lambda s: None)
         self.mono = 0.0
         self.lane = Lane("in", "in", Gate.open(self.community.gate_home, clock=self.clock),
-                         decoder=BACKENDS["zxing"](), camera=None,
+                         decoder=make_decoder("zxing"), camera=None,
                          thermometer=FakeThermometer(36.5), require_temperature=True,
                          signals=self.signals, sleep=lambda s: None, mono=lambda: self.mono)
 

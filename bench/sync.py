@@ -91,11 +91,13 @@ LAUNCH = ["-m", "kiosk", "--home", "{home}", "serve", "--port", "{port}"]  # the
 
 
 def peak_child(args: list[str], folder: Path, name: str) -> tuple[subprocess.Popen, Path]:
-    """Start ``python -m/-c ...`` under the PEAK wrapper; its peak RSS lands in the returned file."""
+    """Start ``python -m/-c ...`` under the PEAK wrapper; its peak RSS lands in the returned file,
+    its output in ``<name>.log`` next to it."""
     peak_file = folder / f"{name}.peak"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_PEAK_FILE": str(peak_file)}
-    process = subprocess.Popen([sys.executable, "-c", PEAK, *args], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with (folder / f"{name}.log").open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-c", PEAK, *args], cwd=ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
     return process, peak_file
 
 
@@ -115,34 +117,45 @@ def free_port() -> int:
 
 def measure(size: int, folder: Path) -> dict:
     from kiosk.gate.service import Gate
-    from kiosk.office import pull
-    from kiosk.office.service import Office
     from kiosk.sim.demo import create_demo
-    from kiosk.store import tokens
 
     now = datetime.now(timezone.utc) - timedelta(days=1)
     demo = create_demo(folder / f"n{size}", now)
     with Gate.open(demo.gate_home) as gate:
         fill_events(gate.db, size, now - timedelta(seconds=size), gate.gate_id, gate.site_id)
+    return {"size": size, **pull_against_dump(demo.gate_home, demo.office_home, folder)}
+
+
+def pull_against_dump(gate_home: Path, office_home: Path, folder: Path) -> dict:
+    """``kiosk office pull`` of a gate's whole log through its real server, and a plain dump of it."""
+    from kiosk.gate.service import Gate
+    from kiosk.office import pull
+    from kiosk.office.service import Office
+    from kiosk.store import tokens
+
+    now = datetime.now(timezone.utc)
+    with Gate.open(gate_home) as gate:
         token = tokens.create_token(gate.db, "office", "bench", now)[1]
         db_path = gate.config.db_path
+        size = gate.db.conn.execute("SELECT count(*) FROM events").fetchone()[0]
     baseline_s, _, baseline_kib = run_child(["-c", BASELINE, str(db_path), str(folder / "dump")], folder, "dump")
     port = free_port()
-    server, server_peak = peak_child([a.format(home=demo.gate_home, port=port) for a in LAUNCH], folder, "server")
-    with Office.open(demo.office_home) as office:
+    server, server_peak = peak_child([a.format(home=gate_home, port=port) for a in LAUNCH], folder, "server")
+    with Office.open(office_home) as office:
         pull.add_gate(office, "gate", f"http://127.0.0.1:{port}", token)
     _wait_for(f"http://127.0.0.1:{port}/api/v1/health")
-    pull_s, status, office_kib = run_child(["-m", "kiosk", "--home", str(demo.office_home), "office", "pull"],
+    pull_s, status, office_kib = run_child(["-m", "kiosk", "--home", str(office_home), "office", "pull"],
                                            folder, "office")
     server.send_signal(signal.SIGTERM)
     server.wait(30)
     if status != 0:
-        raise RuntimeError(f"pull of {size} events failed with status {status}")
-    with Office.open(demo.office_home) as office:
+        said = (folder / "office.log").read_text(encoding="utf-8", errors="replace")[-2000:]
+        raise RuntimeError(f"pull of {size} events failed with status {status}: {said}")
+    with Office.open(office_home) as office:
         held = office.db.conn.execute("SELECT count(*) FROM gate_events").fetchone()[0]
     if held != size:
         raise RuntimeError(f"the office holds {held} events, not {size}")
-    return {"size": size, "pull_s": pull_s, "pull_eps": size / pull_s, "baseline_s": baseline_s,
+    return {"pull_s": pull_s, "pull_eps": size / pull_s, "baseline_s": baseline_s,
             "baseline_eps": size / baseline_s, "office_kib": office_kib, "server_kib": int(server_peak.read_text()),
             "baseline_kib": baseline_kib}
 

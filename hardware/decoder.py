@@ -3,7 +3,10 @@
 ``Decoder.decode(frame)`` takes a BGR or grayscale ``numpy`` image and returns
 the QR payload strings found in it (possibly empty).  Two real backends ship:
 
-* :class:`ZxingDecoder` - zxing-cpp, QR only, also reads light-on-dark codes.
+* :class:`ZxingDecoder` - zxing-cpp, QR only, also reads light-on-dark codes; payloads
+  in plain text (control bytes stay bytes, not ``<SOH>`` escapes). When zxing-cpp finds
+  a symbol it cannot decode (a checksum error: crumpled, curved, smudged), the frame
+  goes to an optional second backend, by default zbar; frames without any symbol never do.
 * :class:`ZbarDecoder` - pyzbar/libzbar, QR only, on grayscale; can optionally
   retry on the inverted image because zbar itself only reads dark-on-light.
 
@@ -64,34 +67,43 @@ def _unique(payloads: list[str]) -> list[str]:
 
 
 class ZxingDecoder:
-    """zxing-cpp backend restricted to QR codes.
+    """zxing-cpp backend restricted to QR codes, in plain text mode.
 
     ``try_invert`` lets zxing also find light-on-dark ("dark mode") codes, which
     phones in dark theme show; ``try_downscale`` helps with large close-ups.
+    ``fallback`` decodes the frames where zxing-cpp detected a QR symbol but could not
+    read it; zbar reads some of those (codes on fabric and packaging, measured in
+    bench/decoders.py on real photographs). It costs nothing on frames without a symbol.
     """
 
     name = "zxing"
 
     def __init__(self, try_invert: bool = True, try_downscale: bool = True,
-                 try_rotate: bool = True) -> None:
+                 try_rotate: bool = True, fallback: Decoder | None = None) -> None:
         import zxingcpp
 
         self._zx = zxingcpp
+        self.fallback = fallback
         self._options = dict(
             formats=zxingcpp.BarcodeFormat.QRCode,
             try_invert=try_invert,
             try_downscale=try_downscale,
             try_rotate=try_rotate,
+            text_mode=zxingcpp.TextMode.Plain,
+            return_errors=fallback is not None,
         )
 
     def decode(self, frame: np.ndarray) -> list[str]:
-        """Return QR payloads found by zxing-cpp in *frame*."""
+        """Return QR payloads found by zxing-cpp (or its fallback) in *frame*."""
         gray = to_gray(frame)
         results = self._zx.read_barcodes(gray, **self._options)
-        return _unique([r.text for r in results if r.valid])
+        payloads = _unique([r.text for r in results if r.valid])
+        if not payloads and results and self.fallback is not None:
+            return self.fallback.decode(gray)  # only invalid symbols: seen but unreadable
+        return payloads
 
     def __repr__(self) -> str:
-        return f"ZxingDecoder(try_invert={self._options['try_invert']})"
+        return f"ZxingDecoder(try_invert={self._options['try_invert']}, fallback={self.fallback!r})"
 
 
 class ZbarDecoder:
@@ -137,10 +149,13 @@ def make_decoder(name: str | None = None, **options: object) -> Decoder:
     """Build a decoder by configuration *name* (``"zxing"`` or ``"zbar"``).
 
     ``None`` selects :data:`DEFAULT_DECODER`; *options* go to the backend
-    constructor (e.g. ``make_decoder("zbar", try_invert=True)``).
+    constructor (e.g. ``make_decoder("zbar", try_invert=True)``). ``"zxing"`` falls back
+    to zbar (with its inverted pass) on detected-but-unreadable symbols unless
+    ``fallback=None`` is given.
     """
     name = DEFAULT_DECODER if name is None else name
     if name == "zxing":
+        options.setdefault("fallback", ZbarDecoder(try_invert=True))
         return ZxingDecoder(**options)  # type: ignore[arg-type]
     if name == "zbar":
         return ZbarDecoder(**options)  # type: ignore[arg-type]

@@ -20,10 +20,16 @@ HASHED_FIELDS = (
     "prev_hash",
 )
 
+# Canonical JSON: keys sorted, no spaces, UTF-8 text. The keys are put in sorted order once here
+# and one encoder serves every event, which gives the text of json.dumps(sort_keys=True) at a
+# fraction of its cost (the office hashes every pulled event: a million in a 90-day log).
+_SORTED_FIELDS = tuple(sorted(HASHED_FIELDS))
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def event_hash(event: dict[str, Any]) -> str:
     """The chain hash of an event row (all hashed fields, canonical JSON)."""
-    canonical = json.dumps({name: event.get(name) for name in HASHED_FIELDS},
-                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = _CANONICAL.encode({name: event.get(name) for name in _SORTED_FIELDS})
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

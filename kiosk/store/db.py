@@ -257,9 +257,19 @@ ALTER TABLE gates ADD COLUMN verified_seq INTEGER NOT NULL DEFAULT 0;
 # Office: the office page's logins get server-side sessions too (the same table as a gate's).
 OFFICE_SESSIONS = WEB_SESSIONS_SQL
 
+# Every history lookup of the rules (kiosk.store.history) walks an index over a short run of rows,
+# whatever the size of the log (a million events in 90 days at a busy gate): a vehicle's passages
+# by plate, a subject's refusals, a household's allowed exits by time.
+GATE_HISTORY_INDEXES = """
+CREATE INDEX events_plate ON events(plate, seq) WHERE plate IS NOT NULL;
+CREATE INDEX events_refusals ON events(subject_kind, subject_id, seq) WHERE outcome IN ('deny', 'refer');
+CREATE INDEX events_exits ON events(household_id, ts_utc) WHERE direction = 'out' AND outcome = 'allow';
+DROP INDEX events_household;
+"""
+
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
 MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS,
-                                              GATE_VISITORS, GATE_SECURITY],
+                                              GATE_VISITORS, GATE_SECURITY, GATE_HISTORY_INDEXES],
                                      "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS, OFFICE_RECORDS, OFFICE_WEB,
                                                 OFFICE_PASSES, OFFICE_REVERIFY, OFFICE_SESSIONS]}
 

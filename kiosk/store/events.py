@@ -8,7 +8,9 @@ recomputes the chain to prove nothing was altered, inserted or removed.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import time
 import uuid
 from typing import Any, Iterator
 
@@ -34,6 +36,19 @@ def chain_head(db: sqlite_utils.Database) -> tuple[int, str]:
         return row[0], row[1]
     anchor = db.conn.execute("SELECT seq, hash FROM chain_anchor WHERE id = 1").fetchone()
     return (anchor[0], anchor[1]) if anchor else (0, GENESIS_HASH)
+
+
+def time_ordered_id() -> str:
+    """A UUID version 7 (RFC 9562): the milliseconds since 1970, then 74 random bits.
+
+    As unique as a random UUID; but written in time order, each new id goes to the end of the
+    id indexes (the gate's events, the office's gate_events) instead of a random page of a
+    million-row index that is mostly not in memory.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # variant RFC 9562
+    return str(uuid.UUID(int=value))
 
 
 def find_by_nonce(db: sqlite_utils.Database, nonce: str) -> dict | None:
@@ -77,7 +92,7 @@ def _append(db: sqlite_utils.Database, gate_id: str, site_id: str, kind: str, st
         if event["temperature"] is not None:  # stored as REAL: hash what will be read back
             event["temperature"] = float(event["temperature"])
         event.update(
-            seq=seq + 1, id=str(uuid.uuid4()), gate_id=gate_id, site_id=site_id, kind=kind,
+            seq=seq + 1, id=time_ordered_id(), gate_id=gate_id, site_id=site_id, kind=kind,
             codes=json.dumps(codes or []), ts_utc=stamp.utc, ts_local=stamp.local, tz=stamp.tz,
             clock_synced=int(stamp.clock_synced),
             data=json.dumps(data or {}, sort_keys=True, ensure_ascii=False), prev_hash=prev_hash,

@@ -8,6 +8,7 @@ another site, or not signed by a key it trusts.
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import json
 import sqlite3
@@ -96,12 +97,13 @@ def build_bundle(key: Ed25519PrivateKey, *, site_id: str, version: int, issued: 
 
 # --- gate side ---------------------------------------------------------------------
 
+# Parsed keys by their text: every decision reads the trusted keys (another process may change
+# them), and parsing one costs more than the whole lookup.
+_parsed_key = functools.lru_cache(maxsize=64)(parse_public_key_text)
+
+
 def trusted_keys(db: sqlite_utils.Database) -> dict[str, Ed25519PublicKey]:
-    keys = {}
-    for row in db.query("SELECT public_key FROM trusted_keys"):
-        kid, key = parse_public_key_text(row["public_key"])
-        keys[kid] = key
-    return keys
+    return dict(_parsed_key(text) for (text,) in db.conn.execute("SELECT public_key FROM trusted_keys"))
 
 
 def trust_key(db: sqlite_utils.Database, text: str, now: datetime) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -216,3 +217,11 @@ def test_every_event_of_a_clock_gone_back_is_flagged_until_it_catches_up(gate):
     assert note_at(NOW - timedelta(days=1) + timedelta(minutes=5)) == latest  # still behind
     assert note_at(NOW + timedelta(seconds=1)) is None  # caught up
     assert events.verify_log(gate.db).ok
+
+
+def test_event_ids_are_time_ordered_uuids():
+    ids = [events.time_ordered_id() for _ in range(200)]
+    assert len(set(ids)) == 200
+    assert {uuid.UUID(i).version for i in ids} == {7}
+    first, later = ids[0], ids[-1]
+    assert first[:8] <= later[:8]  # the leading 48 bits are the time in milliseconds

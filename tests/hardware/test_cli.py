@@ -4,6 +4,7 @@ import json
 import re
 
 import cv2
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -58,3 +59,27 @@ def test_help_has_example_and_bad_decoder():
     result = runner.invoke(decode, ["x.png", "--decoder", "quirc"])
     assert result.exit_code == 2 and "quirc" in result.output
     assert runner.invoke(decode, []).exit_code == 2
+
+
+def test_transparent_png_is_read_on_white(tmp_path):
+    code = render_qr("PASS-43", scale=4)
+    image = np.zeros((*code.shape, 4), np.uint8)  # black everywhere ...
+    image[:, :, 3] = np.where(code == 0, 255, 0)  # ... but only the dark modules opaque
+    path = tmp_path / "transparent.png"
+    cv2.imwrite(str(path), image)
+    result = CliRunner().invoke(decode, [str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"{path}: PASS-43 [")
+
+
+def test_payload_with_line_breaks_stays_on_its_line(images, tmp_path):
+    good, _, _ = images
+    multi = tmp_path / "multi.png"
+    cv2.imwrite(str(multi), render_qr("line one\nline two\\\x01", scale=4))
+    result = CliRunner().invoke(decode, [str(multi), str(good)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 2
+    assert re.fullmatch(rf"{re.escape(str(multi))}: line one\\nline two\\\\\\x01 \[\d+\.\d ms\]", lines[0])
+    data = json.loads(CliRunner().invoke(decode, ["--json", str(multi)]).stdout)
+    assert data[0]["payloads"] == ["line one\nline two\\\x01"]

@@ -1,5 +1,8 @@
 """Real segno-rendered codes decoded by the real zxing-cpp and zbar backends."""
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
 
@@ -90,3 +93,51 @@ def test_unknown_decoder_name():
 def test_bad_frames_rejected(bad):
     with pytest.raises(ValueError):
         ZxingDecoder().decode(bad)
+
+
+def test_control_bytes_come_back_as_bytes_not_escapes():
+    # zxing-cpp's default text mode would give "GK1<SOH>x<DLE>y" for this payload
+    text = "GK1\x01x\x10y"
+    assert ZxingDecoder().decode(render_qr(text, scale=4)) == [text]
+
+
+PHOTOS = Path(__file__).resolve().parents[1] / "data" / "qr-photos"
+
+
+def photo(name: str) -> tuple[np.ndarray, str]:
+    image = cv2.imread(str(PHOTOS / f"{name}.webp"), cv2.IMREAD_COLOR)
+    return image, (PHOTOS / f"{name}.txt").read_text(encoding="utf-8")
+
+
+class CountingDecoder:
+    """A real zbar decoder that counts how often it is asked (the fallback's cost)."""
+
+    name = "zbar"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.zbar = ZbarDecoder(try_invert=True)
+
+    def decode(self, frame: np.ndarray) -> list[str]:
+        self.calls += 1
+        return self.zbar.decode(frame)
+
+
+def test_fallback_reads_a_crumpled_code_zxing_sees_but_cannot_read():
+    image, expected = photo("qrcode-4-08")  # a crumpled paper code, photographed
+    assert ZxingDecoder().decode(image) == []
+    fallback = CountingDecoder()
+    assert ZxingDecoder(fallback=fallback).decode(image) == [expected]
+    assert fallback.calls == 1
+    assert make_decoder("zxing").decode(image) == [expected]  # the default has the fallback
+
+
+def test_fallback_not_asked_on_empty_or_readable_frames():
+    fallback = CountingDecoder()
+    decoder = ZxingDecoder(fallback=fallback)
+    for seed in range(6):
+        assert decoder.decode(compose_frame(None, (640, 480), "plain", seed=seed)) == []
+    image, expected = photo("qrcode-4-01")
+    assert decoder.decode(image) == [expected]
+    assert decoder.decode(compose_frame(PAYLOAD, (640, 480), "plain", seed=1)) == [PAYLOAD]
+    assert fallback.calls == 0
