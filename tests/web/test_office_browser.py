@@ -17,7 +17,8 @@ import pytest
 
 from tests.servers import KioskServer
 from tests.web.office_day import OFFICE_USER, PASSWORD
-from tests.web.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PATIENCE_MS
+from tests.web.test_browser import ARTIFACTS, PATIENCE_MS
+from web.screen_preview import launch_chromium
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -35,13 +36,10 @@ def server(office_day, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(server):
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launch_chromium() as chromium:
         context = chromium.new_context(viewport=VIEWPORT, accept_downloads=True)
         context.set_default_timeout(PATIENCE_MS)
-        opened = context.new_page()
-        yield opened
-        chromium.close()
+        yield context.new_page()
 
 
 def workbook(download):
