@@ -55,7 +55,7 @@ SITES = {"jinan": (1500, 2754, 459, 46), "longhai": (461, 846, 141, 14)}
 GATE_SITE, GATE_ID = "jinan", "jinan-gate"
 RISK_AREAS = [(f"6101{n:02d}", f"西安市第{n}区", ("low", "medium", "high")[n % 3]) for n in range(1, 31)]
 MEASURES = ("居家隔离", "健康监测", "集中隔离")
-GUARDS = [("G001", "王建国", "1234", "guard"), ("G002", "赵明", "2345", "guard"), ("S001", "李秀英", "9999", "supervisor")]
+GUARDS = [("G001", "王建国", "1234", "guard"), ("G002", "赵明", "2345", "guard"), ("S001", "李秀英", "999999", "supervisor")]
 OFFICE_LOGIN = ("office", "scale-office-2026")
 INSERT = f"INSERT INTO events ({', '.join(HASHED_FIELDS)}, hash) VALUES ({', '.join('?' for _ in HASHED_FIELDS)}, ?)"
 

@@ -54,7 +54,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):  # Flask's default is None, so setdefault would keep it
         app.config["SECRET_KEY"] = config.secret_key()
     app.extensions["kiosk_config"] = config
-    Gate.open(config=config).close()  # the one refusal of a folder holding the office's signing key
+    if config.role == "gate":  # the one refusal of a gate folder holding the office's signing key
+        Gate.open(config=config).close()
     app.teardown_appcontext(_close_gate)
     app.session_interface = _SessionCookies()
     csrf.init_app(app)

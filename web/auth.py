@@ -13,6 +13,7 @@ from collections import OrderedDict, deque
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 
+from kiosk.core.clock import SystemClock
 from kiosk.store import guards, web_sessions, web_users
 from kiosk.store.config import ConfigError
 from kiosk.store.events import RecordingError
@@ -103,8 +104,8 @@ def checked_login(who: str, attempt):
     source = request.remote_addr or "-"
     limit = [tuple(current_app.config["SIGNON_LIMIT"])]
     pair = f"{who}@{source}"
-    # The gate's clock (the same as the id's lock in the database), so both end together.
-    stamp, held = _limiter().reserve({f"ip:{source}": limit, who: limit, pair: BACKOFF}, get_gate().now().timestamp())
+    # The app's clock (the gate's: the same as the id's lock in the database), so both end together.
+    stamp, held = _limiter().reserve({f"ip:{source}": limit, who: limit, pair: BACKOFF}, _now().timestamp())
     if stamp is None:
         if held == pair:
             raise GuardError("locked", "too many wrong attempts from this address: wait and try again")
@@ -118,9 +119,18 @@ def checked_login(who: str, attempt):
     return result
 
 
+def _now():
+    """The gate's clock (the same as the id's lock in its database), or the office's."""
+    if current_app.extensions["kiosk_config"].role == "gate":
+        return get_gate().now()
+    return (current_app.config["CLOCK"] or SystemClock()).now()
+
+
 def _record_failure(who: str, source: str, code: str) -> None:
     if code not in ("wrong_pin", "wrong_password", "locked"):
         return  # e.g. not_on_duty: the secret was right
+    if current_app.extensions["kiosk_config"].role != "gate":
+        return  # an office folder has no event log: its own page's failed logins are only limited
     gate = get_gate()
     try:
         gate.record("login_failed", gate.now(), data={"who": who, "source": source, "code": code})

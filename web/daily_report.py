@@ -161,14 +161,21 @@ def fever_text(fever: dict, t) -> str:
     return text
 
 
-def to_html(report: dict, language: str = "zh") -> str:
-    """A standalone printable page (its own print style), the same for the page and the CLI."""
+def to_html(report: dict, language: str = "zh", style_href: str | None = None) -> str:
+    """The printable page. Served, it links its print style (``style_href``: the page's CSP allows
+    no inline style); written to a file (the CLI, a download), the style is put inside, so the
+    file stands alone."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("web", "templates"), autoescape=select_autoescape(["html"]))
-    return env.get_template("office_web/report_print.html").render(
-        report=report, sections=lines(report, language), lang=language, style=PRINT_CSS.read_text(encoding="utf-8"),
+    link = style_href or "report-print.css"
+    page = env.get_template("office_web/report_print.html").render(
+        report=report, sections=lines(report, language), lang=language, style_href=link,
         t=partial(i18n.t, language=language))
+    if style_href:
+        return page
+    return page.replace(f'<link rel="stylesheet" href="{link}">',
+                        f"<style>{PRINT_CSS.read_text(encoding='utf-8')}</style>", 1)
 
 
 def to_xlsx(report: dict, language: str = "zh") -> bytes:

@@ -234,7 +234,10 @@ def report_file(fmt):
     day = _day()
     data = daily_report.daily_report(db(), day, _report_sites(), shift_defs(config()["shifts"]),
                                       config()["timezone"])
-    body = daily_report.render(data, fmt, g.lang)
+    if fmt == "html":  # shown in the browser: the print style from /static (no inline style under the CSP)
+        body = daily_report.to_html(data, g.lang, url_for("static", filename="report-print.css")).encode("utf-8")
+    else:
+        body = daily_report.render(data, fmt, g.lang)
     disposition = "inline" if fmt == "html" else f"attachment; filename=report-{day.isoformat()}.{fmt}"
     return Response(body, mimetype=daily_report.FORMATS[fmt][0], headers={"Content-Disposition": disposition})
 

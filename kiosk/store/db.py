@@ -243,19 +243,21 @@ CREATE TABLE web_sessions (
     expires_utc TEXT NOT NULL, revoked_utc TEXT
 );
 """
-GATE_SECURITY = WEB_SESSIONS_SQL + """
+UNKNOWN_LOGINS_SQL = """
 CREATE TABLE unknown_logins (
     key_sha256 TEXT PRIMARY KEY, failed_attempts INTEGER NOT NULL, locked_until TEXT, last_utc TEXT NOT NULL
 );
 """
+GATE_SECURITY = WEB_SESSIONS_SQL + UNKNOWN_LOGINS_SQL
 
 # Office: how far the rolling re-check of held events has come, per gate (kiosk.office.pull).
 OFFICE_REVERIFY = """
 ALTER TABLE gates ADD COLUMN verified_seq INTEGER NOT NULL DEFAULT 0;
 """
 
-# Office: the office page's logins get server-side sessions too (the same table as a gate's).
-OFFICE_SESSIONS = WEB_SESSIONS_SQL
+# Office: the office page's logins get server-side sessions and unknown-name lockouts too (the
+# same tables as a gate's).
+OFFICE_SESSIONS = WEB_SESSIONS_SQL + UNKNOWN_LOGINS_SQL
 
 # Every history lookup of the rules (kiosk.store.history) walks an index over a short run of rows,
 # whatever the size of the log (a million events in 90 days at a busy gate): a vehicle's passages

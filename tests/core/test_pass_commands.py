@@ -105,7 +105,7 @@ def test_key_rotation_visitors_and_cards_from_the_command_line(community, tmp_pa
 
 def test_visitor_and_delivery_at_the_gate(community):
     gate = community.gate_home
-    issued = kiosk(gate, "visitor", "issue", "--supervisor", "S001", "--pin", "9999", "--name", "王芳",
+    issued = kiosk(gate, "visitor", "issue", "--supervisor", "S001", "--pin", "999999", "--name", "王芳",
                    "--household", HOME, "--hours", "2").stdout
     pass_id = re.match(r"访客通行证 (V[0-9A-F]{10})：王芳，拜访 jinan:1-1-101，有效至 \d{4}-\d\d-\d\d \d\d:\d\d。", issued)[1]
     assert kiosk(gate, "check", pass_id, "--direction", "in", "--temp", "36.6", "--record",

@@ -209,7 +209,7 @@ def test_a_supervisor_issues_a_visitor_pass_at_the_gate(gate, republish):
         gate_visitors.issue_at_gate(gate, supervisor_id="G001", pin="1234", name="王芳", phone="", household_id=HOME,
                                     purpose="维修", hours=2, now=NOW)
     assert guard.value.code == "supervisor_required"
-    row = gate_visitors.issue_at_gate(gate, supervisor_id="S001", pin="9999", name="王芳", phone="139", household_id=HOME,
+    row = gate_visitors.issue_at_gate(gate, supervisor_id="S001", pin="999999", name="王芳", phone="139", household_id=HOME,
                                       purpose="维修", hours=2, now=NOW)
     issued = gate.db.query("SELECT * FROM events WHERE kind = 'visitor_pass'")
     assert [(e["guard_id"], e["pass_id"], e["household_id"]) for e in issued] == [("S001", row["id"], HOME)]
@@ -221,7 +221,7 @@ def test_a_supervisor_issues_a_visitor_pass_at_the_gate(gate, republish):
         ("manual", "visitor", HOME)
     assert outcome(gate.check(typed, NOW + timedelta(hours=2), record=False)) == ("deny", ("expired",))
     with pytest.raises(gate_visitors.VisitorError):
-        gate_visitors.issue_at_gate(gate, supervisor_id="S001", pin="9999", name="王芳", phone="",
+        gate_visitors.issue_at_gate(gate, supervisor_id="S001", pin="999999", name="王芳", phone="",
                                     household_id=HOME, purpose="", hours=25, now=NOW)
 
 

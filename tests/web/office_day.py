@@ -38,9 +38,9 @@ LONGHAI = [  # id, name, phone, building, unit, room, plate, health, cadre
     ("L004", "王芳", "13700000004", "2", "2", "202", "", "健康监测", "冯干部"),
 ]
 GUARDS = {"jinan": [("G001", "王建国", "1234", "guard"), ("G002", "赵卫东", "2345", "guard"),
-                    ("S001", "李秀英", "9999", "supervisor")],
+                    ("S001", "李秀英", "999999", "supervisor")],
           "longhai": [("G101", "孙振华", "3456", "guard"), ("G102", "周海", "4567", "guard"),
-                      ("S101", "马红梅", "8888", "supervisor")]}
+                      ("S101", "马红梅", "888888", "supervisor")]}
 
 
 def at(hour: int, minute: int = 0) -> datetime:
@@ -120,21 +120,21 @@ def play_jinan(day: OfficeDay) -> None:
         gate.check(Scan("out", token=token("R001"), lane="out"), at(8, 10))
         gate.check(Scan("in", token=token("R002"), lane="in", temperature=38.2), at(9, 0))
         again = gate.check(Scan("in", token=token("R002"), lane="in", temperature=36.8), at(9, 5))
-        gate.override(again.event["id"], "G001", "复测正常", at(9, 6), "S001", "9999")
+        gate.override(again.event["id"], "G001", "复测正常", at(9, 6), "S001", "999999")
         gate.check(Scan("out", token=token("R003"), lane="out"), at(10, 0))
         gate.check_vehicle(Scan("in", token=token("陕H12345"), lane="in"),
                            Scan("in", token=token("R001"), lane="in", temperature=36.5), at(11, 0))
         gate.sign_off("G001", "1234", at(11, 30), "午饭")
         gate.sign_on("G001", "1234", "out", at(12, 15))
-        register_returnee(gate, Returnee("王五", "13600000000", "123X", "610113", DAY, "5-1-101"), "in", "G001",
+        register_returnee(gate, Returnee("王五", "13600000000", "123X", "610113", DAY, "4-1-102"), "in", "G001",
                           at(14, 0))
         gate.sign_off("G001", "1234", at(15, 58), "2号楼外卖已登记")
-        gate.sign_on("S001", "9999", "in", at(16, 0))
+        gate.sign_on("S001", "999999", "in", at(16, 0))
         gate.check(Scan("in", token=token("R005"), lane="in", temperature=36.4), at(17, 0))
         gate.check(Scan("in", token=token("R008"), lane="in", temperature=36.5), at(18, 0))
         gate.check(Scan("in", pass_id=pass_of(gate, "R006"), source="manual", lane="in", temperature=36.6),
                    at(20, 0))
-        gate.sign_off("S001", "9999", at(23, 50))
+        gate.sign_off("S001", "999999", at(23, 50))
 
 
 def play_longhai(day: OfficeDay) -> None:
@@ -148,13 +148,13 @@ def play_longhai(day: OfficeDay) -> None:
         gate.check_vehicle(Scan("out", token=token("陕A11111"), lane="out"),
                            Scan("out", token=token("L004"), lane="out"), at(9, 0))
         refused = gate.check(Scan("out", token=token("L003"), lane="out"), at(10, 30))
-        gate.override(refused.event["id"], "G101", "就医", at(10, 31), "S101", "8888")
+        gate.override(refused.event["id"], "G101", "就医", at(10, 31), "S101", "888888")
         gate.check(Scan("in", pass_id=pass_of(gate, "L001"), source="manual", lane="in", temperature=36.5),
                    at(12, 0))
         gate.sign_off("G101", "3456", at(15, 50), "无")
-        gate.sign_on("S101", "8888", "in", at(16, 0))
+        gate.sign_on("S101", "888888", "in", at(16, 0))
         gate.check(Scan("in", token=token("L002"), lane="in", temperature=36.6), at(19, 0))
-        gate.sign_off("S101", "8888", at(23, 0))
+        gate.sign_off("S101", "888888", at(23, 0))
 
 
 def pull_over_http(day: OfficeDay, logs: Path) -> None:

@@ -178,7 +178,13 @@ def test_an_alarm_reaches_an_open_form_and_stays_until_acknowledged(guard_page, 
     """The live stream on a form page: a fever recorded by another process lands on the alarm strip."""
     guard_page.goto(server.url + "/actions/vehicle")
     wait_live(guard_page)
-    record_scan(community.gate_home, community.tokens["second_resident"], "in", 38.7)
+    for _ in range(guard_page.locator("#alarms button.ack").count() + 5):  # earlier tests' alarms, seen
+        if guard_page.locator("#alarms button.ack").count() == 0:
+            break
+        guard_page.click("#alarms button.ack")
+        guard_page.wait_for_url(server.url + "/actions/vehicle")
+    assert guard_page.locator("#alarms button.ack").count() == 0
+    record_scan(community.gate_home, community.tokens["monitored"], "in", 38.7)
     guard_page.wait_for_selector("#alarms form.alarm-item:has-text('发热')", timeout=PATIENCE_MS)
     record_scan(community.gate_home, community.tokens["resident"], "out", 36.5)  # the next scan keeps it
     guard_page.click("#alarms button.ack")

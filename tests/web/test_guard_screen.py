@@ -36,7 +36,7 @@ def test_a_supervisor_id_typed_in_lower_case_approves_an_override(client, gate, 
     sign_on(client)
     fever = gate.check(Scan("in", token=demo.tokens["second_resident"], temperature=38.4, lane="in")).event
     response = post(client, f"/actions/override/{fever['id']}",
-                    {"reason": "复测正常", "supervisor_id": "s001", "supervisor_pin": "9999"})
+                    {"reason": "复测正常", "supervisor_id": "s001", "supervisor_pin": "999999"})
     assert response.status_code == 302
     assert json.loads(events_of(gate, "override")[0]["data"])["approved_by"] == "S001"
 
@@ -107,8 +107,8 @@ def test_a_quota_card_says_who_went_out_and_when_the_quota_renews(client, gate, 
 
 
 def test_the_handover_note_is_shown_at_sign_on_and_acknowledged_once(client, gate):
-    gate.sign_on("S001", "9999", "in", gate.now())
-    gate.sign_off("S001", "9999", gate.now(), "2号楼外卖车辆已登记，快递柜门坏了")
+    gate.sign_on("S001", "999999", "in", gate.now())
+    gate.sign_off("S001", "999999", gate.now(), "2号楼外卖车辆已登记，快递柜门坏了")
     response = sign_on(client)
     assert response.location == "/screen/handover"
     page = client.get("/screen/handover").get_data(as_text=True)

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from kiosk.cli.root import cli
 from kiosk.core.clock import FixedClock
 from tests.web.conftest import TOKEN
-from tests.web.office_day import PASSWORD, at
+from tests.web.office_day import OFFICE_USER, PASSWORD, at
 from web import create_app
 
 
@@ -32,7 +32,7 @@ def _with_cookie(app, value):
 
 def test_a_cookie_kept_from_before_logout_opens_nothing(office_day):
     app = _app(office_day)
-    client = _login(app, "office1")
+    client = _login(app, OFFICE_USER)
     copied = client.get_cookie("session").value
     assert _with_cookie(app, copied).get("/").status_code == 200
     token = TOKEN.search(client.get("/").get_data(as_text=True)).group(1)
@@ -51,4 +51,4 @@ def test_removing_the_user_ends_their_open_session(office_day):
     removed = CliRunner().invoke(cli, ["--lang", "en", "--home", str(office_day), "web-user", "remove", "temp1"])
     assert removed.exit_code == 0, removed.output
     assert client.get("/").status_code == 302
-    assert client.post("/alerts/ack", data={}).status_code in (400, 401)  # no session: refused before anything
+    assert client.post("/alerts/nosuch/ack", data={}).status_code in (400, 401)  # CSRF or no session: refused

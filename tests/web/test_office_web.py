@@ -251,7 +251,10 @@ def test_daily_report_page_and_printable_html(client):
     assert report_pairs(page) == REPORT_JINAN + REPORT_LONGHAI
     printable = client.get(f"/report.html?date={DAY}&site=longhai").get_data(as_text=True)
     assert "<h1>社区防疫卡口日报 2026-11-29</h1>" in printable and "<h2>longhai 小区 · 2026-11-29</h2>" in printable
-    assert "@media print" in printable and "<nav" not in printable
+    assert '<link rel="stylesheet" href="/static/report-print.css">' in printable and "<nav" not in printable
+    style = client.get("/static/report-print.css")
+    assert "@media print" in style.get_data(as_text=True)  # no inline style under the CSP
+    style.close()
     assert report_pairs(printable) == REPORT_LONGHAI
 
 
@@ -287,7 +290,10 @@ def test_cli_report_gives_the_same_in_every_format(office_day, tmp_path, client)
 
     html = report("--format", "html").output
     assert report_pairs(html) == REPORT_JINAN + REPORT_LONGHAI
-    assert html == client.get(f"/report.html?date={DAY}").get_data(as_text=True)
+    served = client.get(f"/report.html?date={DAY}").get_data(as_text=True)
+    assert "<style>" in html and "@media print" in html  # the file stands alone
+    assert re.sub(r"<style>.*?</style>", "", html, flags=re.S) == served.replace(
+        '<link rel="stylesheet" href="/static/report-print.css">', "")
     for fmt in ("xlsx", "pdf"):
         report("--format", fmt, "--out", str(tmp_path / f"report.{fmt}"))
         assert (tmp_path / f"report.{fmt}").read_bytes()[:4] == (b"PK\x03\x04" if fmt == "xlsx" else b"%PDF")

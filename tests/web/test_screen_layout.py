@@ -123,8 +123,8 @@ def world(demo_template, tmp_path_factory):
     clock = FixedClock(NOW + timedelta(minutes=1))
     with Gate.open(demo.gate_home, clock=clock) as gate:
         fever = gate.check(Scan("in", token=demo.tokens["second_resident"], temperature=38.6, lane="in")).event
-        gate.sign_on("S001", "9999", "out", gate.now())
-        gate.sign_off("S001", "9999", gate.now(), "2号楼东侧快递柜门已坏，已报物业；夜班注意外卖车辆登记。" * 3)
+        gate.sign_on("S001", "999999", "out", gate.now())
+        gate.sign_off("S001", "999999", gate.now(), "2号楼东侧快递柜门已坏，已报物业；夜班注意外卖车辆登记。" * 3)
     app = create_app({"KIOSK_HOME": str(demo.gate_home), "CLOCK": clock, "TESTING": True,
                       "SSE_LIFETIME": 0.1, "SSE_POLL": 0.05})
     return app, fever
