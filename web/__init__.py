@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import uuid
 
 from flask import Flask, current_app, g, jsonify, render_template, request, session
@@ -41,6 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals.update(t=_t, languages=i18n.LANGUAGES, new_nonce=lambda: uuid.uuid4().hex)
     app.jinja_env.filters["fromjson"] = json.loads
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(sqlite3.DatabaseError, _storage_error)
     # Blueprints are registered below, one line per module.
     from web import actions, api, auth, office_pages, screen
     app.register_blueprint(auth.bp)
@@ -105,6 +107,14 @@ def _http_error(exc: HTTPException):
         return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), status, headers
     shown = status if status in TRANSLATED_ERRORS else "other"
     return render_template("error.html", status=shown), status, headers
+
+
+def _storage_error(exc: sqlite3.DatabaseError):
+    """The database cannot be opened, read or written (full, read-only or damaged card): said plainly."""
+    current_app.logger.error("storage failing: %s", exc)
+    if request.path.startswith("/api/"):
+        return jsonify(error="storage_failed", message=str(exc)), 503
+    return render_template("error.html", status=503, detail=str(exc)), 503
 
 
 def _close_gate(_exc: BaseException | None) -> None:

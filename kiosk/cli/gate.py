@@ -13,7 +13,7 @@ from kiosk.cli.context import now, open_gate, read_key_text
 from kiosk.core.i18n import language, say, t
 from kiosk.core.rules import Scan
 from kiosk.core.shifts import shifts_of_day
-from kiosk.gate.service import Gate
+from kiosk.gate.service import CheckResult, Gate, NotRecorded
 from kiosk.store import events as events_mod
 from kiosk.store import guards, registry
 from kiosk.store.config import DEFAULT_LANES, create_home
@@ -22,6 +22,7 @@ from kiosk.store.shift_logs import shift_log
 EVENT_COLUMNS = ("seq", "id", "ts_local", "shift_id", "lane", "direction", "kind", "outcome", "codes",
                  "pass_id", "subject_kind", "subject_id", "household_id", "plate", "temperature",
                  "guard_id", "clock_synced", "hash")
+NOT_RECORDED_EXIT = 3  # `kiosk check --record`: decided, but the event could not be stored
 
 
 # --- gate set-up -----------------------------------------------------------------------
@@ -154,7 +155,7 @@ def check(ctx, token, direction, temperature, plate, driver, lane, record, as_js
     """Decide on a pass token (GP1:...) or a pass id typed by a guard.
 
     A vehicle pass needs its driver (人车同检): --driver with the driver's own pass.
-    Exit status 0 when allowed, 2 when refused or referred.
+    Exit status 0 when allowed, 2 when refused or referred, 3 when --record could not store it.
 
     \b
     Example:
@@ -170,8 +171,13 @@ def check(ctx, token, direction, temperature, plate, driver, lane, record, as_js
 
     person = scan_of(driver or token, temperature=temperature,
                      temperature_required=bool(lane.get("require_temperature")), plate=None if driver else plate)
-    result = gate.check_vehicle(scan_of(token, plate=plate), person, record=record) if driver else \
-        gate.check(person, record=record)
+    recorded = True
+    try:
+        result = gate.check_vehicle(scan_of(token, plate=plate), person, record=record) if driver else \
+            gate.check(person, record=record)
+    except NotRecorded as exc:  # the decision is still told, with the alarm and its own exit status
+        result, recorded = CheckResult(exc.decision, None), False
+        say("resilience.cli.not_recorded", err=True, reason=str(exc))
     decision = result.decision
     if as_json:
         click.echo(json.dumps({"outcome": decision.outcome, "codes": list(decision.codes),
@@ -182,7 +188,7 @@ def check(ctx, token, direction, temperature, plate, driver, lane, record, as_js
     else:
         click.echo(f"{decision.outcome} {' '.join(decision.codes)}".strip())
         click.echo(decision.message(language()))
-    ctx.exit(0 if decision.outcome == "allow" else 2)
+    ctx.exit(NOT_RECORDED_EXIT if not recorded else 0 if decision.outcome == "allow" else 2)
 
 
 # --- guards ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ same way. ``now`` is read from the clock here, at the boundary, and passed down.
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import sqlite_utils
 
 from kiosk.core.clock import Stamp, SystemClock
 from kiosk.core.codes import codes_with
+from kiosk.core.i18n import t
 from kiosk.core.rules import Decision, RuleSettings, Scan, decide, decide_vehicle, decision_from_event
 from kiosk.core.shifts import ShiftRef, shift_at, shift_defs
 from kiosk.core.signing import KeyError_, key_id
@@ -154,16 +156,32 @@ class Gate:
 
     def _check(self, scan: Scan, decider, now: datetime | None, record: bool, data: dict | None) -> CheckResult:
         now = now or self.now()
-        if scan.nonce and (earlier := events.find_by_nonce(self.db, scan.nonce)):
-            return CheckResult(decision_from_event(earlier), earlier)  # resubmitted: changes nothing
-        decision = decider(scan, now)
-        if decision.duplicate_of is not None or not record:
+        if not record:
+            decision = decider(scan, now)
             return CheckResult(decision, decision.duplicate_of)
+        decision = None
         try:
-            event = self._record_decision(scan, decision, now, data)
-        except events.RecordingError as exc:
-            raise NotRecorded(decision, str(exc)) from exc
+            # Decided under the write lock (BEGIN IMMEDIATE): two lanes deciding at once are
+            # serialised, so they can never both allow what the rules allow once (a quota of 1).
+            with transaction(self.db):
+                if scan.nonce and (earlier := events.find_by_nonce(self.db, scan.nonce)):
+                    return CheckResult(decision_from_event(earlier), earlier)  # resubmitted: changes nothing
+                decision = decider(scan, now)
+                if decision.duplicate_of is not None:
+                    return CheckResult(decision, decision.duplicate_of)
+                event = self._record_decision(scan, decision, now, data)
+        except (events.RecordingError, sqlite3.DatabaseError) as exc:
+            raise NotRecorded(decision or self._decide_unrecorded(scan, decider, now), str(exc)) from exc
         return CheckResult(decision, event)
+
+    def _decide_unrecorded(self, scan: Scan, decider, now: datetime) -> Decision:
+        """The decision to show when the database took no write lock: read without it, or,
+        when the database cannot even be read, a referral to a guard's check by hand."""
+        try:
+            return decider(scan, now)
+        except sqlite3.DatabaseError:
+            return Decision(outcome="refer", codes=(), message_zh=t("resilience.decision.unreadable", "zh"),
+                            message_en=t("resilience.decision.unreadable", "en"))
 
     def _record_decision(self, scan: Scan, decision: Decision, now: datetime, data: dict | None) -> dict:
         return self.record(

@@ -252,7 +252,12 @@ def transaction(db: sqlite_utils.Database, immediate: bool = True) -> Iterator[s
         if conn.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
             conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        if conn.in_transaction:  # a COMMIT refused (disk full) leaves the transaction open
+            conn.execute("ROLLBACK")
+        raise
 
 
 @contextmanager

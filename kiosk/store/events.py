@@ -24,7 +24,7 @@ OPTIONAL_FIELDS = ("lane", "direction", "outcome", "pass_id", "subject_kind", "s
 
 
 class RecordingError(Exception):
-    """An event could not be stored durably (disk full, I/O error, database locked)."""
+    """An event could not be stored durably (disk full, read-only, I/O error, locked, corrupt)."""
 
 
 def chain_head(db: sqlite_utils.Database) -> tuple[int, str]:
@@ -55,7 +55,7 @@ def append(db: sqlite_utils.Database, *, gate_id: str, site_id: str, kind: str, 
         raise ValueError(f"unknown event fields: {sorted(unknown)}")
     try:
         return _append(db, gate_id, site_id, kind, stamp, codes, data, fields)
-    except sqlite3.OperationalError as exc:
+    except sqlite3.DatabaseError as exc:  # full, read-only, locked, or a damaged file: all "not recorded"
         raise RecordingError(f"event not recorded: {exc}") from exc
 
 
@@ -108,11 +108,20 @@ def iter_events(db: sqlite_utils.Database, since: int = 0, limit: int | None = N
 
 
 def verify_log(db: sqlite_utils.Database) -> ChainReport:
-    """Verify the whole local chain (from the pruning anchor) and SQLite's integrity."""
-    anchor = db.conn.execute("SELECT seq, hash FROM chain_anchor WHERE id = 1").fetchone()
-    start_seq, start_hash = anchor if anchor else (0, GENESIS_HASH)
-    report = verify_rows(iter_events(db, since=start_seq), start_seq, start_hash)
-    ok, detail = integrity_ok(db)
+    """Verify the whole local chain (from the pruning anchor) and SQLite's integrity.
+
+    A database too damaged to read is a failed report saying so, never an exception.
+    """
+    try:
+        anchor = db.conn.execute("SELECT seq, hash FROM chain_anchor WHERE id = 1").fetchone()
+        start_seq, start_hash = anchor if anchor else (0, GENESIS_HASH)
+        report = verify_rows(iter_events(db, since=start_seq), start_seq, start_hash)
+    except sqlite3.DatabaseError as exc:
+        report = ChainReport(ok=False, checked=0, problems=[f"the event log cannot be read: {exc}"])
+    try:
+        ok, detail = integrity_ok(db)
+    except sqlite3.DatabaseError as exc:
+        ok, detail = False, str(exc)
     if not ok:
         report.problems.insert(0, f"database integrity check failed: {detail}")
         report.ok = False
