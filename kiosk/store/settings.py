@@ -277,7 +277,8 @@ class RegistrySettingsTable(Table):
 @table
 class CommonToml(Table):
     role: str = setting("gate", "gate or office; decides the database file", choices=ROLES)
-    site_id: str = setting("site", "the compound this folder serves, e.g. jinan")
+    # no defaults: an empty or cut-off kiosk.toml must stop the kiosk, not turn it into site "site"
+    site_id: str = setting(help="the compound this folder serves, e.g. jinan")
     timezone: str = setting("Asia/Shanghai", "IANA zone for local times and shifts")
     language: str = setting("zh", "default language of screens and messages", choices=("zh", "en"))
     shifts: list[ShiftTable] = setting(factory=lambda: [ShiftTable(**s) for s in DEFAULT_SHIFTS],
@@ -286,7 +287,7 @@ class CommonToml(Table):
 
 @table
 class GateToml(CommonToml):
-    gate_id: str = setting("gate", "this gate's id, stored in every event")
+    gate_id: str = setting(help="this gate's id, stored in every event")
     rules: RulesTable = setting(factory=RulesTable, help="the access rules")
     lanes: list[LaneTable] = setting(factory=lambda: [LaneTable(**lane) for lane in DEFAULT_LANES],
                                      help="the lanes")
