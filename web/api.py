@@ -117,7 +117,7 @@ def ack():
         return error(400, "bad_request", 'send JSON {"seq": <int 1..2^63-1>, "hash": "<hex>"}')
     gate = get_gate()
     retention = gate.config.settings.sync.retention_days
-    return jsonify(sync_feed.acknowledge(gate.db, seq, hash_, gate.clock.now(), retention))
+    return jsonify(sync_feed.acknowledge(gate.db, seq, hash_, gate.clock.now(), retention, gate.clock.synchronised()))
 
 
 @bp.get("/openapi.json")

@@ -132,7 +132,7 @@ class Gate:
 
     def decide(self, scan: Scan, now: datetime) -> Decision:
         reg = RegistryView(self.db, self.site_id, registry.trusted_keys(self.db))
-        return decide(scan, reg, EventHistory(self.db), now, self.rules())
+        return decide(scan, reg, EventHistory(self.db), now, self.rules(), self.clock.synchronised())
 
     def check(self, scan: Scan, now: datetime | None = None, record: bool = True,
               data: dict | None = None) -> CheckResult:
@@ -150,7 +150,8 @@ class Gate:
         """
         def decide_both(scan: Scan, now: datetime) -> Decision:
             reg = RegistryView(self.db, self.site_id, registry.trusted_keys(self.db))
-            return decide_vehicle(vehicle, scan, reg, EventHistory(self.db), now, self.rules())
+            return decide_vehicle(vehicle, scan, reg, EventHistory(self.db), now, self.rules(),
+                                  self.clock.synchronised())
 
         return self._check(driver, decide_both, now, record, data)
 

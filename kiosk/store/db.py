@@ -14,6 +14,8 @@ from typing import Iterator
 
 import sqlite_utils
 
+from kiosk.store.movements import MOVEMENTS_SQL
+
 BUSY_TIMEOUT_MS = 10_000
 
 # Registry tables: the office edits them; the gate holds a replica from a bundle.
@@ -173,9 +175,15 @@ ALTER TABLE manual_readings ADD COLUMN remeasure_of TEXT;
 CREATE INDEX events_subject ON events(subject_kind, subject_id, seq);
 """
 
+# The office says why it did not acknowledge a gate (its clock was too far off to prune by).
+OFFICE_ACK_WITHHELD = """
+ALTER TABLE gates ADD COLUMN ack_withheld TEXT;
+"""
+
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
-MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS],
-                                     "office": [OFFICE_V1, OFFICE_SYNC]}
+MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS,
+                                              MOVEMENTS_SQL],
+                                     "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_ACK_WITHHELD]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

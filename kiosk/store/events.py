@@ -17,6 +17,7 @@ import sqlite_utils
 from kiosk.core.chain import GENESIS_HASH, ChainReport, event_hash, verify_rows
 from kiosk.core.clock import Stamp
 from kiosk.core.event_kinds import check_kind
+from kiosk.store import movements
 from kiosk.store.db import integrity_ok, transaction
 
 OPTIONAL_FIELDS = ("lane", "direction", "outcome", "pass_id", "subject_kind", "subject_id",
@@ -86,6 +87,7 @@ def _append(db: sqlite_utils.Database, gate_id: str, site_id: str, kind: str, st
         columns = ", ".join(event)
         marks = ", ".join("?" for _ in event)
         db.conn.execute(f"INSERT INTO events ({columns}) VALUES ({marks})", list(event.values()))
+        movements.note(db.conn, event)  # the passback/quota state, committed with its event
     return event
 
 

@@ -264,6 +264,10 @@ class WebTable(Table):
 class SyncTable(Table):
     retention_days: float = setting(90, "events acknowledged by the office and older than this may "
                                     "be pruned from the gate")
+    pull_deadline_s: float = setting(60, "office: seconds one gate's whole pull may take before it is "
+                                     "cut off and the next gate's turn comes")
+    max_clock_offset_s: float = setting(300, "office: a gate whose clock is further off than this is "
+                                        "pulled but not acknowledged, so it prunes nothing")
 
 
 @table
@@ -300,6 +304,7 @@ class GateToml(CommonToml):
 @table
 class OfficeToml(CommonToml):
     sites: list[str] | None = setting(None, "the compounds this office serves (default: [site_id])")
+    sync: SyncTable = setting(factory=SyncTable, help="pulling the gates")
     registry_settings: dict[str, Any] = setting(
         factory=dict, help="settings sent to every gate in the signed registry bundle",
         keys=RegistrySettingsTable)  # checked as that table; only the keys given are kept

@@ -45,7 +45,8 @@ def test_kiosk_lang_in_the_environment_still_works(community):
 def test_doctor_speaks_the_roots_language(community):
     english = invoke(community.gate_home, "doctor", lang="en").output.splitlines()
     chinese = invoke(community.gate_home, "doctor").output.splitlines()
-    assert english[1:3] == ["[OK] Data folder and file permissions are right", "[OK] 1 office public key(s) trusted"]
+    assert english[1:4] == ["[OK] Data folder and file permissions are right",
+                            "[OK] Event log: 0 events, every one matches its hash", "[OK] 1 office public key(s) trusted"]
     assert chinese[1] == "[正常] 数据文件夹和文件的权限正确"
 
 
