@@ -146,6 +146,7 @@ OPENAPI = {
                 "status": {"type": "string"}, "gate_id": {"type": "string"}, "site_id": {"type": "string"},
                 "version": {"type": "string"}, "clock_utc": {"type": "string"}, "clock_synced": {"type": "boolean"},
                 "last_seq": {"type": "integer"}, "lowest_seq": {"type": "integer"}, "acked_seq": {"type": "integer"},
+                "watermark_seq": {"type": "integer", "nullable": True},
                 "registry": {"type": "object"}, "lanes": {"type": "array"},
                 "free_disk_bytes": {"type": "integer"},
                 "office_last_contact_utc": {"type": "string", "nullable": True}}}, "gate status")}}},
@@ -180,7 +181,8 @@ OPENAPI = {
                 "type": "object", "required": ["seq", "hash"],
                 "properties": {"seq": {"type": "integer", "minimum": 1, "maximum": protocol.MAX_SEQ}, "hash": {"type": "string"}}}}}},
             "responses": {"200": _json({"type": "object", "required": ["acked_seq", "pruned"], "properties": {
-                "acked_seq": {"type": "integer"}, "pruned": {"type": "integer"}}}, "acknowledged"),
+                "acked_seq": {"type": "integer"}, "pruned": {"type": "integer"},
+                "prune_refused": {"type": "string"}}}, "acknowledged"),
                 "409": _json(ERROR, "the hash differs from the gate's event"),
                 "422": _json(ERROR, "no such event"), **REFUSED}}},
         "/openapi.json": {"get": {"summary": "This document", "security": [{}],

@@ -203,7 +203,8 @@ def _thermometer(lane: str, spec: Any) -> Finding:
 def _store_integrity(db) -> Iterator[Finding]:
     """SQLite's quick_check (pages, indexes, rows) and the event chain (every row against its hash)."""
     from kiosk.core.chain import GENESIS_HASH, verify_rows
-    from kiosk.store.events import iter_events
+    from kiosk.store import watermark
+    from kiosk.store.events import chain_head, iter_events
 
     try:
         result = [row[0] for row in db.conn.execute("PRAGMA quick_check(5)")]
@@ -212,9 +213,13 @@ def _store_integrity(db) -> Iterator[Finding]:
             return
         anchor = db.conn.execute("SELECT seq, hash FROM chain_anchor WHERE id = 1").fetchone() or (0, GENESIS_HASH)
         report = verify_rows(iter_events(db, since=anchor[0]), *anchor)
+        head = chain_head(db)[0]
+        lost = watermark.lost_tail(db.conn, head)
     except sqlite3.DatabaseError as exc:
         yield _error("db_damaged", detail=str(exc))
         return
+    if lost is not None:
+        yield _error("db_lost_tail", head=head, mark=lost)
     if report.ok:
         yield _ok("chain_ok", count=report.checked)
     else:

@@ -8,6 +8,7 @@ same way. ``now`` is read from the clock here, at the boundary, and passed down.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,12 +23,14 @@ from kiosk.core.i18n import t
 from kiosk.core.rules import Decision, RuleSettings, Scan, decide, decide_vehicle, decision_from_event
 from kiosk.core.shifts import ShiftRef, shift_at, shift_defs
 from kiosk.core.signing import KeyError_, key_id
-from kiosk.store import events, guards, lane_state, registry
+from kiosk.store import events, guards, lane_state, registry, watermark
 from kiosk.store.config import Config, ConfigError, load_config
 from kiosk.store.db import open_db, transaction
 from kiosk.store.history import EventHistory
 from kiosk.store.keys import load_signing_key
 from kiosk.store.registry import RegistryView
+
+log = logging.getLogger(__name__)
 
 
 class NotRecorded(Exception):
@@ -70,12 +73,25 @@ class Gate:
         """Open a gate folder (or an already loaded *config*); refuses one that holds the
         office's pass-signing key."""
         gate = cls(config if config is not None else load_config(home), clock=clock)
+        gate._warn_lost_tail()
         held = held_signing_keys(gate)
         if held:
             gate.close()
             raise ConfigError(f"{held[0]} is the office's signing key: a gate must never hold it. "
                               "Move it back to the office machine.")
         return gate
+
+    def _warn_lost_tail(self) -> None:
+        """Say at start when the log is shorter than its watermark (lost WAL); doctor says more."""
+        try:
+            head = events.chain_head(self.db)[0]
+            lost = watermark.lost_tail(self.db.conn, head)
+        except sqlite3.DatabaseError as exc:  # a damaged log: verify-log and doctor report it
+            log.error("the event log cannot be read: %s (kiosk doctor)", exc)
+            return
+        if lost is not None:
+            log.error("the event log ends at seq %s but had reached seq %s: events were lost (kiosk doctor)",
+                      head, lost)
 
     def close(self) -> None:
         if self.db is not None:

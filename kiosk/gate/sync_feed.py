@@ -22,7 +22,7 @@ from kiosk.core.clock import parse_utc, utc_text
 from kiosk.core.protocol import MAX_SHIFT_DAYS, Pruned, SyncError
 from kiosk.core.shifts import shifts_of_day
 from kiosk.store import events as events_mod
-from kiosk.store import lane_state, registry
+from kiosk.store import lane_state, registry, watermark
 from kiosk.store.db import connect, transaction
 from kiosk.store.shift_logs import shift_log
 
@@ -126,6 +126,7 @@ def gate_health(gate, now: datetime) -> dict:
         "status": "ok", "gate_id": gate.gate_id, "site_id": gate.site_id, "version": __version__,
         "clock_utc": utc_text(now), "clock_synced": bool(gate.clock.synchronised()),
         "last_seq": events_mod.chain_head(db)[0], "lowest_seq": anchor(db.conn)[0] + 1, "acked_seq": acked,
+        "watermark_seq": (watermark.read(watermark.path_of(db.conn)) or (None,))[0],
         "registry": {"version": int(meta.get("version", 0)), "issued_utc": issued,
                      "age_s": round((now - parse_utc(issued)).total_seconds()) if issued else None},
         "lanes": lane_state.lane_statuses(db),

@@ -336,6 +336,7 @@ def _record_health(office: Office, client: GateClient, gate: dict, now: datetime
     if gate["gate_id"] and health["gate_id"] != gate["gate_id"]:
         raise SyncError("wrong_gate", f"{gate['url']} answers as gate {health['gate_id']!r}, "
                                       f"not {gate['gate_id']!r}")
+    _check_head(gate, health)
     twin = office.db.conn.execute("SELECT name FROM gates WHERE gate_id = ? AND name != ?",
                                   [health["gate_id"], gate["name"]]).fetchone()
     if twin:
@@ -346,6 +347,18 @@ def _record_health(office: Office, client: GateClient, gate: dict, now: datetime
         conn.execute("INSERT INTO clock_offsets VALUES (?, ?, ?)", [gate["name"], utc_text(now), offset])
     result.clock_offset_s = offset
     return int(health["last_seq"])
+
+
+def _check_head(gate: dict, health: dict) -> None:
+    """A gate whose log ends before what the office (or its own watermark) already holds lost
+    events: a truncated WAL, an old copy restored. New events would reuse their seqs."""
+    head, mark = int(health["last_seq"]), health.get("watermark_seq")
+    if head < gate["last_seq"]:
+        raise ChainBreak(f"the gate's log ends at seq {head} but the office already holds up to seq "
+                         f"{gate['last_seq']}: events were lost on the gate (truncated WAL or an old copy)")
+    if isinstance(mark, int) and head < mark:
+        raise ChainBreak(f"the gate's log ends at seq {head} but its watermark says it reached seq {mark}: "
+                         "events were lost on the gate")
 
 
 def _pull_batch(office: Office, client: GateClient, gate: dict, limit: int) -> tuple[int, bool]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import sqlite_utils
 
@@ -257,15 +257,29 @@ def transaction(db: sqlite_utils.Database, immediate: bool = True) -> Iterator[s
     try:
         yield conn
     except BaseException:
+        _after_commit.pop(conn, None)
         if conn.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
             conn.execute("ROLLBACK")
         raise
     try:
         conn.execute("COMMIT")
     except sqlite3.Error:
+        _after_commit.pop(conn, None)
         if conn.in_transaction:  # a COMMIT refused (disk full) leaves the transaction open
             conn.execute("ROLLBACK")
         raise
+    for action in _after_commit.pop(conn, {}).values():
+        action()
+
+
+# What to do once the outermost transaction has committed, by connection and name (the last
+# one of a name wins): e.g. the event log's watermark (kiosk.store.watermark).
+_after_commit: dict[sqlite3.Connection, dict[str, Callable[[], None]]] = {}
+
+
+def after_commit(conn: sqlite3.Connection, name: str, action: Callable[[], None]) -> None:
+    """Run ``action`` after the open transaction commits (never if it rolls back)."""
+    _after_commit.setdefault(conn, {})[name] = action
 
 
 @contextmanager

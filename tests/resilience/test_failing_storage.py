@@ -7,8 +7,12 @@ failing SD card leaves it, then opened again by the code under test.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import threading
+from pathlib import Path
 
+import waitress
 from click.testing import CliRunner
 
 from hardware.thermometer import FakeThermometer
@@ -16,10 +20,14 @@ from kiosk.cli.gate import NOT_RECORDED_EXIT
 from kiosk.cli.root import cli
 from kiosk.core.clock import FixedClock
 from kiosk.core.i18n import t
+from kiosk.core.rules import Scan
 from kiosk.gate import doctor
 from kiosk.gate.lane import Lane
 from kiosk.gate.service import Gate
+from kiosk.office import pull
+from kiosk.office.service import Office
 from kiosk.sim.demo import GUARD, create_demo
+from kiosk.store import tokens
 from kiosk.store.config import load_config
 from tests.conftest import NOW
 from tests.loop.conftest import PINS, highs, rig_signals
@@ -35,8 +43,6 @@ def record_some(home, clock: FixedClock, tokens: dict, count: int = 6) -> None:
     with Gate.open(home, clock=clock) as gate:
         gate.sign_on(GUARD[0], GUARD[2], "in", clock.now())
         for role in ("resident", "household_member", "monitored", "second_resident")[:count]:
-            from kiosk.core.rules import Scan
-
             gate.check(Scan(direction="in", token=tokens[role], temperature=36.5, lane="in"), clock.advance(seconds=20))
         gate.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -160,3 +166,58 @@ def test_full_disk_web_check_and_cli_check_show_the_decision_as_not_recorded(sma
     assert result.output == ("NOT RECORDED! The decision was not saved: database or disk is full\n"
                              "allow health_monitoring\nAllowed: Person under health monitoring\n")
     lane_process.close()
+
+
+def serve(home, clock):
+    """The gate's application on a loopback port (waitress, in a thread); returns (url, stop)."""
+    server = waitress.create_server(create_app({"KIOSK_HOME": str(home), "CLOCK": clock}),
+                                    host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+
+    def stop():
+        server.close()
+        thread.join(10)
+
+    return f"http://127.0.0.1:{server.effective_port}", stop
+
+
+def test_a_truncated_wal_is_found_by_verify_log_doctor_and_the_office(community, tmp_path):
+    clock = FixedClock(NOW)
+    with Gate.open(community.gate_home, clock=clock) as gate:
+        secret = tokens.create_token(gate.db, "office", "office", NOW)[1]
+    url, stop = serve(community.gate_home, clock)
+    try:
+        with Gate.open(community.gate_home, clock=clock) as gate:
+            gate.db.conn.execute("PRAGMA wal_autocheckpoint=0")  # the events stay in the WAL...
+            for role in ("resident", "household_member", "monitored"):
+                gate.check(Scan(direction="in", token=community.tokens[role], temperature=36.5, lane="in"),
+                           clock.advance(seconds=20))
+            with Office.open(community.office_home) as office:
+                pull.add_gate(office, "jinan-gate", url, secret)
+                assert pull.pull_gate(office, "jinan-gate", clock.now).ok  # the office holds seq 1-3
+            # ...when the power goes: the folder as the card holds it, with the processes stopped
+            cut = Path(shutil.copytree(community.gate_home, tmp_path / "cut"))
+    finally:
+        stop()
+    (cut / "gate.db-wal").write_bytes(b"")  # the card lost the WAL
+    (cut / "gate.db-shm").unlink()
+
+    result = CliRunner().invoke(cli, ["--home", str(cut), "--lang", "en", "verify-log"])
+    assert result.exit_code == 1
+    assert f"events lost: the log ends at seq 0 but had reached seq 3 (its watermark {cut / 'gate.db.head'})" \
+        in result.output
+    findings = {f.key: f for f in doctor.diagnose(cut, camera_timeout=0.1)}
+    assert findings["db_lost_tail"].line("en").startswith(
+        "[ERROR] Events were lost: the event log ends at seq 0 but had reached seq 3")
+
+    url, stop = serve(cut, clock)
+    try:
+        with Office.open(community.office_home) as office:
+            pull.add_gate(office, "jinan-gate", url, secret)
+            pulled = pull.pull_gate(office, "jinan-gate", clock.now)
+    finally:
+        stop()
+    assert pulled.broken
+    assert pulled.problem == ("CHAIN BROKEN: seq after 3: the gate's log ends at seq 0 but the office already "
+                              "holds up to seq 3: events were lost on the gate (truncated WAL or an old copy)")
