@@ -88,7 +88,7 @@ def acknowledge(db: sqlite_utils.Database, seq: int, hash_: str, now: datetime, 
     return {"acked_seq": acked, "pruned": prune(db, now, retention_days)}
 
 
-PRUNE_BATCH = 2000  # events deleted per write transaction: a scan never waits long for the lock
+PRUNE_BATCH = 500  # events deleted per write transaction: a scan never waits long for the lock
 
 
 def prune(db: sqlite_utils.Database, now: datetime, retention_days: float) -> int:

@@ -130,15 +130,17 @@ class PullResult:
 
 class DeadlinePassed(SyncError):
     def __init__(self, seconds: float) -> None:
-        super().__init__("deadline", f"the gate did not finish within {seconds:g} s (a slow or stuck link); "
-                                     "cut off, nothing half stored, the next pull goes on from here")
+        super().__init__("deadline", f"the gate sent no complete batch within {seconds:g} s (a slow or stuck "
+                                     "link); cut off, nothing half stored, the next pull goes on from here")
 
 
 class GateClient:
     """HTTP to one gate: bearer token, timeouts, JSON errors turned into SyncError.
 
-    The whole exchange has one deadline: a gate that answers a byte at a time cannot keep the
-    office (and every gate after it) waiting. When it passes, the socket in use is shut down.
+    The exchange has a deadline: a gate that answers a byte at a time cannot keep the office
+    (and every gate after it) waiting. When it passes, the socket in use is shut down. A batch
+    of events verified and stored earns a fresh deadline (``progressed``): a long catch-up
+    that keeps delivering is not cut off, a trickle never completes a batch.
     """
 
     def __init__(self, gate: dict, timeout: float = 30.0, deadline_s: float = 60.0) -> None:
@@ -146,10 +148,17 @@ class GateClient:
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {gate['token']}"
         self.timeout, self.deadline_s = timeout, deadline_s
-        self.ends = time.monotonic() + deadline_s
         self.expired = False
         self._sockets: list[socket.socket] = []
-        self._timer = threading.Timer(deadline_s, self._cut)
+        self._timer: threading.Timer | None = None
+        self.progressed()
+
+    def progressed(self) -> None:
+        """A fresh deadline from now."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self.ends = time.monotonic() + self.deadline_s
+        self._timer = threading.Timer(self.deadline_s, self._cut)
         self._timer.daemon = True
         self._timer.start()
 
@@ -178,7 +187,8 @@ class GateClient:
                 pass
 
     def close(self) -> None:
-        self._timer.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
         self.session.close()
 
 
@@ -283,6 +293,7 @@ def _pull_events(office: Office, client: GateClient, name: str, limit: int, resu
                 raise
             continue
         result.new_events += batch
+        client.progressed()
         if progress:
             progress(result.new_events, total)
         if done or batch == 0:

@@ -264,8 +264,8 @@ class WebTable(Table):
 class SyncTable(Table):
     retention_days: float = setting(90, "events acknowledged by the office and older than this may "
                                     "be pruned from the gate")
-    pull_deadline_s: float = setting(60, "office: seconds one gate's whole pull may take before it is "
-                                     "cut off and the next gate's turn comes")
+    pull_deadline_s: float = setting(60, "office: seconds a gate's pull may go without a complete step "
+                                     "(each stored batch starts a fresh deadline) before it is cut off")
     max_clock_offset_s: float = setting(300, "office: a gate whose clock is further off than this is "
                                         "pulled but not acknowledged, so it prunes nothing")
 

@@ -81,7 +81,7 @@ def test_a_trickling_gate_is_cut_off_at_the_deadline(community):
     finally:
         trickle.close()
     result = outcome["result"]
-    assert result.problem == ("[deadline] the gate did not finish within 2 s (a slow or stuck link); cut off, "
+    assert result.problem == ("[deadline] the gate sent no complete batch within 2 s (a slow or stuck link); cut off, "
                               "nothing half stored, the next pull goes on from here")
     assert not result.broken
 
