@@ -13,6 +13,7 @@ from kiosk.cli.context import now, open_gate, read_key_text
 from kiosk.core.i18n import language, say, t
 from kiosk.core.rules import Scan
 from kiosk.core.shifts import shifts_of_day
+from kiosk.gate import usb_export
 from kiosk.gate.service import CheckResult, Gate, NotRecorded
 from kiosk.store import events as events_mod
 from kiosk.store import guards, registry
@@ -43,6 +44,7 @@ def init(ctx, site_id, gate_id, trust_key, timezone):
     config = create_home(ctx.obj, {"role": "gate", "site_id": site_id, "gate_id": gate_id,
                                    "timezone": timezone, "lanes": DEFAULT_LANES})
     with Gate(config) as gate:
+        usb_export.export_key(gate)  # now, while the card takes writes: an export may be needed when it does not
         if trust_key:
             say("cli.trusted_key", kid=registry.trust_key(gate.db, read_key_text(trust_key), now()))
     say("cli.gate_initialised", gate_id=gate_id, home=config.home)

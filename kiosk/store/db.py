@@ -7,6 +7,7 @@ database is brought up to date before anything reads it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
@@ -187,14 +188,32 @@ MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REM
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
-    """A raw connection with the kiosk's durability settings (used by benchmarks too)."""
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                           check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
+    """A raw connection with the kiosk's durability settings (used by benchmarks too).
+
+    On a card that turned read-only the database is opened read-only instead: the gate still
+    decides (and says "not recorded"), serves its events to the office and exports them.
+    """
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:
+        if not Path(path).exists() or os.access(Path(path).parent, os.W_OK):
+            raise
+        conn = _connect_read_only(Path(path))
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    # With its -wal and -shm there, SQLite reads the WAL too; without them (a clean shutdown:
+    # everything is in the main file) it must be told the file cannot change (immutable).
+    wal_kept = path.with_name(path.name + "-wal").exists() and path.with_name(path.name + "-shm").exists()
+    uri = f"{path.resolve().as_uri()}?mode=ro" + ("" if wal_kept else "&immutable=1")
+    return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                           check_same_thread=False)
 
 
 def open_db(path: str | Path, role: str) -> sqlite_utils.Database:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
 import threading
 from pathlib import Path
 
+import pytest
 import waitress
 from click.testing import CliRunner
 
@@ -21,7 +23,7 @@ from kiosk.cli.root import cli
 from kiosk.core.clock import FixedClock
 from kiosk.core.i18n import t
 from kiosk.core.rules import Scan
-from kiosk.gate import doctor
+from kiosk.gate import doctor, usb_export
 from kiosk.gate.lane import Lane
 from kiosk.gate.service import Gate
 from kiosk.office import pull
@@ -221,3 +223,51 @@ def test_a_truncated_wal_is_found_by_verify_log_doctor_and_the_office(community,
     assert pulled.broken
     assert pulled.problem == ("CHAIN BROKEN: seq after 3: the gate's log ends at seq 0 but the office already "
                               "holds up to seq 3: events were lost on the gate (truncated WAL or an old copy)")
+
+
+@pytest.fixture
+def read_only_card(tmp_path):
+    """A tmpfs that can be remounted read-only (a card that gave up), unmounted whatever happens."""
+    mount_point = tmp_path / "card"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m,mode=0700", "tmpfs", str(mount_point)], check=True)
+    try:
+        yield mount_point
+    finally:
+        if subprocess.run(["umount", str(mount_point)]).returncode != 0:
+            subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+@needs_root
+def test_a_read_only_card_still_decides_serves_the_office_and_exports(read_only_card, tmp_path):
+    community = create_demo(read_only_card / "demo", NOW)
+    clock = FixedClock(NOW)
+    record_some(community.gate_home, clock, community.tokens, count=2)
+    with Gate.open(community.gate_home, clock=clock) as gate:
+        usb_export.export_key(gate)  # made by `kiosk init` on a real gate
+        secret = tokens.create_token(gate.db, "office", "office", NOW)[1]
+    office_home = shutil.copytree(community.office_home, tmp_path / "office")  # the office is another machine
+    subprocess.run(["mount", "-o", "remount,ro", str(read_only_card)], check=True)
+
+    runner, home = CliRunner(), str(community.gate_home)
+    checked = runner.invoke(cli, ["--home", home, "--lang", "en", "check", community.tokens["monitored"],
+                                  "--direction", "in", "--temp", "36.5", "--record"])
+    assert checked.exit_code == NOT_RECORDED_EXIT
+    assert checked.output.startswith("NOT RECORDED! The decision was not saved: event not recorded: attempt to "
+                                     "write a readonly database\nallow health_monitoring\n")
+    verified = runner.invoke(cli, ["--home", home, "--lang", "en", "verify-log"])
+    assert (verified.exit_code, verified.output) == (0, "ok: 3 events checked\n")
+    exported = runner.invoke(cli, ["--home", home, "--lang", "en", "export", "--out", str(tmp_path / "usb.events")])
+    assert exported.exit_code == 0, exported.output
+    assert len((tmp_path / "usb.events").read_text().splitlines()) == 3 + 3  # header, 3 events, trailer, signature
+
+    url, stop = serve(community.gate_home, clock)
+    try:
+        with Office.open(office_home) as office:
+            pull.add_gate(office, "jinan-gate", url, secret)
+            pulled = pull.pull_gate(office, "jinan-gate", clock.now)
+    finally:
+        stop()
+    # Said plainly (503 storage_failed, not a bare 500). Pulling from a read-only gate needs the API's
+    # token bookkeeping to be best-effort (the hardening branch): then this is new_events == 3.
+    assert (pulled.new_events, pulled.problem) == (0, "[storage_failed] HTTP 503: attempt to write a readonly database")
