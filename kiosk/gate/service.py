@@ -188,7 +188,8 @@ class Gate:
                     return CheckResult(decision, decision.duplicate_of)
                 event = self._record_decision(scan, decision, now, data)
         except (events.RecordingError, sqlite3.DatabaseError) as exc:
-            raise NotRecorded(decision or self._decide_unrecorded(scan, decider, now), str(exc)) from exc
+            reason = str(exc) if isinstance(exc, events.RecordingError) else f"event not recorded: {exc}"
+            raise NotRecorded(decision or self._decide_unrecorded(scan, decider, now), reason) from exc
         return CheckResult(decision, event)
 
     def _decide_unrecorded(self, scan: Scan, decider, now: datetime) -> Decision:

@@ -84,7 +84,7 @@ def test_lane_on_a_corrupt_events_table_shows_the_decision_and_the_not_recorded_
         signals.close()
     for result in results:
         assert (result.recorded, result.signal, result.relay, result.event) == (False, "not_recorded", False, None)
-        assert result.error == "database disk image is malformed"
+        assert result.error == "event not recorded: database disk image is malformed"
         assert result.outcome == "refer"  # the records cannot be read: a guard checks by hand
         assert result.decision.message_zh == t("resilience.decision.unreadable", "zh")
     assert highs(factory, PINS["relay"]) == 0
@@ -165,7 +165,7 @@ def test_full_disk_web_check_and_cli_check_show_the_decision_as_not_recorded(sma
                                  community.tokens["monitored"], "--direction", "in", "--temp", "36.5", "--record"])
     assert result.exit_code == NOT_RECORDED_EXIT, result.output
     assert isinstance(result.exception, SystemExit)
-    assert result.output == ("NOT RECORDED! The decision was not saved: database or disk is full\n"
+    assert result.output == ("NOT RECORDED! The decision was not saved: event not recorded: database or disk is full\n"
                              "allow health_monitoring\nAllowed: Person under health monitoring\n")
     lane_process.close()
 
