@@ -178,8 +178,7 @@ def serve(home, clock):
     thread.start()
 
     def stop():
-        server.close()
-        thread.join(10)
+        server.close()  # its daemon thread idles on until the session ends: joining it would wait
 
     return f"http://127.0.0.1:{server.effective_port}", stop
 

@@ -129,8 +129,7 @@ def garbling_gate(community):
     try:
         yield f"http://127.0.0.1:{server.effective_port}", secret, app
     finally:
-        server.close()
-        thread.join(10)
+        server.close()  # its daemon thread idles on until the session ends: joining it would wait
 
 
 def test_a_duplicated_line_is_fetched_again_not_called_tampering(community, garbling_gate):
