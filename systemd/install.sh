@@ -33,6 +33,9 @@
 #                        (required on the first install; an office may list
 #                        several, comma-separated)
 #   --gate-id ID         gate: this gate's id for the first `kiosk init`
+#   --office-host HOST   gate: the office PC, its preferred NTP server (chrony;
+#                        the distribution's public pool stays for when it is
+#                        reachable).  An office serves NTP to the private LAN.
 #   --desktop-user NAME  gate: user whose desktop session shows the touchscreen
 #                        page (default: LightDM autologin user, else $SUDO_USER,
 #                        else the user with UID 1000)
@@ -63,7 +66,7 @@ readonly DEFAULT_DATA=/var/lib/kiosk
 # input devices (HID readers), serial adapters.  kiosk-gate.service lists them
 # in SupplementaryGroups=, so they must exist for the unit to start.
 readonly GATE_GROUPS=(gpio i2c video input dialout audio)
-readonly BASE_PACKAGES=(libzbar0 python3-venv i2c-tools)
+readonly BASE_PACKAGES=(libzbar0 python3-venv i2c-tools chrony)
 # The lane's spoken prompts: made by espeak-ng, played by aplay ([voice] in kiosk.toml).
 readonly GATE_PACKAGES=(espeak-ng alsa-utils)
 # Only in Raspberry Pi OS's archive: installed when apt offers them.
@@ -82,6 +85,7 @@ NO_PIP=0
 DESKTOP_USER=""
 SITE=""
 GATE_ID=""
+OFFICE_HOST=""
 HOST_STEPS=1
 PYTHON="${KIOSK_INSTALL_PYTHON:-python3}"
 UNITS_CHANGED=0
@@ -135,6 +139,8 @@ parse_args() {
             --site=*) SITE="${1#*=}"; shift ;;
             --gate-id) GATE_ID="${2:-}"; shift 2 ;;
             --gate-id=*) GATE_ID="${1#*=}"; shift ;;
+            --office-host) OFFICE_HOST="${2:-}"; shift 2 ;;
+            --office-host=*) OFFICE_HOST="${1#*=}"; shift ;;
             --no-pip) NO_PIP=1; shift ;;
             -h|--help) usage; exit 0 ;;
             *) die "unknown option: $1 (see --help)" ;;
@@ -233,6 +239,40 @@ step_packages() {
     else
         say ok "system packages installed"
     fi
+}
+
+# --- time: the office is the LAN's NTP server, gates use it ----------------
+
+# chrony_conf: this role's /etc/chrony/conf.d/kiosk.conf (docs/resilience.md).
+chrony_conf() {
+    echo "# Written by install.sh --role $ROLE (docs/resilience.md, \"Time on the LAN\")."
+    if [[ "$ROLE" == office ]]; then
+        echo "# The LAN's time source, also while the internet is down."
+        printf 'allow %s\n' 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16
+        echo "local stratum 10"
+    else
+        if [[ -n "$OFFICE_HOST" ]]; then
+            echo "server $OFFICE_HOST iburst prefer"
+        else
+            echo "# no --office-host: the distribution's pool only"
+        fi
+        echo "# a Pi without battery clock may boot days off: step whenever 10 s off"
+        echo "makestep 10 -1"
+    fi
+}
+
+step_chrony() {
+    local conf
+    conf="$(mktemp)"
+    chrony_conf >"$conf"
+    if install_file "$conf" "$ROOT/etc/chrony/conf.d/kiosk.conf" 0644 "<chrony $ROLE>"; then
+        if [[ -n "$ROOT" ]]; then
+            say skip "systemctl restart chrony (--root)"
+        else
+            act systemctl restart chrony
+        fi
+    fi
+    rm -f "$conf"
 }
 
 # --- Raspberry Pi: I2C for the MLX90614 thermometer -----------------------
@@ -646,6 +686,7 @@ main() {
     parse_args "$@"
     report_machine
     step_packages
+    step_chrony
     step_i2c
     step_groups
     step_user

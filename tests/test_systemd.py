@@ -314,8 +314,10 @@ STUB_COMMANDS = [
     "dpkg-query", "apt-cache", "apt-get", "getent", "groupadd", "useradd",
     "usermod", "systemctl", "runuser",
 ]
-PI_PACKAGES = ["libzbar0", "python3-venv", "i2c-tools", "espeak-ng", "alsa-utils", "python3-lgpio", "python3-picamera2", "chromium"]
-DEBIAN_PACKAGES = ["libzbar0", "python3-venv", "i2c-tools", "espeak-ng", "alsa-utils", "chromium", "chromium-browser"]
+PI_PACKAGES = ["libzbar0", "python3-venv", "i2c-tools", "chrony", "espeak-ng", "alsa-utils", "python3-lgpio",
+               "python3-picamera2", "chromium"]
+DEBIAN_PACKAGES = ["libzbar0", "python3-venv", "i2c-tools", "chrony", "espeak-ng", "alsa-utils", "chromium",
+                   "chromium-browser"]
 MUTATING = re.compile(r"^(apt-get|groupadd|useradd|usermod|systemctl|runuser|raspi-config nonint do_|kiosk )")
 
 
@@ -404,7 +406,9 @@ def gate_dry_run_lines(r: str, pip: bool = True) -> list[str]:
         machine_line(),
         "would: apt-get update -qq",
         "would: env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends"
-        " libzbar0 i2c-tools espeak-ng alsa-utils python3-lgpio python3-picamera2 chromium",
+        " libzbar0 i2c-tools chrony espeak-ng alsa-utils python3-lgpio python3-picamera2 chromium",
+        f"would: install -D -m 0644 <chrony gate> {r}/etc/chrony/conf.d/kiosk.conf",
+        "skip: systemctl restart chrony (--root)",
         "would: raspi-config nonint do_i2c 0",
         *[f"ok: group {g} exists" for g in ("gpio", "i2c", "video", "input", "dialout", "audio")],
         "would: useradd --system --user-group --home-dir /var/lib/kiosk --no-create-home"
@@ -451,7 +455,10 @@ def test_dry_run_office_on_plain_debian_without_root(tmp_path):
         machine_line(),
         "would: apt-get update -qq",
         "skip: python3-lgpio (not in this machine's apt sources: Raspberry Pi OS only)",
-        "would: env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libzbar0 i2c-tools",
+        "would: env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libzbar0 i2c-tools"
+        " chrony",
+        "would: install -D -m 0644 <chrony office> /etc/chrony/conf.d/kiosk.conf",
+        "would: systemctl restart chrony",
         f"would: useradd --system --user-group --home-dir {data} --no-create-home"
         " --shell /usr/sbin/nologin --comment gate-kiosk kiosk",
         f"would: install -d -m 0755 {prefix}",
@@ -498,7 +505,7 @@ def test_gate_install_into_root_twice_changes_nothing_the_second_time(tmp_path):
     first_calls = m.calls()
     assert [c for c in first_calls if MUTATING.match(c)] == [
         "apt-get update -qq",
-        "apt-get install -y -qq --no-install-recommends libzbar0 i2c-tools espeak-ng alsa-utils python3-lgpio python3-picamera2 chromium",
+        "apt-get install -y -qq --no-install-recommends libzbar0 i2c-tools chrony espeak-ng alsa-utils python3-lgpio python3-picamera2 chromium",
         "raspi-config nonint do_i2c 0",
         "useradd --system --user-group --home-dir /var/lib/kiosk --no-create-home"
         " --shell /usr/sbin/nologin --comment gate-kiosk kiosk",
@@ -601,3 +608,23 @@ def test_help_lists_every_option():
     assert proc.returncode == 0
     for option in ("--role", "--dry-run", "--prefix", "--data", "--source", "--root", "--no-pip", "--desktop-user"):
         assert option in proc.stdout
+
+
+def test_chrony_makes_the_office_the_lans_time_source_and_the_gate_use_it(tmp_path):
+    (tmp_path / "gate").mkdir()
+    (tmp_path / "office").mkdir()
+    gate = Machine(tmp_path / "gate", pi=True)
+    gate.place_fake_kiosk()
+    gate.install("--role", "gate", "--no-pip", "--desktop-user", "pi", "--office-host", "office.lan")
+    assert (gate.root / "etc/chrony/conf.d/kiosk.conf").read_text() == (
+        '# Written by install.sh --role gate (docs/resilience.md, "Time on the LAN").\n'
+        "server office.lan iburst prefer\n"
+        "# a Pi without battery clock may boot days off: step whenever 10 s off\n"
+        "makestep 10 -1\n")
+    office = Machine(tmp_path / "office", pi=False)
+    office.place_fake_kiosk()
+    office.install("--role", "office", "--no-pip")
+    assert (office.root / "etc/chrony/conf.d/kiosk.conf").read_text() == (
+        '# Written by install.sh --role office (docs/resilience.md, "Time on the LAN").\n'
+        "# The LAN's time source, also while the internet is down.\n"
+        "allow 10.0.0.0/8\nallow 172.16.0.0/12\nallow 192.168.0.0/16\nlocal stratum 10\n")

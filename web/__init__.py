@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import uuid
 from datetime import date
 from typing import Callable
@@ -65,6 +66,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.filters["fromjson"] = json.loads
     app.register_error_handler(HTTPException, _http_error)
     app.after_request(_security_headers)
+    app.register_error_handler(sqlite3.DatabaseError, _storage_error)
     # Blueprints are registered below, one line per module.
     if config.role == "office":  # an office folder serves the office's own page over every gate
         from web import office_web
@@ -168,6 +170,14 @@ def _security_headers(response):
     if request.endpoint != "static":
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _storage_error(exc: sqlite3.DatabaseError):
+    """The database cannot be opened, read or written (full, read-only or damaged card): said plainly."""
+    current_app.logger.error("storage failing: %s", exc)
+    if request.path.startswith("/api/"):
+        return jsonify(error="storage_failed", message=str(exc)), 503
+    return render_template("error.html", status=503, detail=str(exc)), 503
 
 
 def _close_gate(_exc: BaseException | None) -> None:

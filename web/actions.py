@@ -12,7 +12,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, sessi
 
 from kiosk.core.clock import parse_utc
 from kiosk.gate.returnees import Returnee, ReturneeError, household_choices, register_returnee
-from kiosk.gate.service import override_policy
+from kiosk.gate.service import NotRecorded, override_policy
 from kiosk.store import lane_state
 from kiosk.store.guards import GuardError
 from web import form_nonce, get_gate
@@ -45,6 +45,14 @@ def _result(result, passengers=()):
                            can_override=result.decision.outcome in ("deny", "refer"))
 
 
+def _unrecorded(exc: NotRecorded):
+    """The decision that could not be recorded, with the loud "not recorded" notice (503, never a bare 500)."""
+    lane = _lane()
+    card = {"lane": lane, "direction": get_gate().lane(lane)["direction"], "event": None}
+    return render_template("actions/result.html", card=card, decision=exc.decision, passengers=(),
+                           can_override=False, not_recorded=str(exc)), 503
+
+
 def _requires_temperature(lane: str) -> bool:
     return bool(get_gate().lane(lane).get("require_temperature"))
 
@@ -68,6 +76,8 @@ def check():
             error = "no_such_pass"
         except ValueError:
             error = "bad_temperature"
+        except NotRecorded as exc:
+            return _unrecorded(exc)
         else:
             return _result(result)
     query = request.args.get("q", "")
@@ -174,6 +184,8 @@ def vehicle():
                 passengers=passengers, typed_by=g.guard_id, nonce=form_nonce())
         except ValueError:
             error = "plate_or_pass"
+        except NotRecorded as exc:
+            return _unrecorded(exc)
         else:
             return _result(passage.driver, passage.passengers)
     return render_template("actions/vehicle.html", lanes=gate.config["lanes"], lane=_lane(), error=error,

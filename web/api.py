@@ -128,7 +128,7 @@ def ack():
         return error(400, "bad_request", 'send JSON {"seq": <int 1..2^63-1>, "hash": "<hex>"}')
     gate = get_gate()
     retention = gate.config.settings.sync.retention_days
-    return jsonify(sync_feed.acknowledge(gate.db, seq, hash_, gate.clock.now(), retention))
+    return jsonify(sync_feed.acknowledge(gate.db, seq, hash_, gate.clock.now(), retention, gate.clock.synchronised()))
 
 
 @bp.get("/openapi.json")
@@ -157,6 +157,7 @@ OPENAPI = {
                 "status": {"type": "string"}, "gate_id": {"type": "string"}, "site_id": {"type": "string"},
                 "version": {"type": "string"}, "clock_utc": {"type": "string"}, "clock_synced": {"type": "boolean"},
                 "last_seq": {"type": "integer"}, "lowest_seq": {"type": "integer"}, "acked_seq": {"type": "integer"},
+                "watermark_seq": {"type": "integer", "nullable": True},
                 "registry": {"type": "object"}, "lanes": {"type": "array"},
                 "free_disk_bytes": {"type": "integer"},
                 "office_last_contact_utc": {"type": "string", "nullable": True},
@@ -200,7 +201,8 @@ OPENAPI = {
                 "type": "object", "required": ["seq", "hash"],
                 "properties": {"seq": {"type": "integer", "minimum": 1, "maximum": protocol.MAX_SEQ}, "hash": {"type": "string"}}}}}},
             "responses": {"200": _json({"type": "object", "required": ["acked_seq", "pruned"], "properties": {
-                "acked_seq": {"type": "integer"}, "pruned": {"type": "integer"}}}, "acknowledged"),
+                "acked_seq": {"type": "integer"}, "pruned": {"type": "integer"},
+                "prune_refused": {"type": "string"}}}, "acknowledged"),
                 "409": _json(ERROR, "the hash differs from the gate's event"),
                 "422": _json(ERROR, "no such event"), **REFUSED}}},
         "/openapi.json": {"get": {"summary": "This document", "security": [{}],

@@ -15,7 +15,7 @@ from kiosk.core.rules import Scan
 from kiosk.core.shifts import shifts_of_day
 from kiosk.core.transport import shown
 from kiosk.gate import usb_export
-from kiosk.gate.service import Gate
+from kiosk.gate.service import CheckResult, Gate, NotRecorded
 from kiosk.store import events as events_mod
 from kiosk.store import guards, registry, tls
 from kiosk.store.config import DEFAULT_LANES, create_home
@@ -24,6 +24,7 @@ from kiosk.store.shift_logs import shift_log
 EVENT_COLUMNS = ("seq", "id", "ts_local", "shift_id", "lane", "direction", "kind", "outcome", "codes",
                  "pass_id", "subject_kind", "subject_id", "household_id", "plate", "temperature",
                  "guard_id", "clock_synced", "hash")
+NOT_RECORDED_EXIT = 3  # `kiosk check --record`: decided, but the event could not be stored
 
 
 # --- gate set-up -----------------------------------------------------------------------
@@ -44,6 +45,7 @@ def init(ctx, site_id, gate_id, trust_key, timezone):
     config = create_home(ctx.obj, {"role": "gate", "site_id": site_id, "gate_id": gate_id,
                                    "timezone": timezone, "lanes": DEFAULT_LANES})
     with Gate(config) as gate:
+        usb_export.export_key(gate)  # now, while the card takes writes: an export may be needed when it does not
         if trust_key:
             say("cli.trusted_key", kid=registry.trust_key(gate.db, read_key_text(trust_key), now()))
         usb_export.export_key(gate)  # made now, so the office can pin it at its first contact
@@ -158,7 +160,7 @@ def check(ctx, token, direction, temperature, plate, driver, lane, record, as_js
     """Decide on a pass token (GP1:...) or a pass id typed by a guard.
 
     A vehicle pass needs its driver (人车同检): --driver with the driver's own pass.
-    Exit status 0 when allowed, 2 when refused or referred.
+    Exit status 0 when allowed, 2 when refused or referred, 3 when --record could not store it.
 
     \b
     Example:
@@ -174,8 +176,13 @@ def check(ctx, token, direction, temperature, plate, driver, lane, record, as_js
 
     person = scan_of(driver or token, temperature=temperature,
                      temperature_required=bool(lane.get("require_temperature")), plate=None if driver else plate)
-    result = gate.check_vehicle(scan_of(token, plate=plate), person, record=record) if driver else \
-        gate.check(person, record=record)
+    recorded = True
+    try:
+        result = gate.check_vehicle(scan_of(token, plate=plate), person, record=record) if driver else \
+            gate.check(person, record=record)
+    except NotRecorded as exc:  # the decision is still told, with the alarm and its own exit status
+        result, recorded = CheckResult(exc.decision, None), False
+        say("resilience.cli.not_recorded", err=True, reason=str(exc))
     decision = result.decision
     if as_json:
         click.echo(json.dumps({"outcome": decision.outcome, "codes": list(decision.codes),
@@ -186,7 +193,7 @@ def check(ctx, token, direction, temperature, plate, driver, lane, record, as_js
     else:
         click.echo(f"{decision.outcome} {' '.join(decision.codes)}".strip())
         click.echo(decision.message(language()))
-    ctx.exit(0 if decision.outcome == "allow" else 2)
+    ctx.exit(NOT_RECORDED_EXIT if not recorded else 0 if decision.outcome == "allow" else 2)
 
 
 # --- guards ----------------------------------------------------------------------------

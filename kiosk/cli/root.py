@@ -8,6 +8,8 @@ and the device command ``decode`` with the devices).
 
 from __future__ import annotations
 
+import sqlite3
+
 import click
 
 from hardware.cli import decode
@@ -49,6 +51,8 @@ class KioskGroup(click.Group):
             return super().invoke(ctx)
         except (ConfigError, KioskError) as exc:
             raise click.ClickException(_refusal(exc)) from exc
+        except sqlite3.DatabaseError as exc:  # a damaged or unwritable database: said plainly, never a traceback
+            raise click.ClickException(t("resilience.cli.database_error", detail=str(exc))) from exc
 
 
 @click.group(cls=KioskGroup, commands=COMMANDS)

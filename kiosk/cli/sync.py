@@ -118,6 +118,8 @@ def prune_cmd(ctx, retention_days):
     """
     gate = open_gate(ctx)
     days = gate.config.settings.sync.retention_days if retention_days is None else retention_days
+    if not gate.clock.synchronised():  # "older than the retention" means nothing on a wrong clock
+        raise click.ClickException(t("resilience.prune.clock_unsynchronised"))
     say("sync.pruned", count=sync_feed.prune(gate.db, now(), float(days)))
 
 
@@ -244,19 +246,22 @@ def office_pull(ctx, names, batch, verbose):
     office = open_office(ctx)
     tty = sys.stderr.isatty()
     failed = False
-    for gate in pull.networked_gates(office, names):
-        progress = _Progress(gate["name"]) if tty else None
-        result = pull.pull_gate(office, gate["name"], now, batch, progress)
-        if progress:
-            progress.close()
-        if result.problem:
-            failed = True
-            mark = "!!! " if result.broken else ""
-            click.echo(f"{mark}{result.gate}: {result.problem}", err=True)
-        if tty or verbose:
-            offset = "-" if result.clock_offset_s is None else f"{result.clock_offset_s:+.3f} s"
-            say("sync.pulled" if result.ok else "sync.pulled_failed", gate=result.gate,
-                new=result.new_events, last=result.last_seq, offset=offset)
+    with pull.pull_lock(office, wait_s=2 * office.config.settings.sync.pull_deadline_s):
+        for gate in pull.networked_gates(office, names):
+            progress = _Progress(gate["name"]) if tty else None
+            result = pull.pull_gate(office, gate["name"], now, batch, progress)
+            if progress:
+                progress.close()
+            if result.problem:
+                failed = True
+                mark = "!!! " if result.broken else ""
+                click.echo(f"{mark}{result.gate}: {result.problem}", err=True)
+            if result.ack_withheld:
+                click.echo(f"{result.gate}: {result.ack_withheld}", err=True)
+            if tty or verbose:
+                offset = "-" if result.clock_offset_s is None else f"{result.clock_offset_s:+.3f} s"
+                say("sync.pulled" if result.ok else "sync.pulled_failed", gate=result.gate,
+                    new=result.new_events, last=result.last_seq, offset=offset)
     ctx.exit(1 if failed else 0)
 
 

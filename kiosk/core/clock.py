@@ -12,6 +12,7 @@ import ctypes.util
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 UTC = timezone.utc
@@ -34,9 +35,11 @@ def kernel_clock_synchronised() -> bool:
 
 
 class SystemClock:
-    """The real clock. ``synchronised()`` is cached briefly: it costs a syscall."""
+    """The real clock. ``synchronised()`` asks ``status`` (the kernel's NTP state by default),
+    cached briefly: it costs a syscall."""
 
-    def __init__(self) -> None:
+    def __init__(self, status: Callable[[], bool] = kernel_clock_synchronised) -> None:
+        self._status = status
         self._synced_at = -1e9
         self._synced = False
 
@@ -46,7 +49,7 @@ class SystemClock:
     def synchronised(self) -> bool:
         mono = time.monotonic()
         if mono - self._synced_at > 30:
-            self._synced = kernel_clock_synchronised()
+            self._synced = self._status()
             self._synced_at = mono
         return self._synced
 

@@ -57,6 +57,8 @@ _CODES = [
     Code("passback", "warn"),
     Code("household_quota", "off"),
     Code("duplicate_scan", "warn"),
+    # Added to a clock-dependent refusal (CLOCK_DEPENDENT) made on an unsynchronised clock: its severity replaces theirs.
+    Code("clock_unsynced", "refer"),
     # Returnee registration (kiosk.gate.returnees): the origin area's risk level.
     Code("returnee_high_risk", "refer", alarm=True, office_alert=True, needs_supervisor=True),
     Code("returnee_low_risk", "warn"),

@@ -25,6 +25,8 @@ DIRECTIONS = ("in", "out")
 PASSAGES = kinds_with(passage=True)
 FORGERY_CODES = codes_with(unverified=True)
 RANK = {"allow": 0, "warn": 0, "refer": 1, "deny": 2}
+# Refusals that only a right clock can make; on an unsynchronised clock ``clock_unsynced``'s severity is theirs.
+CLOCK_DEPENDENT = ("not_yet_valid", "expired", "household_quota")
 TEMPERATURE_SOURCES = ("sensor", "typed", "none")
 NOT_MEMBERS = ("vehicle", "visitor")  # subjects with a household that are not its members (no exit quota)
 
@@ -131,8 +133,9 @@ class History(Protocol):
 
     def last_passage(self, subject_kind: str, subject_id: str) -> dict | None: ...
 
-    def household_exits_since(self, household_id: str, since: datetime) -> set[str]:
-        """Ids of household members who went out since ``since``."""
+    def household_exits_since(self, household_id: str, since: datetime, until: datetime) -> set[str]:
+        """Ids of household members who went out between ``since`` and ``until`` (now: an exit
+        stamped later came from a clock that was ahead, and is not recent)."""
         ...
 
     def open_fever_refusal(self, subject_kind: str, subject_id: str, since: datetime) -> dict | None:
@@ -151,14 +154,16 @@ class _Findings:
     household_id: str | None = None
     clock_tolerance_s: float | None = None
     remeasure_of: dict | None = None
+    clock_synced: bool = True
 
 
-def decide(scan: Scan, reg: Registry, history: History, now: datetime, rules: RuleSettings) -> Decision:
+def decide(scan: Scan, reg: Registry, history: History, now: datetime, rules: RuleSettings,
+           clock_synced: bool = True) -> Decision:
     """Decide on one person's scan. Never raises on what was scanned or typed.
 
     A vehicle pass alone is refused (人车同检): vehicles pass with their driver, see ``decide_vehicle``.
     """
-    found = _Findings()
+    found = _Findings(clock_synced=clock_synced)
     usable = _credential(scan, reg, now, timedelta(seconds=rules.clock_tolerance_s), found)
     # A genuine pass (even a refused one) held up again within the window changes nothing.
     previous = history.last_scan_of_pass(found.pass_id) if found.pass_id else None
@@ -176,7 +181,7 @@ def decide(scan: Scan, reg: Registry, history: History, now: datetime, rules: Ru
 
 
 def decide_vehicle(vehicle: Scan, driver: Scan, reg: Registry, history: History, now: datetime,
-                   rules: RuleSettings) -> Decision:
+                   rules: RuleSettings, clock_synced: bool = True) -> Decision:
     """A vehicle passage: the vehicle's pass and plate, and its driver checked by every person rule.
 
     One decision about both: its subject is the driver, its plate and vehicle pass the vehicle's.
@@ -188,16 +193,16 @@ def decide_vehicle(vehicle: Scan, driver: Scan, reg: Registry, history: History,
         else:
             _subject(vehicle, reg, car)
             _movement(vehicle, history, now, rules, car)
-    person = decide(driver, reg, history, now, rules)
+    person = decide(driver, reg, history, now, rules, clock_synced)
     if person.duplicate_of is not None:
         return person
-    codes = car.codes + [code for code in person.codes if code not in car.codes]
+    codes = car.codes + [code for code in person.codes if code not in car.codes and code != "clock_unsynced"]
     plate = vehicle.plate or (car.subject_id if car.subject_kind == "vehicle" else None)  # as seen, else the pass's
     return _decision(codes, rules, pass_id=person.pass_id, subject_kind=person.subject_kind,
                      subject_id=person.subject_id, household_id=person.household_id,
                      plate=normalise_plate(plate) if plate else None, temperature=driver.temperature,
                      vehicle_pass_id=car.pass_id, remeasure_of=person.remeasure_of,
-                     clock_tolerance_s=person.clock_tolerance_s or car.clock_tolerance_s)
+                     clock_tolerance_s=person.clock_tolerance_s or car.clock_tolerance_s, clock_synced=clock_synced)
 
 
 def _credential(scan: Scan, reg: Registry, now: datetime, early: timedelta, found: _Findings) -> bool:
@@ -333,7 +338,7 @@ def _movement(scan: Scan, history: History, now: datetime, rules: RuleSettings, 
             found.codes.append("passback")
     elif found.household_id and found.subject_kind not in NOT_MEMBERS:
         since = now - timedelta(days=rules.household_quota_days)
-        others = history.household_exits_since(found.household_id, since) - {found.subject_id}
+        others = history.household_exits_since(found.household_id, since, now) - {found.subject_id}
         if len(others) >= rules.household_quota_members:
             found.codes.append("household_quota")
 
@@ -343,13 +348,19 @@ def _conclude(scan: Scan, found: _Findings, rules: RuleSettings) -> Decision:
                      subject_id=found.subject_id, household_id=found.household_id,
                      plate=normalise_plate(scan.plate) if scan.plate else None,
                      temperature=scan.temperature, clock_tolerance_s=found.clock_tolerance_s,
-                     remeasure_of=found.remeasure_of)
+                     remeasure_of=found.remeasure_of, clock_synced=found.clock_synced)
 
 
-def _decision(found_codes: list[str], rules: RuleSettings, **facts) -> Decision:
-    """The outcome of the codes that are switched on (the strictest severity), with its message."""
+def _decision(found_codes: list[str], rules: RuleSettings, clock_synced: bool = True, **facts) -> Decision:
+    """The outcome of the codes that are switched on (the strictest severity), with its message.
+
+    On an unsynchronised clock a clock-dependent refusal takes ``clock_unsynced``'s severity."""
     codes = [c for c in found_codes if rules.severity[c] != "off"]
-    outcome = max((rules.severity[c] for c in codes), key=RANK.__getitem__, default="allow")
+    severity = rules.severity
+    if not clock_synced and rules.severity["clock_unsynced"] != "off" and set(codes) & set(CLOCK_DEPENDENT):
+        severity = {**severity, **{c: severity["clock_unsynced"] for c in CLOCK_DEPENDENT}}
+        codes.append("clock_unsynced")
+    outcome = max((severity[c] for c in codes), key=RANK.__getitem__, default="allow")
     outcome = "allow" if outcome == "warn" else outcome
     return Decision(outcome=outcome, codes=tuple(codes), message_zh=message(codes, outcome, "zh"),
                     message_en=message(codes, outcome, "en"), **facts)

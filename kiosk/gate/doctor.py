@@ -8,6 +8,7 @@ device check has a time limit, so a missing camera never hangs the doctor.
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import stat
 import warnings
 from collections.abc import Iterator
@@ -73,6 +74,7 @@ def diagnose(home: str | Path | None, camera_timeout: float = 3.0,
         findings += _lane(spec, config, camera_timeout)
     findings.append(_gpio(config))
     findings.append(_ok("clock_ok") if kernel_clock_synchronised() else _warn("clock_unsynced"))
+    findings.append(_rtc())
     findings.append(_disk(config.home))
     return findings
 
@@ -118,6 +120,7 @@ def _data(config: Config, now: datetime) -> Iterator[Finding]:
         yield _error("db_bad", path=str(config.db_path), error=str(exc))
         return
     with gate:
+        yield from _store_integrity(gate.db)
         for path in held_signing_keys(gate):  # Gate.open refuses to run with it: say so here too
             yield _error("signing_key_held", path=str(path))
         keys = registry.trusted_keys(gate.db)
@@ -211,6 +214,39 @@ def _thermometer(lane: str, spec: Any) -> Finding:
     if result.status == "implausible":
         return _warn("thermo_odd", lane=lane, value=f"{result.value:.1f}")
     return _error("thermo_bad", lane=lane, error="; ".join(result.errors) or result.status)
+
+
+def _store_integrity(db) -> Iterator[Finding]:
+    """SQLite's quick_check (pages, indexes, rows) and the event chain (every row against its hash)."""
+    from kiosk.core.chain import GENESIS_HASH, verify_rows
+    from kiosk.store import watermark
+    from kiosk.store.events import chain_head, iter_events
+
+    try:
+        result = [row[0] for row in db.conn.execute("PRAGMA quick_check(5)")]
+        if result != ["ok"]:
+            yield _error("db_damaged", detail="; ".join(result))
+            return
+        anchor = db.conn.execute("SELECT seq, hash FROM chain_anchor WHERE id = 1").fetchone() or (0, GENESIS_HASH)
+        report = verify_rows(iter_events(db, since=anchor[0]), *anchor)
+        head = chain_head(db)[0]
+        lost = watermark.lost_tail(db.conn, head)
+    except sqlite3.DatabaseError as exc:
+        yield _error("db_damaged", detail=str(exc))
+        return
+    if lost is not None:
+        yield _error("db_lost_tail", head=head, mark=lost)
+    if report.ok:
+        yield _ok("chain_ok", count=report.checked)
+    else:
+        yield _error("chain_bad", count=len(report.problems), first=report.problems[0])
+
+
+def _rtc(rtc_root: Path = Path("/sys/class/rtc")) -> Finding:
+    """A DS3231 (or DS1307) battery clock keeps the time over a power cut without network."""
+    names = [path.read_text().strip() for path in sorted(rtc_root.glob("rtc*/name"))] if rtc_root.is_dir() else []
+    found = next((name for name in names if "ds1307" in name or "ds3231" in name), None)
+    return _ok("rtc_ok", name=found) if found else _warn("rtc_none")
 
 
 def _gpio(config: Config) -> Finding:

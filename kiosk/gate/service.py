@@ -8,6 +8,8 @@ same way. ``now`` is read from the clock here, at the boundary, and passed down.
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,15 +19,18 @@ import sqlite_utils
 
 from kiosk.core.clock import Stamp, SystemClock
 from kiosk.core.codes import codes_with
+from kiosk.core.i18n import t
 from kiosk.core.rules import Decision, RuleSettings, Scan, decide, decide_vehicle, decision_from_event
 from kiosk.core.shifts import ShiftRef, shift_at, shift_defs
 from kiosk.core.signing import key_id
-from kiosk.store import events, guards, lane_state, registry
+from kiosk.store import events, guards, lane_state, registry, watermark
 from kiosk.store.config import Config, ConfigError, load_config
 from kiosk.store.db import open_db, transaction
 from kiosk.store.history import EventHistory
 from kiosk.store.keys import private_keys_in
 from kiosk.store.registry import RegistryView
+
+log = logging.getLogger(__name__)
 
 
 class NotRecorded(Exception):
@@ -68,12 +73,25 @@ class Gate:
         """Open a gate folder (or an already loaded *config*); refuses one that holds the
         office's pass-signing key."""
         gate = cls(config if config is not None else load_config(home), clock=clock)
+        gate._warn_lost_tail()
         held = held_signing_keys(gate)
         if held:
             gate.close()
             raise ConfigError(f"{held[0]} is the office's signing key: a gate must never hold it. "
                               "Move it back to the office machine.")
         return gate
+
+    def _warn_lost_tail(self) -> None:
+        """Say at start when the log is shorter than its watermark (lost WAL); doctor says more."""
+        try:
+            head = events.chain_head(self.db)[0]
+            lost = watermark.lost_tail(self.db.conn, head)
+        except sqlite3.DatabaseError as exc:  # a damaged log: verify-log and doctor report it
+            log.error("the event log cannot be read: %s (kiosk doctor)", exc)
+            return
+        if lost is not None:
+            log.error("the event log ends at seq %s but had reached seq %s: events were lost (kiosk doctor)",
+                      head, lost)
 
     def close(self) -> None:
         if self.db is not None:
@@ -130,7 +148,7 @@ class Gate:
 
     def decide(self, scan: Scan, now: datetime) -> Decision:
         reg = RegistryView(self.db, self.site_id, registry.trusted_keys(self.db))
-        return decide(scan, reg, EventHistory(self.db), now, self.rules())
+        return decide(scan, reg, EventHistory(self.db), now, self.rules(), self.clock.synchronised())
 
     def check(self, scan: Scan, now: datetime | None = None, record: bool = True,
               data: dict | None = None) -> CheckResult:
@@ -148,22 +166,40 @@ class Gate:
         """
         def decide_both(scan: Scan, now: datetime) -> Decision:
             reg = RegistryView(self.db, self.site_id, registry.trusted_keys(self.db))
-            return decide_vehicle(vehicle, scan, reg, EventHistory(self.db), now, self.rules())
+            return decide_vehicle(vehicle, scan, reg, EventHistory(self.db), now, self.rules(),
+                                  self.clock.synchronised())
 
         return self._check(driver, decide_both, now, record, data)
 
     def _check(self, scan: Scan, decider, now: datetime | None, record: bool, data: dict | None) -> CheckResult:
         now = now or self.now()
-        if scan.nonce and (earlier := events.find_by_nonce(self.db, scan.nonce)):
-            return CheckResult(decision_from_event(earlier), earlier)  # resubmitted: changes nothing
-        decision = decider(scan, now)
-        if decision.duplicate_of is not None or not record:
+        if not record:
+            decision = decider(scan, now)
             return CheckResult(decision, decision.duplicate_of)
+        decision = None
         try:
-            event = self._record_decision(scan, decision, now, data)
-        except events.RecordingError as exc:
-            raise NotRecorded(decision, str(exc)) from exc
+            # Decided under the write lock (BEGIN IMMEDIATE): two lanes deciding at once are
+            # serialised, so they can never both allow what the rules allow once (a quota of 1).
+            with transaction(self.db):
+                if scan.nonce and (earlier := events.find_by_nonce(self.db, scan.nonce)):
+                    return CheckResult(decision_from_event(earlier), earlier)  # resubmitted: changes nothing
+                decision = decider(scan, now)
+                if decision.duplicate_of is not None:
+                    return CheckResult(decision, decision.duplicate_of)
+                event = self._record_decision(scan, decision, now, data)
+        except (events.RecordingError, sqlite3.DatabaseError) as exc:
+            reason = str(exc) if isinstance(exc, events.RecordingError) else f"event not recorded: {exc}"
+            raise NotRecorded(decision or self._decide_unrecorded(scan, decider, now), reason) from exc
         return CheckResult(decision, event)
+
+    def _decide_unrecorded(self, scan: Scan, decider, now: datetime) -> Decision:
+        """The decision to show when the database took no write lock: read without it, or,
+        when the database cannot even be read, a referral to a guard's check by hand."""
+        try:
+            return decider(scan, now)
+        except sqlite3.DatabaseError:
+            return Decision(outcome="refer", codes=(), message_zh=t("resilience.decision.unreadable", "zh"),
+                            message_en=t("resilience.decision.unreadable", "en"))
 
     def _record_decision(self, scan: Scan, decision: Decision, now: datetime, data: dict | None) -> dict:
         return self.record(

@@ -22,7 +22,7 @@ from kiosk.core.clock import parse_utc, utc_text
 from kiosk.core.protocol import MAX_SHIFT_DAYS, Pruned, SyncError, range_digest
 from kiosk.core.shifts import shifts_of_day
 from kiosk.store import events as events_mod
-from kiosk.store import lane_state, registry
+from kiosk.store import lane_state, registry, watermark
 from kiosk.store.db import connect, transaction
 from kiosk.store.shift_logs import shift_log
 
@@ -68,8 +68,10 @@ def _stream(conn: sqlite3.Connection, since: int, limit: int, head: int) -> Iter
         conn.close()
 
 
-def acknowledge(db: sqlite_utils.Database, seq: int, hash_: str, now: datetime, retention_days: float) -> dict:
-    """Record that the office stored every event up to ``seq`` (whose hash must match), then prune."""
+def acknowledge(db: sqlite_utils.Database, seq: int, hash_: str, now: datetime, retention_days: float,
+                clock_synced: bool = True) -> dict:
+    """Record that the office stored every event up to ``seq`` (whose hash must match), then prune
+    (not on an unsynchronised clock: its "older than the retention" cannot be trusted)."""
     with transaction(db) as conn:
         row = conn.execute("SELECT hash FROM events WHERE seq = ?", [seq]).fetchone()
         anchor_seq, anchor_hash = anchor(conn)
@@ -81,27 +83,36 @@ def acknowledge(db: sqlite_utils.Database, seq: int, hash_: str, now: datetime, 
         earlier = conn.execute("SELECT acked_seq FROM sync_acks WHERE id = 1").fetchone()
         acked = max(seq, earlier[0] if earlier else 0)
         conn.execute("INSERT OR REPLACE INTO sync_acks VALUES (1, ?, ?)", [acked, utc_text(now)])
+    if not clock_synced:
+        return {"acked_seq": acked, "pruned": 0, "prune_refused": "clock_unsynchronised"}
     return {"acked_seq": acked, "pruned": prune(db, now, retention_days)}
+
+
+PRUNE_BATCH = 500  # events deleted per write transaction: a scan never waits long for the lock
 
 
 def prune(db: sqlite_utils.Database, now: datetime, retention_days: float) -> int:
     """Delete the oldest events that are acknowledged AND older than the retention.
 
     Only a prefix of the chain is removed (an old event after a young one stays), so
-    the anchor (last pruned seq and hash) lets the rest be verified.
+    the anchor (last pruned seq and hash) lets the rest be verified. The prefix goes in
+    batches, each with its anchor in one short transaction.
     """
     cutoff = utc_text(now - timedelta(days=retention_days))
-    with transaction(db) as conn:
+    with transaction(db, immediate=False) as conn:
         acked = conn.execute("SELECT coalesce(max(acked_seq), 0) FROM sync_acks").fetchone()[0]
         young = conn.execute("SELECT seq FROM events WHERE ts_utc >= ? ORDER BY seq LIMIT 1", [cutoff]).fetchone()
-        limit = min(acked, young[0] - 1) if young else acked
-        last = conn.execute("SELECT seq, hash FROM events WHERE seq <= ? ORDER BY seq DESC LIMIT 1",
-                            [limit]).fetchone()
-        if last is None:
-            return 0
-        deleted = conn.execute("DELETE FROM events WHERE seq <= ?", [last[0]]).rowcount
-        conn.execute("INSERT OR REPLACE INTO chain_anchor VALUES (1, ?, ?)", [last[0], last[1]])
-    return deleted
+    limit = min(acked, young[0] - 1) if young else acked
+    deleted = 0
+    while True:
+        with transaction(db) as conn:
+            start = anchor(conn)[0]
+            last = conn.execute("SELECT seq, hash FROM events WHERE seq <= ? ORDER BY seq DESC LIMIT 1",
+                                [min(limit, start + PRUNE_BATCH)]).fetchone()
+            if last is None or last[0] <= start:
+                return deleted
+            deleted += conn.execute("DELETE FROM events WHERE seq <= ?", [last[0]]).rowcount
+            conn.execute("INSERT OR REPLACE INTO chain_anchor VALUES (1, ?, ?)", [last[0], last[1]])
 
 
 def held_digest(db: sqlite_utils.Database, first: int, last: int) -> dict:
@@ -123,6 +134,7 @@ def gate_health(gate, now: datetime) -> dict:
         "status": "ok", "gate_id": gate.gate_id, "site_id": gate.site_id, "version": __version__,
         "clock_utc": utc_text(now), "clock_synced": bool(gate.clock.synchronised()),
         "last_seq": events_mod.chain_head(db)[0], "lowest_seq": anchor(db.conn)[0] + 1, "acked_seq": acked,
+        "watermark_seq": (watermark.read(watermark.path_of(db.conn)) or (None,))[0],
         "registry": {"version": int(meta.get("version", 0)), "issued_utc": issued,
                      "age_s": round((now - parse_utc(issued)).total_seconds()) if issued else None},
         "lanes": lane_state.lane_statuses(db),

@@ -25,6 +25,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.core.clock import utc_text
+from kiosk.core.errors import KioskError
 from kiosk.core.protocol import USB_FORMAT, signed_export_message
 from kiosk.core.signing import public_key_text
 from kiosk.gate.sync_feed import event_feed
@@ -35,9 +36,16 @@ EXPORT_KEY = "gate-export.key"
 
 
 def export_key(gate) -> Ed25519PrivateKey:
-    """The gate's export signing key, created on first use."""
+    """The gate's export signing key, created by `kiosk init` (older gates: on first use)."""
     path = gate.config.keys_dir / EXPORT_KEY
-    return load_signing_key(path) if path.exists() else generate_signing_key(path)
+    if path.exists():
+        return load_signing_key(path)
+    try:
+        return generate_signing_key(path)
+    except OSError as exc:  # a card gone read-only before the first export
+        raise KioskError("export_key_missing", f"this gate has no export key yet and cannot create one "
+                                               f"({exc}); export after repairing the card, or copy "
+                                               f"{path.parent.parent / 'gate.db'} to the office") from exc
 
 
 def published_export_key(gate) -> str | None:

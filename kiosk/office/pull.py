@@ -8,14 +8,19 @@ moves with the rows it describes. See docs/sync.md; the gate's half is kiosk.gat
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import socket
 import sqlite3
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import requests
 
@@ -170,29 +175,81 @@ class PullResult:
     clock_offset_s: float | None = None
     problem: str | None = None
     broken: bool = False
+    ack_withheld: str | None = None  # pulled fine but not acknowledged, and why
 
     @property
     def ok(self) -> bool:
         return self.problem is None
 
 
-class GateClient:
-    """HTTP to one gate: bearer token, timeouts, JSON errors turned into SyncError."""
+class DeadlinePassed(SyncError):
+    def __init__(self, seconds: float) -> None:
+        super().__init__("deadline", f"the gate sent no complete batch within {seconds:g} s (a slow or stuck "
+                                     "link); cut off, nothing half stored, the next pull goes on from here")
 
-    def __init__(self, gate: dict, timeout: float = 30.0) -> None:
+
+class GateClient:
+    """HTTP to one gate: bearer token, timeouts, JSON errors turned into SyncError.
+
+    The exchange has a deadline: a gate that answers a byte at a time cannot keep the office
+    (and every gate after it) waiting. When it passes, the socket in use is shut down. A batch
+    of events verified and stored earns a fresh deadline (``progressed``): a long catch-up
+    that keeps delivering is not cut off, a trickle never completes a batch.
+    """
+
+    def __init__(self, gate: dict, timeout: float = 30.0, deadline_s: float = 60.0) -> None:
         self.base = gate["url"] + API
         self.session = pinned_session(gate)  # HTTPS to the pinned certificate, or plain HTTP on loopback only
         self.session.headers["Authorization"] = f"Bearer {gate['token']}"
-        self.timeout = (5.0, timeout)
+        self.timeout, self.deadline_s = timeout, deadline_s
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._timer: threading.Timer | None = None
+        self.progressed()
+
+    def progressed(self) -> None:
+        """A fresh deadline from now."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self.ends = time.monotonic() + self.deadline_s
+        self._timer = threading.Timer(self.deadline_s, self._cut)
+        self._timer.daemon = True
+        self._timer.start()
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
-        response = self.session.request(method, self.base + path, timeout=self.timeout, **kwargs)
+        remaining = self.ends - time.monotonic()
+        if remaining <= 0 or self.expired:
+            raise DeadlinePassed(self.deadline_s)
+        stream = kwargs.pop("stream", False)
+        response = self.session.request(method, self.base + path, stream=True,
+                                        timeout=(min(5.0, remaining), min(self.timeout, remaining)), **kwargs)
+        sock = _socket_of(response)
+        if sock is not None:
+            self._sockets.append(sock)
+        if not stream:
+            response.content  # read now, under the deadline
         if response.status_code >= 400:
             raise _error_of(response)
         return response
 
+    def _cut(self) -> None:
+        self.expired = True
+        for sock in self._sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a read blocked on a trickling gate
+            except OSError:
+                pass
+
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
         self.session.close()
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    """The socket under a streamed response (urllib3 2: its http.client response's socket file)."""
+    fp = getattr(getattr(response.raw, "_fp", None), "fp", None)
+    return getattr(getattr(fp, "raw", None), "_sock", None)
 
 
 def _error_of(response: requests.Response) -> SyncError:
@@ -256,29 +313,28 @@ def pin_export_key(office: Office, name: str) -> str | None:
 
 def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int = 5000,
               progress: Callable[[int, int], None] | None = None) -> PullResult:
-    """Fetch, verify and store a gate's new events and shift logs, then acknowledge."""
+    """Fetch, verify and store a gate's new events and shift logs, then acknowledge.
+
+    A chain that seems broken is fetched once more before it is called broken: a duplicated
+    line, a stale cached answer or a short read is a transport fault that a second fetch
+    does not repeat; tampering does.
+    """
     gate = get_gate(office, name)
     result = PullResult(name, last_seq=gate["last_seq"])
     if gate["chain_broken"]:
         result.problem, result.broken = f"chain broken, pulls refused until resolved: {gate['chain_broken']}", True
         return result
-    client = GateClient(gate)
+    sync = office.config.settings.sync
+    client = GateClient(gate, deadline_s=sync.pull_deadline_s)
     try:
         head, lowest = _record_health(office, client, gate, now(), result)
         total = max(0, head - gate["last_seq"])
-        while True:
-            batch, done = _pull_batch(office, client, get_gate(office, name), limit)
-            result.new_events += batch
-            if progress:
-                progress(result.new_events, total)
-            if done or batch == 0:
-                break
+        _pull_events(office, client, name, limit, result, total, progress)
         gate = get_gate(office, name)
         result.last_seq = gate["last_seq"]
         _reverify(office, client, gate, lowest)
         _pull_shifts(office, client, gate, now())
-        if gate["last_seq"] > 0:
-            client.request("POST", "/ack", json={"seq": gate["last_seq"], "hash": gate["last_hash"]})
+        _acknowledge(office, client, gate, result, sync.max_clock_offset_s)
     except ChainBreak as exc:
         _broken(office, result, f"seq after {get_gate(office, name)['last_seq']}: {exc}")
     except Pruned as exc:
@@ -290,10 +346,78 @@ def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int
         else:
             result.problem = f"[{exc.code}] {exc}"
     except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
-        result.problem = f"unreachable or bad answer: {exc.__class__.__name__}: {exc}"
+        if client.expired:
+            result.problem = f"[deadline] {DeadlinePassed(client.deadline_s)}"
+        else:
+            result.problem = f"unreachable or bad answer: {exc.__class__.__name__}: {exc}"
+    except sqlite3.OperationalError as exc:  # still busy after the retries (a long USB import)
+        result.problem = f"[busy] the office database stayed busy ({exc}); nothing half stored, pull again"
     finally:
         client.close()
     return result
+
+
+BUSY_RETRIES = 3  # a batch is fetched again when the office database stayed locked (a USB import)
+
+
+def _pull_events(office: Office, client: GateClient, name: str, limit: int, result: PullResult, total: int,
+                 progress: Callable[[int, int], None] | None) -> None:
+    transport_retry, busy = True, 0
+    while True:
+        try:
+            batch, done = _pull_batch(office, client, get_gate(office, name), limit)
+        except ChainBreak:
+            if not transport_retry:
+                raise
+            transport_retry = False  # verified rows before it are kept; fetch the rest once more
+            continue
+        except sqlite3.OperationalError as exc:
+            busy += 1
+            if "locked" not in str(exc) and "busy" not in str(exc) or busy >= BUSY_RETRIES:
+                raise
+            continue
+        result.new_events += batch
+        client.progressed()
+        if progress:
+            progress(result.new_events, total)
+        if done or batch == 0:
+            return
+
+
+def _acknowledge(office: Office, client: GateClient, gate: dict, result: PullResult, max_offset_s: float) -> None:
+    """Acknowledge what is stored, unless the gate's clock is too far off for it to prune by."""
+    if gate["last_seq"] <= 0:
+        return
+    offset = result.clock_offset_s
+    withheld = None
+    if offset is not None and abs(offset) > max_offset_s:
+        withheld = (f"not acknowledged: the gate's clock is {offset:+.0f} s off (more than {max_offset_s:g} s); "
+                    f"it would prune by a wrong date. Fix its time (chrony, docs/resilience.md)")
+    office.db.conn.execute("UPDATE gates SET ack_withheld = ? WHERE name = ?", [withheld, gate["name"]])
+    result.ack_withheld = withheld
+    if withheld is None:
+        client.request("POST", "/ack", json={"seq": gate["last_seq"], "hash": gate["last_hash"]})
+
+
+@contextmanager
+def pull_lock(office: Office, wait_s: float) -> Iterator[None]:
+    """One pull at a time per office: a second run (the timer and a manual run) waits up to
+    ``wait_s`` for the first, then says so plainly (SyncError ``pull_running``)."""
+    fd = os.open(office.config.home / "pull.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        ends = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= ends:
+                    raise SyncError("pull_running", f"another `kiosk office pull` has been running for more "
+                                                    f"than {wait_s:g} s here; this one gives way") from None
+                time.sleep(0.2)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _broken(office: Office, result: PullResult, message: str) -> None:
@@ -308,6 +432,7 @@ def _record_health(office: Office, client: GateClient, gate: dict, now: datetime
     if gate["gate_id"] and health["gate_id"] != gate["gate_id"]:
         raise SyncError("wrong_gate", f"{gate['url']} answers as gate {health['gate_id']!r}, "
                                       f"not {gate['gate_id']!r}")
+    _check_head(gate, health)
     twin = office.db.conn.execute("SELECT name FROM gates WHERE gate_id = ? AND name != ?",
                                   [health["gate_id"], gate["name"]]).fetchone()
     if twin:
@@ -342,6 +467,18 @@ def _reverify(office: Office, client: GateClient, gate: dict, lowest: int) -> No
                          "edited or rewritten on the gate after they were pulled")
     office.db.conn.execute("UPDATE gates SET verified_seq = ? WHERE name = ?",
                            [0 if last >= gate["last_seq"] else last, gate["name"]])
+
+
+def _check_head(gate: dict, health: dict) -> None:
+    """A gate whose log ends before what the office (or its own watermark) already holds lost
+    events: a truncated WAL, an old copy restored. New events would reuse their seqs."""
+    head, mark = int(health["last_seq"]), health.get("watermark_seq")
+    if head < gate["last_seq"]:
+        raise ChainBreak(f"the gate's log ends at seq {head} but the office already holds up to seq "
+                         f"{gate['last_seq']}: events were lost on the gate (truncated WAL or an old copy)")
+    if isinstance(mark, int) and head < mark:
+        raise ChainBreak(f"the gate's log ends at seq {head} but its watermark says it reached seq {mark}: "
+                         "events were lost on the gate")
 
 
 def _pull_batch(office: Office, client: GateClient, gate: dict, limit: int) -> tuple[int, bool]:

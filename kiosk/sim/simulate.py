@@ -22,6 +22,7 @@ from hardware.camera import FrameListCamera
 from hardware.decoder import make_decoder
 from hardware.frames import compose_frame
 from hardware.thermometer import FakeThermometer
+from kiosk.core.clock import SystemClock
 from kiosk.gate.lane import Lane, LaneResult
 from kiosk.gate.runner import Runner
 from kiosk.gate.wiring import build_lane, lane_specs
@@ -149,6 +150,9 @@ def build_simulation(community: DemoCommunity, *, realtime: bool = False, loop: 
     *signals_for(lane_id)* may supply each lane's Signals (tests watch the pins).
     """
     config = load_config(community.gate_home)
+    # The scenario's decisions assume a right clock: a desk or CI machine without NTP must not
+    # turn its quota refusal into `clock_unsynced` (docs/resilience.md).
+    clock = clock or SystemClock(status=lambda: True)
     lanes = []
     for spec in lane_specs(config):
         own = [s for s in steps if s.lane == spec.id]

@@ -80,8 +80,12 @@ class Config:
         return self.home / "keys"
 
     def secret_key(self) -> str:
-        """The web session secret, generated at init and kept in a 0600 file."""
-        return (self.home / "secret_key").read_text().strip()
+        """The web session secret, generated at init and kept in a 0600 file; refuses an empty one."""
+        path = self.home / "secret_key"
+        secret = path.read_text().strip() if path.exists() else ""
+        if len(secret) < 32:
+            raise ConfigError.of("secret_key_bad", path=str(path))
+        return secret
 
 
 def config_path(home: Path) -> Path:
@@ -95,17 +99,43 @@ def load_config(home: str | os.PathLike | None = None) -> Config:
     path = config_path(folder)
     if not path.exists():
         raise ConfigError(f"no {CONFIG_NAME} in {folder}: run `kiosk init` (gate) or `kiosk office init` first")
+    text = path.read_text(encoding="utf-8")
+    if not text.strip():  # what a failed write used to leave: never silently the defaults
+        raise ConfigError.of("empty_file", path=str(path))
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     return Config(home=folder, settings=read_settings(raw))
 
 
 def write_private(path: Path, content: bytes | str) -> None:
-    """Create a file readable by its owner only (0600), whatever the umask."""
-    with open_private(path, "wb") as handle:
-        handle.write(content.encode() if isinstance(content, str) else content)
+    """Write a file readable by its owner only (0600), whatever the umask, atomically.
+
+    A temporary file beside it is written and fsynced, renamed over ``path``, and the folder
+    fsynced: after a power cut or an I/O error the file is the old one or the new one, never
+    empty or half written.
+    """
+    data = content.encode() if isinstance(content, str) else content
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        temporary.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(temporary, path)
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def open_private(path: Path, mode: str = "wb", **kwargs: Any) -> IO:

@@ -7,12 +7,15 @@ database is brought up to date before anything reads it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import sqlite_utils
+
+from kiosk.store.movements import MOVEMENTS_SQL
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -269,22 +272,45 @@ CREATE INDEX events_exits ON events(household_id, ts_utc) WHERE direction = 'out
 DROP INDEX events_household;
 """
 
+# The office says why it did not acknowledge a gate (its clock was too far off to prune by).
+OFFICE_ACK_WITHHELD = """
+ALTER TABLE gates ADD COLUMN ack_withheld TEXT;
+"""
+
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
 MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS,
-                                              GATE_VISITORS, GATE_SECURITY, GATE_HISTORY_INDEXES],
+                                              GATE_VISITORS, GATE_SECURITY, GATE_HISTORY_INDEXES, MOVEMENTS_SQL],
                                      "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS, OFFICE_RECORDS, OFFICE_WEB,
-                                                OFFICE_PASSES, OFFICE_REVERIFY, OFFICE_SESSIONS]}
+                                                OFFICE_PASSES, OFFICE_REVERIFY, OFFICE_SESSIONS, OFFICE_ACK_WITHHELD]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
-    """A raw connection with the kiosk's durability settings (used by benchmarks too)."""
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                           check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
+    """A raw connection with the kiosk's durability settings (used by benchmarks too).
+
+    On a card that turned read-only the database is opened read-only instead: the gate still
+    decides (and says "not recorded"), serves its events to the office and exports them.
+    """
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:
+        if not Path(path).exists() or os.access(Path(path).parent, os.W_OK):
+            raise
+        conn = _connect_read_only(Path(path))
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    # With its -wal and -shm there, SQLite reads the WAL too; without them (a clean shutdown:
+    # everything is in the main file) it must be told the file cannot change (immutable).
+    wal_kept = path.with_name(path.name + "-wal").exists() and path.with_name(path.name + "-shm").exists()
+    uri = f"{path.resolve().as_uri()}?mode=ro" + ("" if wal_kept else "&immutable=1")
+    return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                           check_same_thread=False)
 
 
 def open_db(path: str | Path, role: str) -> sqlite_utils.Database:
@@ -347,10 +373,29 @@ def transaction(db: sqlite_utils.Database, immediate: bool = True) -> Iterator[s
     try:
         yield conn
     except BaseException:
+        _after_commit.pop(conn, None)
         if conn.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
             conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        _after_commit.pop(conn, None)
+        if conn.in_transaction:  # a COMMIT refused (disk full) leaves the transaction open
+            conn.execute("ROLLBACK")
+        raise
+    for action in _after_commit.pop(conn, {}).values():
+        action()
+
+
+# What to do once the outermost transaction has committed, by connection and name (the last
+# one of a name wins): e.g. the event log's watermark (kiosk.store.watermark).
+_after_commit: dict[sqlite3.Connection, dict[str, Callable[[], None]]] = {}
+
+
+def after_commit(conn: sqlite3.Connection, name: str, action: Callable[[], None]) -> None:
+    """Run ``action`` after the open transaction commits (never if it rolls back)."""
+    _after_commit.setdefault(conn, {})[name] = action
 
 
 @contextmanager

@@ -8,6 +8,7 @@ recomputes the chain to prove nothing was altered, inserted or removed.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -19,14 +20,17 @@ import sqlite_utils
 from kiosk.core.chain import GENESIS_HASH, ChainReport, event_hash, verify_rows
 from kiosk.core.clock import Stamp
 from kiosk.core.event_kinds import check_kind
-from kiosk.store.db import integrity_ok, transaction
+from kiosk.store import movements, watermark
+from kiosk.store.db import after_commit, integrity_ok, transaction
+
+log = logging.getLogger(__name__)
 
 OPTIONAL_FIELDS = ("lane", "direction", "outcome", "pass_id", "subject_kind", "subject_id",
                    "household_id", "plate", "temperature", "guard_id", "shift_id", "nonce")
 
 
 class RecordingError(Exception):
-    """An event could not be stored durably (disk full, I/O error, database locked)."""
+    """An event could not be stored durably (disk full, read-only, I/O error, locked, corrupt)."""
 
 
 def chain_head(db: sqlite_utils.Database) -> tuple[int, str]:
@@ -70,7 +74,7 @@ def append(db: sqlite_utils.Database, *, gate_id: str, site_id: str, kind: str, 
         raise ValueError(f"unknown event fields: {sorted(unknown)}")
     try:
         return _append(db, gate_id, site_id, kind, stamp, codes, data, fields)
-    except sqlite3.OperationalError as exc:
+    except sqlite3.DatabaseError as exc:  # full, read-only, locked, or a damaged file: all "not recorded"
         raise RecordingError(f"event not recorded: {exc}") from exc
 
 
@@ -101,7 +105,24 @@ def _append(db: sqlite_utils.Database, gate_id: str, site_id: str, kind: str, st
         columns = ", ".join(event)
         marks = ", ".join("?" for _ in event)
         db.conn.execute(f"INSERT INTO events ({columns}) VALUES ({marks})", list(event.values()))
+        movements.note(db.conn, event)  # the passback/quota state, committed with its event
+        _mark_head(db)
     return event
+
+
+def _mark_head(db: sqlite_utils.Database) -> None:
+    """Once committed, the head goes to the watermark file (lost WAL tails then show). Read
+    after the commit: an event rolled back with its savepoint never raises the mark."""
+    path = watermark.path_of(db.conn)
+    if path is not None:
+        after_commit(db.conn, "watermark", lambda: _write_mark(db, path))
+
+
+def _write_mark(db: sqlite_utils.Database, path) -> None:
+    try:
+        watermark.write(path, *chain_head(db))
+    except (OSError, sqlite3.Error) as exc:  # the event is committed; a stale mark only weakens the check
+        log.warning("head watermark not written: %s", exc)
 
 
 def _latest_time(db: sqlite_utils.Database, seq: int) -> str | None:
@@ -127,17 +148,29 @@ def verify_log(db: sqlite_utils.Database) -> ChainReport:
 
     The anchor is where pruning stopped, and only acknowledged events are ever pruned: an
     anchor beyond the office's acknowledgement means events were deleted (and the anchor
-    forged to hide it) before the office had them.
+    forged to hide it) before the office had them. A database too damaged to read is a
+    failed report saying so, never an exception.
     """
-    anchor = db.conn.execute("SELECT seq, hash FROM chain_anchor WHERE id = 1").fetchone()
-    start_seq, start_hash = anchor if anchor else (0, GENESIS_HASH)
-    report = verify_rows(iter_events(db, since=start_seq), start_seq, start_hash)
-    acked = db.conn.execute("SELECT coalesce(max(acked_seq), 0) FROM sync_acks").fetchone()[0]
-    if start_seq > acked:
-        report.problems.insert(0, f"the pruning anchor (seq {start_seq}) runs ahead of what the office "
-                                  f"acknowledged (seq {acked}): unacknowledged events were deleted")
-        report.ok = False
-    ok, detail = integrity_ok(db)
+    try:
+        anchor = db.conn.execute("SELECT seq, hash FROM chain_anchor WHERE id = 1").fetchone()
+        start_seq, start_hash = anchor if anchor else (0, GENESIS_HASH)
+        report = verify_rows(iter_events(db, since=start_seq), start_seq, start_hash)
+        acked = db.conn.execute("SELECT coalesce(max(acked_seq), 0) FROM sync_acks").fetchone()[0]
+        if start_seq > acked:
+            report.problems.insert(0, f"the pruning anchor (seq {start_seq}) runs ahead of what the office "
+                                      f"acknowledged (seq {acked}): unacknowledged events were deleted")
+            report.ok = False
+        lost = watermark.lost_tail(db.conn, chain_head(db)[0])
+        if lost is not None:
+            report.problems.append(f"events lost: the log ends at seq {chain_head(db)[0]} but had reached seq "
+                                   f"{lost} (its watermark {watermark.path_of(db.conn)})")
+            report.ok = False
+    except sqlite3.DatabaseError as exc:
+        report = ChainReport(ok=False, checked=0, problems=[f"the event log cannot be read: {exc}"])
+    try:
+        ok, detail = integrity_ok(db)
+    except sqlite3.DatabaseError as exc:
+        ok, detail = False, str(exc)
     if not ok:
         report.problems.insert(0, f"database integrity check failed: {detail}")
         report.ok = False

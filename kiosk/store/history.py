@@ -8,7 +8,8 @@ import sqlite_utils
 
 from kiosk.core.clock import utc_text
 from kiosk.core.event_kinds import kinds_with
-from kiosk.core.rules import NOT_MEMBERS, PASSAGES
+from kiosk.core.rules import PASSAGES
+from kiosk.store import movements
 
 PASS_CHECKS = kinds_with(pass_check=True)
 
@@ -32,21 +33,11 @@ class EventHistory:
                       [pass_id, *PASS_CHECKS])
 
     def last_passage(self, subject_kind: str, subject_id: str) -> dict | None:
-        marks = ",".join("?" for _ in PASSAGES)
-        # a vehicle passes with its driver (the event's subject): its passages are found by plate
-        who, params = ("plate = ?", [subject_id]) if subject_kind == "vehicle" else \
-            ("subject_kind = ? AND subject_id = ?", [subject_kind, subject_id])
-        return _first(self.db, f"SELECT * FROM events WHERE {who} AND outcome = 'allow' "
-                               f"AND kind IN ({marks}) ORDER BY seq DESC LIMIT 1", [*params, *PASSAGES])
+        return movements.last_passage(self.db.conn, subject_kind, subject_id)
 
-    def household_exits_since(self, household_id: str, since: datetime) -> set[str]:
-        """Ids of household members who went out since ``since``."""
-        marks = ",".join("?" for _ in PASSAGES)
-        rows = self.db.query(
-            f"SELECT DISTINCT subject_id FROM events WHERE household_id = ? AND direction = 'out' "
-            f"AND outcome = 'allow' AND subject_kind NOT IN (?, ?) AND ts_utc >= ? AND kind IN ({marks})",
-            [household_id, *NOT_MEMBERS, utc_text(since), *PASSAGES])
-        return {row["subject_id"] for row in rows}
+    def household_exits_since(self, household_id: str, since: datetime, until: datetime) -> set[str]:
+        """Ids of household members who went out between ``since`` and ``until`` (now)."""
+        return movements.household_exits(self.db.conn, household_id, since, until)
 
     def open_fever_refusal(self, subject_kind: str, subject_id: str, since: datetime) -> dict | None:
         """The subject's latest refusal for fever since ``since`` not followed by an allowed passage

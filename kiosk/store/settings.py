@@ -291,6 +291,10 @@ class WebTable(Table):
 class SyncTable(Table):
     retention_days: float = setting(90, "events acknowledged by the office and older than this may "
                                     "be pruned from the gate")
+    pull_deadline_s: float = setting(60, "office: seconds a gate's pull may go without a complete step "
+                                     "(each stored batch starts a fresh deadline) before it is cut off")
+    max_clock_offset_s: float = setting(300, "office: a gate whose clock is further off than this is "
+                                        "pulled but not acknowledged, so it prunes nothing")
 
 
 @table
@@ -304,7 +308,8 @@ class RegistrySettingsTable(Table):
 @table
 class CommonToml(Table):
     role: str = setting("gate", "gate or office; decides the database file", choices=ROLES)
-    site_id: str = setting("site", "the compound this folder serves, e.g. jinan")
+    # no defaults: an empty or cut-off kiosk.toml must stop the kiosk, not turn it into site "site"
+    site_id: str = setting(help="the compound this folder serves, e.g. jinan")
     timezone: str = setting("Asia/Shanghai", "IANA zone for local times and shifts")
     language: str = setting("zh", "default language of screens and messages", choices=("zh", "en"))
     shifts: list[ShiftTable] = setting(factory=lambda: [ShiftTable(**s) for s in DEFAULT_SHIFTS],
@@ -313,7 +318,7 @@ class CommonToml(Table):
 
 @table
 class GateToml(CommonToml):
-    gate_id: str = setting("gate", "this gate's id, stored in every event")
+    gate_id: str = setting(help="this gate's id, stored in every event")
     rules: RulesTable = setting(factory=RulesTable, help="the access rules")
     lanes: list[LaneTable] = setting(factory=lambda: [LaneTable(**lane) for lane in DEFAULT_LANES],
                                      help="the lanes")
@@ -327,6 +332,7 @@ class GateToml(CommonToml):
 @table
 class OfficeToml(CommonToml):
     sites: list[str] | None = setting(None, "the compounds this office serves (default: [site_id])")
+    sync: SyncTable = setting(factory=SyncTable, help="pulling the gates")
     registry_settings: dict[str, Any] = setting(
         factory=dict, help="settings sent to every gate in the signed registry bundle",
         keys=RegistrySettingsTable)  # checked as that table; only the keys given are kept

@@ -22,7 +22,9 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
 
 def refusal(tmp_path: Path, text: str) -> ConfigError:
-    (tmp_path / "kiosk.toml").write_text(text, encoding="utf-8")
+    """The refusal of ``text`` after the ids every file must have (site_id, a gate's gate_id)."""
+    ids = 'site_id = "jinan"\n' + ("" if 'role = "office"' in text else 'gate_id = "jinan-gate"\n')
+    (tmp_path / "kiosk.toml").write_text(ids + text, encoding="utf-8")
     with pytest.raises(ConfigError) as refused:
         load_config(tmp_path)
     return refused.value
@@ -132,14 +134,14 @@ def test_an_office_refuses_gate_tables_and_checks_its_registry_settings(tmp_path
 
 def test_defaults_fill_what_the_file_leaves_out(tmp_path):
     (tmp_path / "kiosk.toml").write_text(
-        'site_id = "jinan"\n[gate]\nopen_seconds = 5\n'
+        'site_id = "jinan"\ngate_id = "jinan-gate"\n[gate]\nopen_seconds = 5\n'
         '[[lanes]]\nid = "east"\ndirection = "out"\n'
         'thermometer = {kind = "mlx90614", offset = 0.4}\ncamera = {kind = "folder", source = "f"}\n',
         encoding="utf-8")
     config = load_config(tmp_path)
     settings = config.settings
     assert (settings.role, settings.site_id, settings.gate_id, settings.timezone, settings.language) == (
-        "gate", "jinan", "gate", "Asia/Shanghai", "zh")
+        "gate", "jinan", "jinan-gate", "Asia/Shanghai", "zh")
     assert (settings.gate.open_seconds, settings.gate.open_unrecorded) == (5.0, False)
     assert (settings.web.host, settings.web.port, settings.sync.retention_days) == ("127.0.0.1", 8000, 90)
     assert settings.rules == typed.RulesTable(fever_threshold=37.3, plausible_min=30.0, plausible_max=43.0,
@@ -290,4 +292,7 @@ def test_every_toml_example_in_the_docs_is_accepted(name, block):
     raw = tomllib.loads(block)
     if "registry_settings" in raw:  # the office examples
         raw.setdefault("role", "office")
+    raw.setdefault("site_id", "jinan")  # the examples show a part of the file: the ids are elsewhere
+    if raw.get("role", "gate") == "gate":
+        raw.setdefault("gate_id", "jinan-gate")
     typed.read_settings(raw)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import timedelta
 
 import pytest
 
 from kiosk.core.rules import Scan
 from kiosk.store import guards
+from kiosk.store.events import RecordingError
 from kiosk.store.guards import GuardError
 from tests.conftest import NOW
 
@@ -148,7 +148,7 @@ def counts(gate) -> tuple[int, int, int]:
 def test_sign_on_is_not_kept_when_its_event_is_not_recorded(gate, how):
     gate.sign_on("G001", "1234", "in", NOW)
     refuse_events(gate, "sign_on", how)
-    with pytest.raises(sqlite3.IntegrityError, match="refused by the test"):
+    with pytest.raises(RecordingError, match="refused by the test"):
         gate.sign_on("G001", "1234", "out", NOW + timedelta(minutes=1))  # would close the "in" duty first
     assert counts(gate) == (1, 1, 1)
     assert guards.open_duty(gate.db)[0]["lane"] == "in"
@@ -158,7 +158,7 @@ def test_sign_on_is_not_kept_when_its_event_is_not_recorded(gate, how):
 def test_sign_off_is_not_kept_when_its_event_is_not_recorded(gate, how):
     gate.sign_on("G001", "1234", "in", NOW)
     refuse_events(gate, "sign_off", how)
-    with pytest.raises(sqlite3.IntegrityError, match="refused by the test"):
+    with pytest.raises(RecordingError, match="refused by the test"):
         gate.sign_off("G001", "1234", NOW + timedelta(minutes=1), "交接")
     assert counts(gate) == (1, 1, 1)
     gate.db.conn.execute("DROP TRIGGER refuse_sign_off")
@@ -170,7 +170,7 @@ def test_sign_off_is_not_kept_when_its_event_is_not_recorded(gate, how):
 def test_an_override_whose_event_is_not_recorded_leaves_the_refusal_open(gate, community, how):
     refused = gate.check(Scan(direction="in", token=community.tokens["resident"], temperature=37.6, lane="in"), NOW)
     refuse_events(gate, "override", how)
-    with pytest.raises(sqlite3.IntegrityError, match="refused by the test"):
+    with pytest.raises(RecordingError, match="refused by the test"):
         gate.override(refused.event["id"], "G001", "复测 36.8", NOW, "S001", "999999")
     assert gate.db["events"].count == 1 and gate.db["lane_commands"].count == 0  # no open without its event
     gate.db.conn.execute("DROP TRIGGER refuse_override")

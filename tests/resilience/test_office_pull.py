@@ -1,0 +1,144 @@
+"""Office pull on bad days: a gate that trickles, two pulls at once, a garbled answer.
+
+Real HTTP over loopback: the gate's own application under waitress (behind a small WSGI
+wrapper that garbles its first answer), and a raw socket server that answers a byte at a time.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from datetime import datetime, timezone
+
+import pytest
+import waitress
+from click.testing import CliRunner
+
+from kiosk.cli.root import cli
+from kiosk.core.clock import FixedClock
+from kiosk.core.rules import Scan
+from kiosk.gate.service import Gate
+from kiosk.office import pull
+from kiosk.office.service import Office
+from kiosk.store import tokens
+from tests.conftest import NOW
+from web import create_app
+
+
+def set_deadline(community, seconds: float) -> None:
+    path = community.office_home / "kiosk.toml"
+    path.write_text(path.read_text(encoding="utf-8") + f"\n[sync]\npull_deadline_s = {seconds}\n", encoding="utf-8")
+
+
+class Trickle:
+    """Answers every request with a body that comes one byte every 0.2 s, forever."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.stopped = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+                while not self.stopped.wait(0.2):
+                    conn.sendall(b" ")
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.server.close()
+
+
+def test_a_trickling_gate_is_cut_off_at_the_deadline(community):
+    set_deadline(community, 2)
+    trickle = Trickle()
+    outcome = {}
+    try:
+        with Office.open(community.office_home) as office:
+            pull.add_gate(office, "slow-gate", f"http://127.0.0.1:{trickle.port}", "kt_whatever")
+
+        def run():
+            with Office.open(community.office_home) as office:
+                outcome["result"] = pull.pull_gate(office, "slow-gate", lambda: datetime.now(timezone.utc))
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        worker.join(120)  # generous: without a deadline it would never end
+        assert not worker.is_alive(), "the pull was not cut off"
+    finally:
+        trickle.close()
+    result = outcome["result"]
+    assert result.problem == ("[deadline] the gate sent no complete batch within 2 s (a slow or stuck link); cut off, "
+                              "nothing half stored, the next pull goes on from here")
+    assert not result.broken
+
+
+def test_a_second_pull_waits_for_the_first_then_gives_way_plainly(community):
+    set_deadline(community, 1)
+    with Office.open(community.office_home) as office, pull.pull_lock(office, wait_s=0):
+        result = CliRunner().invoke(cli, ["--home", str(community.office_home), "--lang", "en", "office", "pull"])
+    assert result.exit_code == 1
+    assert result.output == ("Error: [pull_running] another `kiosk office pull` has been running for more than "
+                             "2 s here; this one gives way\n")
+    with Office.open(community.office_home) as office:  # released: the next run goes ahead
+        with pull.pull_lock(office, wait_s=0):
+            pass
+
+
+class DuplicateFirstLine:
+    """The gate's application, with the first line of its first event feed sent twice (a proxy's fault)."""
+
+    def __init__(self, app) -> None:
+        self.app, self.garbled = app, False
+
+    def __call__(self, environ, start_response):
+        body = self.app(environ, start_response)
+        if environ["PATH_INFO"] != "/api/v1/events" or self.garbled:
+            return body
+        self.garbled = True
+        data = b"".join(body)
+        first = data.split(b"\n", 1)[0]
+        return [first + b"\n" + data]
+
+
+@pytest.fixture
+def garbling_gate(community):
+    clock = FixedClock(NOW)
+    with Gate.open(community.gate_home, clock=clock) as gate:
+        for role in ("resident", "household_member"):
+            gate.check(Scan(direction="in", token=community.tokens[role], temperature=36.5, lane="in"),
+                       clock.advance(seconds=30))
+        secret = tokens.create_token(gate.db, "office", "office", NOW)[1]
+    app = DuplicateFirstLine(create_app({"KIOSK_HOME": str(community.gate_home), "CLOCK": clock}))
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}", secret, app
+    finally:
+        server.close()  # its daemon thread idles on until the session ends: joining it would wait
+
+
+def test_a_duplicated_line_is_fetched_again_not_called_tampering(community, garbling_gate):
+    url, secret, app = garbling_gate
+    with Office.open(community.office_home) as office:
+        pull.add_gate(office, "jinan-gate", url, secret)
+        result = pull.pull_gate(office, "jinan-gate", lambda: datetime.now(timezone.utc))
+        stored = [row[0] for row in office.db.conn.execute("SELECT seq FROM gate_events ORDER BY seq")]
+        broken = office.db.conn.execute("SELECT chain_broken FROM gates").fetchone()[0]
+    assert app.garbled
+    assert (result.problem, result.broken, broken) == (None, False, None)
+    assert stored == [1, 2]
