@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-__all__ = ["AplayAudio", "AudioError", "FakeAudio", "speak_to_wav"]
+__all__ = ["AplayAudio", "AudioError", "FakeAudio", "check_device", "speak_to_wav"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,32 @@ def speak_to_wav(text: str, path: Path, *, voice: str = "cmn", amplitude: int = 
         raise AudioError(f"espeak-ng failed ({done.returncode}): {done.stderr.strip()}")
     partial.replace(path)
     return path
+
+
+def check_device(device: str | None, timeout: float = 15.0) -> None:
+    """Play a twentieth of a second of silence on ``device`` (ALSA's default if None) with aplay;
+    AudioError with aplay's own words when it cannot (no such card, busy, aplay missing)."""
+    import tempfile
+    import wave
+
+    program = shutil.which("aplay")
+    if program is None:
+        raise AudioError("aplay is not installed (apt-get install alsa-utils)")
+    with tempfile.TemporaryDirectory() as folder:
+        silence = Path(folder) / "silence.wav"
+        with wave.open(str(silence), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(22050)
+            out.writeframes(b"\0\0" * 1102)
+        command = [program, "-q", *(["-D", device] if device else []), str(silence)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AudioError(f"aplay did not finish within {timeout:g} s") from None
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        raise AudioError(lines[-1] if lines else f"aplay failed ({done.returncode})")
 
 
 class AplayAudio:

@@ -75,6 +75,8 @@ def diagnose(home: str | Path | None, camera_timeout: float = 3.0,
     findings.append(_gpio(config))
     findings.append(_ok("clock_ok") if kernel_clock_synchronised() else _warn("clock_unsynced"))
     findings.append(_rtc())
+    if config.settings.voice.enabled:
+        findings.append(_voice(config.settings.voice.device))
     findings.append(_disk(config.home))
     return findings
 
@@ -267,6 +269,21 @@ def _gpio(config: Config) -> Finding:
     except Exception as exc:
         return _error("gpio_bad", factory=factory or "default", error=f"{type(exc).__name__}: {exc}")
     return _ok("gpio_ok", factory=factory or "default")
+
+
+def _voice(device: str | None) -> Finding:
+    """The lane's spoken prompts: espeak-ng makes them, aplay plays them on the configured device
+    (on a Pi: the 3.5 mm jack or HDMI, docs/raspberry-pi.md)."""
+    from hardware.audio import AudioError, check_device
+
+    shown = device or "default"
+    if shutil.which("espeak-ng") is None:
+        return _error("voice_bad", device=shown, error="espeak-ng is not installed (apt-get install espeak-ng)")
+    try:
+        check_device(device)
+    except AudioError as exc:
+        return _error("voice_bad", device=shown, error=str(exc))
+    return _ok("voice_ok", device=shown)
 
 
 def _disk(home: Path) -> Finding:

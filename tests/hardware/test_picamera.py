@@ -134,3 +134,21 @@ def test_doctor_names_the_module_and_says_missing_or_busy(module_gate):
     FakePicamera2.busy = True
     (line,) = _doctor_lines(module_gate)
     assert line.startswith("[ERROR] Lane in: camera 0 does not work: camera module imx708 is busy")
+
+
+def _doctor_voice_lines(home):
+    result = CliRunner().invoke(cli, ["--lang", "en", "--home", str(home), "doctor", "--camera-timeout", "1"])
+    return [line for line in result.output.splitlines() if "Voice prompts" in line]
+
+
+def test_doctor_checks_the_configured_audio_device(tmp_path):
+    """[voice] device: ALSA's null device plays (alsa-utils is a test package); a card that is not
+    there is named with aplay's own words. Voice off: no line at all."""
+    def gate(name, voice):
+        return create_demo(tmp_path / name, SESSION_START, gate_settings={"voice": voice}).gate_home
+
+    assert _doctor_voice_lines(gate("null", {"enabled": True, "device": "null"})) == [
+        "[OK] Voice prompts: espeak-ng is ready and ALSA device null plays"]
+    (line,) = _doctor_voice_lines(gate("missing", {"enabled": True, "device": "plughw:CARD=NoSuchCard,DEV=0"}))
+    assert line.startswith("[ERROR] Voice prompts cannot play on ALSA device plughw:CARD=NoSuchCard,DEV=0: aplay: ")
+    assert _doctor_voice_lines(gate("off", {"enabled": False})) == []

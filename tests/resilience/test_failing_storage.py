@@ -95,7 +95,7 @@ def test_lane_on_a_corrupt_events_table_shows_the_decision_and_the_not_recorded_
 def test_doctor_and_verify_log_report_a_damaged_index_in_plain_words(community):
     record_some(community.gate_home, FixedClock(NOW), community.tokens)
     db_path = community.gate_home / "gate.db"
-    page = root_page(db_path, "events_household")
+    page = root_page(db_path, "events_exits")
     scribble(db_path, page)
 
     findings = {f.key: f for f in doctor.diagnose(community.gate_home, camera_timeout=0.1)}
@@ -267,6 +267,5 @@ def test_a_read_only_card_still_decides_serves_the_office_and_exports(read_only_
             pulled = pull.pull_gate(office, "jinan-gate", clock.now)
     finally:
         stop()
-    # Said plainly (503 storage_failed, not a bare 500). Pulling from a read-only gate needs the API's
-    # token bookkeeping to be best-effort (the hardening branch): then this is new_events == 3.
-    assert (pulled.new_events, pulled.problem) == (0, "[storage_failed] HTTP 503: attempt to write a readonly database")
+    # The API's token bookkeeping is best-effort: the office pulls the events off a read-only card.
+    assert (pulled.new_events, pulled.problem) == (3, None)
