@@ -32,8 +32,12 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 def test_the_arm64_install_check_is_its_own_target_not_part_of_make_test():
     """`make test-arm64` (minutes of qemu, needs root) runs scripts/test-arm64.sh; `make test` never does."""
-    plan = subprocess.run(["make", "-n", "test-arm64"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # under `make test`
+    plan = subprocess.run(["make", "--no-print-directory", "-n", "test-arm64"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env=env)
     assert plan.returncode == 0 and plan.stdout.strip() == "bash scripts/test-arm64.sh"
-    test_plan = subprocess.run(["make", "-n", "-o", "venv", "-o", "test-system-packages", "-o", "lint", "test"],
-                               cwd=ROOT, capture_output=True, text=True, timeout=60)
+    test_plan = subprocess.run(["make", "--no-print-directory", "-n", "-o", "venv", "-o", "test-system-packages",
+                                "-o", "lint", "test"], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
     assert test_plan.returncode == 0 and "test-arm64" not in test_plan.stdout
