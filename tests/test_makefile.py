@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -32,8 +33,6 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 def test_the_arm64_install_check_is_its_own_target_not_part_of_make_test():
     """`make test-arm64` (minutes of qemu, needs root) runs scripts/test-arm64.sh; `make test` never does."""
-    import os
-
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # under `make test`
     plan = subprocess.run(["make", "--no-print-directory", "-n", "test-arm64"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, env=env)
