@@ -266,8 +266,8 @@ step_chrony() {
     conf="$(mktemp)"
     chrony_conf >"$conf"
     if install_file "$conf" "$ROOT/etc/chrony/conf.d/kiosk.conf" 0644 "<chrony $ROLE>"; then
-        if [[ -n "$ROOT" ]]; then
-            say skip "systemctl restart chrony (--root)"
+        if systemd_offline; then
+            say skip "systemctl restart chrony ($(offline_reason))"
         else
             act systemctl restart chrony
         fi
