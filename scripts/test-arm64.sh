@@ -141,6 +141,10 @@ run_gate() {
 
 run_tests() {
     step "tests/core and tests/hardware inside the arm64 root"
+    # What the tests need beyond the gate (the Makefile's TEST_SYSTEM_PACKAGES): the office's
+    # PDF font and pdftoppm for the pass-card tests.
+    in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        fonts-noto-cjk poppler-utils
     in_root /opt/kiosk/venv/bin/pip install --quiet --disable-pip-version-check \
         "pytest>=8" "pytest-timeout>=2.3" "hypothesis>=6.100"
     in_root sh -c "cd $SRC && /opt/kiosk/venv/bin/python -m pytest -W error -p no:cacheprovider -q \
