@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 import sqlite_utils
 
 from kiosk.store.movements import MOVEMENTS_SQL
+from kiosk.store.photos import PHOTOS_SQL
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -279,7 +280,8 @@ ALTER TABLE gates ADD COLUMN ack_withheld TEXT;
 
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
 MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS,
-                                              GATE_VISITORS, GATE_SECURITY, GATE_HISTORY_INDEXES, MOVEMENTS_SQL],
+                                              GATE_VISITORS, GATE_SECURITY, GATE_HISTORY_INDEXES, MOVEMENTS_SQL,
+                                              PHOTOS_SQL],
                                      "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS, OFFICE_RECORDS, OFFICE_WEB,
                                                 OFFICE_PASSES, OFFICE_REVERIFY, OFFICE_SESSIONS, OFFICE_ACK_WITHHELD]}
 
