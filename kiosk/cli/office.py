@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from kiosk.cli import passes, sync
+from kiosk.cli import passes, photos, sync
 from kiosk.cli.context import now, open_office
 from kiosk.core.i18n import say, t
 from kiosk.core.plates import normalise_plate
@@ -22,7 +22,7 @@ from kiosk.store.config import create_home, open_private
 # --- office ----------------------------------------------------------------------------
 
 @click.group("office", commands=[sync.office_gate_group, sync.office_pull, sync.office_push, sync.office_report,
-                                 sync.office_import_events, *passes.COMMANDS])
+                                 sync.office_import_events, photos.photo_group, *passes.COMMANDS])
 def office_group():
     """The community office: registry, passes, bundles; pulls from gates and reports.
 

@@ -1,7 +1,8 @@
 """Printed pass cards for residents without a smartphone: A4 sheets of 8 cards with cut marks.
 
 Each card: the QR code of the pass's token, the compound's name, the holder's masked name
-(or the plate), building-unit-room, the kind of pass, its validity and its id.
+(or the plate), building-unit-room, the kind of pass, its validity and its id; a resident's
+card carries the holder's photo (kiosk.office.photos) in its top right corner when there is one.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from kiosk.core import pdf_fonts
 from kiosk.core.clock import parse_utc, utc_text
 from kiosk.core.i18n import t
 from kiosk.core.names import mask_name
+from kiosk.office import photos
 from kiosk.office.pass_book import find_passes
 from kiosk.office.service import Office, token_of
 
@@ -26,6 +28,7 @@ COLUMNS, ROWS = 2, 4
 CARD_W, CARD_H = 95.0, 65.0  # mm; 2 x 4 on A4 (210 x 297) leaves margins for the cut marks
 LEFT, TOP = (210 - COLUMNS * CARD_W) / 2, (297 - ROWS * CARD_H) / 2
 QR_SIZE, PAD, MARK = 50.0, 4.0, 5.0
+PHOTO_W, PHOTO_H = 16.0, 20.0  # mm, the thumbnail's 4:5
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Card:
     holder: str  # masked name, or the plate
     address: str
     valid: str
+    photo: bytes | None = None  # the resident's JPEG thumbnail
 
 
 def cards_for(office: Office, site_id: str, now: datetime, household: str | None = None) -> list[Card]:
@@ -53,7 +57,8 @@ def cards_for(office: Office, site_id: str, now: datetime, household: str | None
                  holder=row["subject_id"] if row["subject_kind"] == "vehicle" else mask_name(row["name"]),
                  address=t("passes.card.address", building=row["building"], unit=row["unit"], room=row["room"])
                  if row["building"] else "",
-                 valid=t("passes.card.valid", start=day(row["valid_from"]), end=day(row["valid_until"])))
+                 valid=t("passes.card.valid", start=day(row["valid_from"]), end=day(row["valid_until"])),
+                 photo=photos.photo_of(office.db, row["subject_id"]) if row["subject_kind"] == "resident" else None)
             for row in rows]
 
 
@@ -92,6 +97,9 @@ def _card(pdf: FPDF, card: Card, compound: str, x: float, y: float) -> None:
     image.seek(0)
     pdf.image(image, x=x + PAD / 2, y=y + (CARD_H - QR_SIZE) / 2, w=QR_SIZE, h=QR_SIZE)
     left, width = x + QR_SIZE + PAD, CARD_W - QR_SIZE - PAD * 1.5
+    photo_bottom = y + PAD + PHOTO_H
+    if card.photo:
+        pdf.image(io.BytesIO(card.photo), x=left + width - PHOTO_W, y=y + PAD, w=PHOTO_W, h=PHOTO_H)
     pdf.set_xy(left, y + PAD + 2)
     lines = [(12, compound), (10, card.kind), (15, card.holder), (9, card.address), (7, card.valid),
              (8, t("passes.card.pass_id", pass_id=card.pass_id))]
@@ -100,5 +108,7 @@ def _card(pdf: FPDF, card: Card, compound: str, x: float, y: float) -> None:
             continue
         pdf.set_font(pdf_fonts.FAMILY, size=size)
         pdf.set_x(left)
-        pdf.multi_cell(width, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
+        beside_photo = card.photo and pdf.get_y() < photo_bottom  # the lines beside it wrap before it
+        pdf.multi_cell(width - (PHOTO_W + 2 if beside_photo else 0), size * 0.5, text, new_x="LMARGIN",
+                       new_y="NEXT")
         pdf.set_y(pdf.get_y() + 1.5)

@@ -125,7 +125,8 @@ def remove_person(db: sqlite_utils.Database, person_id: str, reason: str) -> int
         raise ResidentError("unknown_person", f"no person {person_id}")
     with transaction(db):
         revoked = _revoke(db, "resident", person_id, reason)
-        for table, key in (("health", "person_id"), ("person_records", "person_id"), ("persons", "id")):
+        for table, key in (("health", "person_id"), ("person_records", "person_id"), ("person_photos", "person_id"),
+                           ("persons", "id")):
             db.conn.execute(f"DELETE FROM {table} WHERE {key} = ?", [person_id])
         _drop_if_empty(db, person["household_id"])
     return revoked

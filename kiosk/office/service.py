@@ -20,6 +20,7 @@ from kiosk.core.clock import parse_utc, utc_text
 from kiosk.core.errors import KioskError
 from kiosk.core.i18n import t
 from kiosk.core.signing import key_id, public_key_text
+from kiosk.office import photos
 from kiosk.store import registry
 from kiosk.store.config import Config, ConfigError, load_config, open_private, write_private
 from kiosk.store.db import open_db, transaction
@@ -197,13 +198,15 @@ def write_bundle(office: Office, site_id: str, now: datetime, out: Path) -> tupl
         version = (conn.execute("SELECT max(version) FROM registry_versions").fetchone()[0] or 0) + 1
         conn.execute("INSERT INTO registry_versions VALUES (?, ?, ?)", [version, site_id, utc_text(now)])
     carried = carried_keys(office, now)
+    tables = registry.registry_snapshot(office.db, site_id)
+    with_photos = site_id not in (office.config.get("sites_without_photos") or [])
     data = registry.build_bundle(
-        office.signing_key(), site_id=site_id, version=version, issued=now,
-        tables=registry.registry_snapshot(office.db, site_id),
-        settings=office.config.get("registry_settings", {}),
+        office.signing_key(), site_id=site_id, version=version, issued=now, tables=tables,
+        settings={**office.config.get("registry_settings", {}), **({} if with_photos else {"photos": False})},
         trusted_keys=[office.public_key(), *(public_key_text(key.public_key()) for key in carried)],
-        endorsing_keys=tuple(carried))
-    write_private(out, data)  # names, phones and health status
+        endorsing_keys=tuple(carried),
+        photos=photos.site_photos(office.db, {p["id"] for p in tables["persons"]}) if with_photos else {})
+    write_private(out, data)  # names, phones, health status and photos
     return version, out
 
 

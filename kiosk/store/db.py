@@ -278,12 +278,20 @@ OFFICE_ACK_WITHHELD = """
 ALTER TABLE gates ADD COLUMN ack_withheld TEXT;
 """
 
+# Office: holder photos, one thumbnail per person (kiosk.office.photos); a site's go out in its bundle.
+OFFICE_PHOTOS_SQL = """
+CREATE TABLE person_photos (
+    person_id TEXT PRIMARY KEY, jpeg BLOB NOT NULL, sha256 TEXT NOT NULL, imported_utc TEXT NOT NULL
+);
+"""
+
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
 MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS,
                                               GATE_VISITORS, GATE_SECURITY, GATE_HISTORY_INDEXES, MOVEMENTS_SQL,
                                               PHOTOS_SQL],
                                      "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS, OFFICE_RECORDS, OFFICE_WEB,
-                                                OFFICE_PASSES, OFFICE_REVERIFY, OFFICE_SESSIONS, OFFICE_ACK_WITHHELD]}
+                                                OFFICE_PASSES, OFFICE_REVERIFY, OFFICE_SESSIONS, OFFICE_ACK_WITHHELD,
+                                                OFFICE_PHOTOS_SQL]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

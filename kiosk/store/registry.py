@@ -28,6 +28,7 @@ from kiosk.core.plates import normalise_plate
 from kiosk.core.rules import RuleSettings
 from kiosk.core.signing import key_id, parse_public_key_text, public_key_text, verify
 from kiosk.store.db import transaction
+from kiosk.store.photos import replace_photos
 
 BUNDLE_FORMAT = "kiosk-registry/1"
 # Child tables first when deleting, parents first when inserting.
@@ -72,14 +73,16 @@ def registry_snapshot(db: sqlite_utils.Database, site_id: str) -> dict[str, list
 
 def build_bundle(key: Ed25519PrivateKey, *, site_id: str, version: int, issued: datetime,
                  tables: dict[str, list[dict]], settings: dict[str, Any],
-                 trusted_keys: list[str], endorsing_keys: tuple[Ed25519PrivateKey, ...] = ()) -> bytes:
+                 trusted_keys: list[str], endorsing_keys: tuple[Ed25519PrivateKey, ...] = (),
+                 photos: dict[str, bytes] | None = None) -> bytes:
     """A signed bundle file's bytes. ``trusted_keys`` lets the office rotate keys: a bundle signed
     by a new key and endorsed by the retired one loads on a gate that trusts only the retired key,
-    and teaches it the new one."""
+    and teaches it the new one. ``photos`` (person id -> JPEG) become exactly the gate's photos."""
     payload = {
         "format": BUNDLE_FORMAT, "site_id": site_id, "version": version,
         "issued_utc": utc_text(issued), "settings": settings,
         "trusted_keys": trusted_keys, "tables": tables,
+        "photos": {pid: base64.b64encode(jpeg).decode("ascii") for pid, jpeg in (photos or {}).items()},
     }
     body = gzip.compress(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8"), mtime=0)
     envelope = {
@@ -202,6 +205,8 @@ def load_bundle(db: sqlite_utils.Database, data: bytes, site_id: str, now: datet
     with transaction(db):
         try:  # rows the database refuses roll the whole bundle back
             _replace_tables(db, payload, now)
+            replace_photos(db.conn, {pid: base64.b64decode(text, validate=True)
+                                     for pid, text in payload.get("photos", {}).items()})
         except (sqlite3.DatabaseError, ValueError, TypeError, AttributeError) as exc:
             raise BundleError("malformed", f"bundle rows refused by the database: {exc}") from exc
         db["registry_meta"].upsert_all([

@@ -332,6 +332,8 @@ class GateToml(CommonToml):
 @table
 class OfficeToml(CommonToml):
     sites: list[str] | None = setting(None, "the compounds this office serves (default: [site_id])")
+    sites_without_photos: list[str] = setting(factory=list, help="compounds whose gates get no holder photos: "
+                                              "their bundles carry none and their gates delete what they had")
     sync: SyncTable = setting(factory=SyncTable, help="pulling the gates")
     registry_settings: dict[str, Any] = setting(
         factory=dict, help="settings sent to every gate in the signed registry bundle",
