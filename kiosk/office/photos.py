@@ -100,9 +100,13 @@ def _encode(image: Image.Image) -> bytes:
 
 # --- storing ---------------------------------------------------------------------------------
 
-def save_photo(db: sqlite_utils.Database, person_id: str, jpeg: bytes, now: datetime) -> None:
-    db["person_photos"].upsert({"person_id": person_id, "jpeg": jpeg, "sha256": hashlib.sha256(jpeg).hexdigest(),
-                                "imported_utc": utc_text(now)}, pk="person_id")
+def save_photos(db: sqlite_utils.Database, thumbnails: dict[str, bytes], now: datetime) -> None:
+    """Store thumbnails (person id -> JPEG), each replacing the person's photo, all or none."""
+    with transaction(db) as conn:
+        conn.executemany("INSERT INTO person_photos VALUES (?, ?, ?, ?) ON CONFLICT (person_id) DO UPDATE SET "
+                         "jpeg = excluded.jpeg, sha256 = excluded.sha256, imported_utc = excluded.imported_utc",
+                         [(pid, jpeg, hashlib.sha256(jpeg).hexdigest(), utc_text(now))
+                          for pid, jpeg in thumbnails.items()])
 
 
 def remove_photo(db: sqlite_utils.Database, person_id: str) -> bool:
@@ -172,9 +176,7 @@ def import_photos(db: sqlite_utils.Database, keys_dir: Path, source: Path, now: 
             result.imported.append(person_id)
         except PhotoRefused as exc:
             result.refused.append(Refusal(name, exc.code))
-    with transaction(db):
-        for person_id, jpeg in thumbnails.items():
-            save_photo(db, person_id, jpeg, now)
+    save_photos(db, thumbnails, now)
     return result
 
 
