@@ -14,10 +14,12 @@ import pytest
 from kiosk.core import passes, pdf_fonts
 from kiosk.core.signing import key_id
 from kiosk.office import cards as cards_mod
+from kiosk.office import photos
 from kiosk.office import service as office_mod
 from kiosk.office.service import Office
 from kiosk.sim.demo import SITE, create_demo
 from tests.conftest import NOW
+from tests.office.portraits import portrait
 
 from hardware.decoder import ZxingDecoder  # isort: skip
 
@@ -91,3 +93,25 @@ def test_without_the_cjk_font_the_office_is_told_what_to_install(tmp_path):
         pdf_fonts.cjk_font_path([str(tmp_path / "NotoSansCJK-Regular.ttc")])
     assert (missing.value.code, str(missing.value)) == (
         "font_missing", f"没有中文字体：请安装 Debian 的 fonts-noto-cjk（{tmp_path} 中的 NotoSansCJK-Regular.ttc）")
+
+
+def test_a_card_carries_the_holders_photo_and_its_qr_still_reads(community, office, tmp_path):
+    """Issue 17: the photo sits in the card's top right corner; the printed QR code is still the pass."""
+    jpeg = photos.thumbnail(portrait(1))
+    photos.save_photos(office.db, {"R001": jpeg}, NOW)
+    cards = cards_mod.cards_for(office, SITE, NOW, household="jinan:1-1-101")
+    assert sorted((card.holder, card.photo) for card in cards) == [
+        ("张*", None), ("张*明", jpeg), ("陕H12345", None)]  # R002 has none; a vehicle card has no photo
+    pdf = tmp_path / "cards.pdf"
+    assert cards_mod.write_cards(cards, "金岸小区", pdf) == 1
+    listed = subprocess.run(["pdfimages", "-list", str(pdf)], check=True, capture_output=True, text=True,
+                            timeout=60).stdout.splitlines()[2:]
+    assert sorted((int(row.split()[3]), int(row.split()[4]), row.split()[8]) for row in listed
+                  if row.split()[8] == "jpeg") == [(160, 200, "jpeg")]  # the thumbnail, embedded as it is
+    tokens = ZxingDecoder().decode(render(pdf, tmp_path)[0])
+    assert sorted(tokens) == sorted(office_mod.token_of(office, row) for row in office.db.query(
+        "SELECT * FROM passes WHERE id IN (?, ?, ?)", [card.pass_id for card in cards]))
+    assert community.tokens["resident"] in tokens  # R001's card, photo and all
+    text = text_of(pdf)
+    for expected in ("金岸小区", "居民出入证", "张*明", "1号楼1单元101室"):
+        assert expected in text, expected
