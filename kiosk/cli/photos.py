@@ -17,7 +17,7 @@ def photo_group():
     """Holder photos: imported here, sent to the gates in the signed bundle, printed on pass cards.
 
     \b
-    Examples:
+    Example:
         kiosk office photo import 照片/
         kiosk office photo import 居民台账.xlsx
         kiosk office photo list --missing --site jinan
@@ -36,7 +36,7 @@ def photo_import(ctx, source, as_json):
     refused file is listed with its reason (exit status 1), the others are kept.
 
     \b
-    Examples:
+    Example:
         kiosk office photo import 照片/
         kiosk office photo import 居民台账.xlsx --json
     """
@@ -64,7 +64,7 @@ def photo_list(ctx, only_missing, site_id, as_json):
     """List the persons with a photo (its size and when it was imported), or with --missing those without.
 
     \b
-    Examples:
+    Example:
         kiosk office photo list
         kiosk office photo list --missing --site jinan
     """
