@@ -119,10 +119,11 @@ def photo_of(db: sqlite_utils.Database, person_id: str) -> bytes | None:
     return bytes(row[0]) if row else None
 
 
-def site_photos(db: sqlite_utils.Database, person_ids: set[str]) -> dict[str, bytes]:
-    """The photos of these persons (a site's, as they go into its bundle)."""
+def site_photos(db: sqlite_utils.Database, persons: list[dict]) -> dict[str, bytes]:
+    """The photos of these persons (a site's registry rows, as they go into its bundle)."""
+    ids = {person["id"] for person in persons}
     return {pid: bytes(jpeg) for pid, jpeg in db.conn.execute("SELECT person_id, jpeg FROM person_photos")
-            if pid in person_ids}
+            if pid in ids}
 
 
 def missing(db: sqlite_utils.Database, site_id: str | None = None) -> list[dict]:

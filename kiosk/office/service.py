@@ -199,13 +199,14 @@ def write_bundle(office: Office, site_id: str, now: datetime, out: Path) -> tupl
         conn.execute("INSERT INTO registry_versions VALUES (?, ?, ?)", [version, site_id, utc_text(now)])
     carried = carried_keys(office, now)
     tables = registry.registry_snapshot(office.db, site_id)
-    with_photos = site_id not in (office.config.get("sites_without_photos") or [])
+    settings = office.config.get("registry_settings", {})
+    with_photos = site_id not in office.config.get("sites_without_photos", [])  # a compound's choice
     data = registry.build_bundle(
         office.signing_key(), site_id=site_id, version=version, issued=now, tables=tables,
-        settings={**office.config.get("registry_settings", {}), **({} if with_photos else {"photos": False})},
+        settings=settings if with_photos else {**settings, "photos": False},
         trusted_keys=[office.public_key(), *(public_key_text(key.public_key()) for key in carried)],
         endorsing_keys=tuple(carried),
-        photos=photos.site_photos(office.db, {p["id"] for p in tables["persons"]}) if with_photos else {})
+        photos=photos.site_photos(office.db, tables["persons"]) if with_photos else {})
     write_private(out, data)  # names, phones, health status and photos
     return version, out
 
