@@ -16,6 +16,7 @@ from openpyxl.drawing.image import Image as SheetImage
 from PIL import Image
 
 from kiosk.cli.root import cli
+from kiosk.core.errors import KioskError
 from kiosk.office import identity, photos, residents
 from kiosk.office import service as office_mod
 from kiosk.office.service import Office
@@ -215,3 +216,15 @@ def test_the_photo_commands(community, folder, office):
     assert kiosk(home, "office", "photo", "remove", "R001") == "已删除 R001 的照片；各门岗在下一次加载名册时删除\n"
     assert "R001 没有照片" in kiosk(home, "office", "photo", "remove", "R001", status=1)
     assert "kiosk office photo import 居民台账.xlsx" in kiosk(home, "office", "photo", "--help")
+
+
+@pytest.mark.parametrize("name,data,code", [
+    ("台账.csv", "编号,姓名\nR001,张晓明\n".encode(), "photo_format"),  # a CSV holds no pictures
+    ("台账.xlsx", b"PK\x03\x04 cut off", "unreadable"),
+])
+def test_a_ledger_without_pictures_is_refused_whole(office, tmp_path, name, data, code):
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(KioskError) as refused:
+        photos.import_photos(office.db, office.config.keys_dir, tmp_path / name, NOW)
+    assert refused.value.code == code
+    assert office.db["person_photos"].count == 0
