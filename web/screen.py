@@ -12,6 +12,7 @@ page that cannot reach the server shows it (and retries) instead of Chromium's e
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 
@@ -30,6 +31,9 @@ from flask import (
 )
 
 from kiosk.core.protocol import MAX_SEQ
+from kiosk.gate.service import person_check
+from kiosk.store import photos
+from kiosk.store.guards import GuardError
 from web import get_gate, whole_number
 from web.alarm_strip import acknowledge as acknowledge_alarm
 from web.alarm_strip import failed_devices, pending_alarms, pending_handover
@@ -85,6 +89,38 @@ def acknowledge(event_id):
         abort(404)
     back = request.form.get("next", "")  # a path on this site only: never //host or /\host
     return redirect(back if back.startswith("/") and not back.startswith(("//", "/\\")) else url_for("screen.screen"))
+
+
+@bp.route("/photo/<event_id>")
+@guard_required
+def photo(event_id):
+    """The holder's photo beside a decision, for a signed-on guard's screen only (not the office's
+    viewers, never in an export): private to this browser, revalidated by its digest (ETag)."""
+    gate = get_gate()
+    event = person_check(gate.db, event_id) or _face_check(gate, event_id)
+    jpeg = photos.photo_for(gate.db, event["subject_id"]) if event and event["subject_kind"] == "resident" else None
+    if jpeg is None:
+        abort(404)
+    response = Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": "private, no-cache"})
+    response.set_etag(hashlib.sha256(jpeg).hexdigest())
+    return response.make_conditional(request)
+
+
+def _face_check(gate, event_id: str) -> dict | None:
+    rows = list(gate.db.query("SELECT * FROM events WHERE id = ? AND kind = 'face_check'", [event_id]))
+    return rows[0] if rows else None
+
+
+@bp.route("/face-mismatch/<event_id>", methods=["POST"])
+@guard_required
+def face_mismatch(event_id):
+    """One tap: the face is not the holder's photo, recorded as a ``face_mismatch`` refusal (once)."""
+    gate = get_gate()
+    try:
+        gate.report_face_mismatch(event_id, g.guard_id, gate.now())
+    except GuardError:
+        abort(404)
+    return redirect(url_for("screen.screen"))
 
 
 @bp.route("/handover")
