@@ -5,7 +5,8 @@ text reaches WCAG AA contrast.
 One browser for the module; no server process: Playwright hands each request to the app's
 in-process Flask client (``serve_in_process``), and the screen's states are the app's own
 templates rendered from made-up decisions (web/screen_preview.py): every decision code x
-language x lane (both lanes at once) at 800x480 and 1024x600.
+language x lane (both lanes at once) at 800x480 and 1024x600, the entry lane with the holder's photo
+and the exit lane with "no photo on file".
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 BASE = PREVIEW_ORIGIN
 MIN_TARGET_PX = 48
+MIN_PHOTO_PX = {480: 140, 600: 200}  # the holder's photo beside the decision: large enough to compare a face
 
 # Every problem on the page, as text: the page scrolls; a box's content overflows it (clipped or
 # spilling); a child sticks out of its parent; two siblings overlap. Fixed overlays (the keypad,
@@ -156,7 +158,7 @@ def test_every_code_in_both_languages_on_both_lanes_fits(browser, world, guard_c
     app, _ = world
     context, page = open_page(browser, guard_client, width, height)
     page.goto(BASE + "/screen/")  # the origin the rendered pages' /static/ links resolve against
-    found = {}
+    found, shown = {}, set()
     for language in ("zh", "en"):
         for code in screen_states():
             page.set_content(render_screen(app, language, code), wait_until="load")
@@ -169,8 +171,16 @@ def test_every_code_in_both_languages_on_both_lanes_fits(browser, world, guard_c
                 found[language, code, "targets"] = small
             if low := page.evaluate(CONTRAST_JS):
                 found[language, code, "contrast"] = low
+            photo = page.locator("#lane-in figure.photo img")
+            if photo.count():  # the entry lane shows the holder's photo, the exit lane "no photo on file"
+                shown.add(code)
+                if photo.bounding_box()["height"] < MIN_PHOTO_PX[height]:
+                    found[language, code, "photo"] = photo.bounding_box()  # the face must stay large
+                if not page.locator("#lane-out figure.photo .no-photo").is_visible():
+                    found[language, code, "no photo"] = "not shown"
     context.close()
     assert found == {}
+    assert {None, "fever", "household_quota", "face_mismatch", "clock_unsynced"} <= shown
 
 
 GUARD_PAGES = ["/screen/", "/actions/", "/actions/check", "/actions/check?q=1-1-101", "/actions/temperature",
