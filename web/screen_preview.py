@@ -101,14 +101,18 @@ def preview_card(lane: dict, code: str | None) -> dict:
 
 
 @cache
-def preview_photo() -> str:
-    """A made-up holder's photo (a drawn head and shoulders, 160x200 like the office's thumbnails) as a data URL."""
+def preview_jpeg() -> bytes:
+    """A made-up holder's photo: a drawn head and shoulders, 160x200 like the office's thumbnails."""
     image = np.full((200, 160, 3), (200, 190, 180), np.uint8)
     cv2.ellipse(image, (80, 210), (75, 60), 0, 180, 360, (90, 60, 40), -1)  # shoulders
     cv2.ellipse(image, (80, 90), (42, 54), 0, 0, 360, (150, 180, 215), -1)  # face
     cv2.ellipse(image, (80, 60), (46, 30), 0, 180, 360, (30, 30, 30), -1)  # hair
-    jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
-    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
+    return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
+
+
+def preview_photo() -> str:
+    """``preview_jpeg`` as a data URL (the preview has no event to serve it for)."""
+    return "data:image/jpeg;base64," + base64.b64encode(preview_jpeg()).decode()
 
 
 def preview_status() -> dict:
