@@ -8,6 +8,7 @@ tests/sync/test_face_mismatch.py.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 
 from kiosk.core.rules import Scan
+from kiosk.gate import usb_export
 from kiosk.gate.service import Gate
 from kiosk.sim.demo import ROLES
 from kiosk.store import photos
@@ -143,3 +145,15 @@ def test_only_a_check_of_a_persons_pass_can_be_reported(client, gate, demo):
     checked = gate.check(Scan("in", token=demo.tokens["resident"], temperature=36.5, lane="in")).event
     assert signed_off.post(f"/screen/face-mismatch/{checked['id']}").status_code in (400, 401)
     assert face_checks(gate) == []
+
+
+def test_no_export_carries_a_photo(client, gate, demo, photo, tmp_path):
+    """The USB export (the office's copy of the log) holds the refusal but never the photo."""
+    sign_on(client)
+    checked = gate.check(Scan("in", token=demo.tokens["resident"], temperature=36.5, lane="in")).event
+    client.post(f"/screen/face-mismatch/{checked['id']}", data={"csrf_token": csrf_token(client, "/actions/check")})
+    usb_export.export_events(gate, 0, tmp_path / "events.kiosk", gate.now())
+    exported = (tmp_path / "events.kiosk").read_bytes()
+    assert b"face_mismatch" in exported and checked["id"].encode() in exported
+    assert photo not in exported and base64.b64encode(photo)[:200] not in exported and photo.hex()[:200].encode() \
+        not in exported

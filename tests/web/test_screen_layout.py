@@ -11,15 +11,19 @@ and the exit lane with "no photo on file".
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from kiosk.core.clock import FixedClock
 from kiosk.core.rules import Scan
 from kiosk.gate.service import Gate
-from kiosk.sim.demo import create_demo
+from kiosk.sim.demo import ROLES, create_demo
+from kiosk.store import photos
+from kiosk.store.db import transaction
 from tests.conftest import NOW
 from tests.web.conftest import sign_on
 from web import create_app
@@ -27,6 +31,7 @@ from web.screen_preview import (
     PREVIEW_ORIGIN,
     SIZES,
     launch_chromium,
+    preview_jpeg,
     render_screen,
     screen_states,
     serve_in_process,
@@ -240,3 +245,27 @@ def test_the_sign_on_form_fits_with_its_keypad_open(browser, world):
     page.click("input[name=pin]")
     assert page.evaluate(PROBLEMS_JS) == [] and page.evaluate(TARGETS_JS, MIN_TARGET_PX) == []
     context.close()
+
+
+def test_the_real_screen_shows_the_holders_photo_and_one_tap_reports_the_face(browser, world, guard_client):
+    """The photo through its route in Chromium (decoded, large, nothing overlapping), then the tap."""
+    app, _ = world
+    with Gate.open(app.config["KIOSK_HOME"], clock=app.config["CLOCK"]) as gate:
+        with transaction(gate.db) as conn:
+            photos.replace_photos(conn, {ROLES["resident"]: preview_jpeg()})
+        demo = create_demo(Path(app.config["KIOSK_HOME"]).parent, NOW)
+        checked = gate.check(Scan("out", token=demo.tokens["resident"], temperature=36.4, lane="out")).event
+    context, page = open_page(browser, guard_client, 800, 480)
+    page.goto(BASE + "/screen/?lang=zh")
+    photo = page.locator("#lane-out figure.photo img")
+    assert page.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]", photo.element_handle()) == \
+        [True, 160, 200]
+    assert photo.bounding_box()["height"] >= MIN_PHOTO_PX[480] and page.evaluate(PROBLEMS_JS) == []
+    page.click("#lane-out button.mismatch")
+    page.wait_for_url(BASE + "/screen/")
+    assert "deny" in page.get_attribute("#lane-out", "class") and page.is_visible("#lane-out figure.photo img")
+    assert "人脸与照片不符" in page.inner_text("#alarms") and page.evaluate(PROBLEMS_JS) == []
+    context.close()
+    with Gate.open(app.config["KIOSK_HOME"]) as gate:
+        assert [json.loads(row["data"])["face_check_of"] for row in
+                gate.db.query("SELECT data FROM events WHERE kind = 'face_check'")] == [checked["id"]]
