@@ -18,7 +18,7 @@ from typing import Callable
 import sqlite_utils
 
 from kiosk.core.clock import Stamp, SystemClock
-from kiosk.core.codes import codes_with
+from kiosk.core.codes import CODES, codes_with
 from kiosk.core.event_kinds import kinds_with
 from kiosk.core.i18n import t
 from kiosk.core.rules import Decision, RuleSettings, Scan, decide, decide_vehicle, decision_from_event
@@ -270,12 +270,12 @@ class Gate:
             checked = person_check(self.db, checked_event_id)
             if checked is None:
                 raise guards.GuardError("not_a_person_check", "only a check of a person's pass can be reported")
-            codes = ["face_mismatch"]
             return self.record(
                 "face_check", now, guard_id=guard_id, lane=checked["lane"], direction=checked["direction"],
-                outcome="deny", codes=codes, pass_id=checked["pass_id"], subject_kind=checked["subject_kind"],
-                subject_id=checked["subject_id"], household_id=checked["household_id"], plate=checked["plate"],
-                temperature=checked["temperature"], nonce=nonce,
+                outcome=CODES["face_mismatch"].severity, codes=["face_mismatch"], pass_id=checked["pass_id"],
+                subject_kind=checked["subject_kind"], subject_id=checked["subject_id"],
+                household_id=checked["household_id"], plate=checked["plate"], temperature=checked["temperature"],
+                nonce=nonce,
                 data={"face_check_of": checked_event_id, "checked_outcome": checked["outcome"]})
 
     def _overridable(self, refused_event_id: str) -> dict:

@@ -61,7 +61,8 @@ def face_reports(office: Office, pass_ids: list[str]) -> dict[str, list[dict]]:
         f"AND pass_id IN ({','.join('?' for _ in pass_ids)}) ORDER BY ts_utc, gate, seq", list(pass_ids))
     reports: dict[str, list[dict]] = {}
     for row in rows:
-        reports.setdefault(row["pass_id"], []).append({"gate": row["gate"], "time": row["ts_local"][:16].replace("T", " ")})
+        time = row["ts_local"][:16].replace("T", " ")  # the gate's local time, as its guard saw it
+        reports.setdefault(row["pass_id"], []).append({"gate": row["gate"], "time": time})
     return reports
 
 
