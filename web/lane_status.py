@@ -68,6 +68,15 @@ def lane_card(gate, lane: dict, event: dict | None) -> dict:
     return card
 
 
+def shown_person(db: sqlite_utils.Database, event_id: str) -> str | None:
+    """The resident whose photo a lane card shows beside this decision (the photo's route serves
+    no other), or None."""
+    marks = ",".join("?" for _ in DECISION_KINDS)
+    row = db.conn.execute(f"SELECT subject_id FROM events WHERE id = ? AND kind IN ({marks}) "
+                          f"AND subject_kind = 'resident'", [event_id, *DECISION_KINDS]).fetchone()
+    return row[0] if row else None
+
+
 def _photo(db: sqlite_utils.Database, event: dict) -> dict | None:
     """The holder's photo beside a decision on a person (the driver in a vehicle passage): its
     digest (None: no photo on file) and whether the guard can report the face as not matching."""

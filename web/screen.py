@@ -31,14 +31,13 @@ from flask import (
 )
 
 from kiosk.core.protocol import MAX_SEQ
-from kiosk.gate.service import person_check
 from kiosk.store import photos
 from kiosk.store.guards import GuardError
 from web import get_gate, whole_number
 from web.alarm_strip import acknowledge as acknowledge_alarm
 from web.alarm_strip import failed_devices, pending_alarms, pending_handover
 from web.auth import current_guard, guard_required, viewer_required
-from web.lane_status import decisions_after, lane_card, last_seq, latest_decision, status
+from web.lane_status import decisions_after, lane_card, last_seq, latest_decision, shown_person, status
 
 bp = Blueprint("screen", __name__, url_prefix="/screen")
 PING_SECONDS = 10
@@ -97,18 +96,13 @@ def photo(event_id):
     """The holder's photo beside a decision, for a signed-on guard's screen only (not the office's
     viewers, never in an export): private to this browser, revalidated by its digest (ETag)."""
     gate = get_gate()
-    event = person_check(gate.db, event_id) or _face_check(gate, event_id)
-    jpeg = photos.photo_for(gate.db, event["subject_id"]) if event and event["subject_kind"] == "resident" else None
+    person = shown_person(gate.db, event_id)
+    jpeg = photos.photo_for(gate.db, person) if person else None
     if jpeg is None:
         abort(404)
     response = Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": "private, no-cache"})
     response.set_etag(hashlib.sha256(jpeg).hexdigest())
     return response.make_conditional(request)
-
-
-def _face_check(gate, event_id: str) -> dict | None:
-    rows = list(gate.db.query("SELECT * FROM events WHERE id = ? AND kind = 'face_check'", [event_id]))
-    return rows[0] if rows else None
 
 
 @bp.route("/face-mismatch/<event_id>", methods=["POST"])

@@ -157,3 +157,14 @@ def test_no_export_carries_a_photo(client, gate, demo, photo, tmp_path):
     assert b"face_mismatch" in exported and checked["id"].encode() in exported
     assert photo not in exported and base64.b64encode(photo)[:200] not in exported and photo.hex()[:200].encode() \
         not in exported
+
+
+def test_an_override_card_shows_the_photo_too_but_offers_no_face_report(client, gate, demo, photo):
+    sign_on(client)
+    fever = gate.check(Scan("in", token=demo.tokens["resident"], temperature=38.6, lane="in")).event
+    override = gate.override(fever["id"], "G001", "复测正常", gate.now(), "S001", "999999")
+    card = lane_html(client.get("/screen/").get_data(as_text=True), "in")
+    assert f'<img src="/screen/photo/{override["id"]}"' in card and "face-mismatch" not in card
+    assert client.get(f"/screen/photo/{override['id']}").get_data() == photo
+    token = csrf_token(client, "/actions/check")
+    assert client.post(f"/screen/face-mismatch/{override['id']}", data={"csrf_token": token}).status_code == 404
