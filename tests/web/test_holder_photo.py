@@ -168,3 +168,13 @@ def test_an_override_card_shows_the_photo_too_but_offers_no_face_report(client, 
     assert client.get(f"/screen/photo/{override['id']}").get_data() == photo
     token = csrf_token(client, "/actions/check")
     assert client.post(f"/screen/face-mismatch/{override['id']}", data={"csrf_token": token}).status_code == 404
+
+
+def test_the_live_stream_brings_the_photo_and_the_face_report_with_the_decision(client, gate, demo, photo):
+    sign_on(client)
+    checked = gate.check(Scan("in", token=demo.tokens["resident"], temperature=36.5, lane="in")).event
+    stream = client.get(f"/screen/stream?after={checked['seq'] - 1}").get_data(as_text=True)
+    [data] = [json.loads(line[len("data: "):]) for line in stream.splitlines() if line.startswith("data: ")]
+    assert f'<img src="/screen/photo/{checked["id"]}"' in data["html"]
+    assert re.search(rf'action="/screen/face-mismatch/{checked["id"]}">\s*<input type="hidden" name="csrf_token" '
+                     r'value="[^"]{20,}">', data["html"])
