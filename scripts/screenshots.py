@@ -23,14 +23,23 @@ sys.path.insert(0, str(ROOT))
 from kiosk.core.clock import FixedClock  # noqa: E402
 from kiosk.core.rules import Scan  # noqa: E402
 from kiosk.gate.service import Gate  # noqa: E402
-from kiosk.sim.demo import GUARD, SUPERVISOR, create_demo  # noqa: E402
+from kiosk.sim.demo import GUARD, ROLES, SUPERVISOR, create_demo  # noqa: E402
+from kiosk.store import photos  # noqa: E402
+from kiosk.store.db import transaction  # noqa: E402
 from web import create_app  # noqa: E402
-from web.screen_preview import PREVIEW_ORIGIN, launch_chromium, render_screen, serve_in_process  # noqa: E402
+from web.screen_preview import (  # noqa: E402
+    PREVIEW_ORIGIN,
+    launch_chromium,
+    preview_jpeg,
+    render_screen,
+    serve_in_process,
+)
 
 SCREEN_STATES = [  # file name, language, decision code (None: an allow without remarks)
     ("screen-allow", "zh", None), ("screen-fever", "zh", "fever"), ("screen-isolation", "zh", "home_isolation"),
     ("screen-quota", "zh", "household_quota"), ("screen-returnee", "zh", "returnee_high_risk"),
     ("screen-forged", "zh", "bad_signature"), ("screen-waiting", "zh", "waiting"), ("screen-fever-en", "en", "fever"),
+    ("screen-face-mismatch", "zh", "face_mismatch"), ("screen-photo-en", "en", None),
 ]
 FORMS = [  # file name, path ({fever}: a refused event), a field to tap (opens the keypad)
     ("form-check", "/actions/check", None), ("form-check-keypad", "/actions/check", "input[name=pass_id]"),
@@ -42,12 +51,16 @@ FORMS = [  # file name, path ({fever}: a refused event), a field to tap (opens t
 
 
 def prepared_app(folder: Path):
-    """The demo gate a minute on, with a fever refusal and a handover note waiting."""
+    """The demo gate a minute on, with a fever refusal and a handover note waiting, and the
+    resident (who has a photo on file) let out."""
     now = datetime.now(timezone.utc).replace(microsecond=0)
     demo = create_demo(folder / "demo", now)
     clock = FixedClock(now + timedelta(minutes=1))
     with Gate.open(demo.gate_home, clock=clock) as gate:
         fever = gate.check(Scan("in", token=demo.tokens["second_resident"], temperature=38.6, lane="in")).event
+        with transaction(gate.db) as conn:
+            photos.replace_photos(conn, {ROLES["resident"]: preview_jpeg()})
+        gate.check(Scan("out", token=demo.tokens["resident"], temperature=36.4, lane="out"))
         gate.sign_on(SUPERVISOR[0], SUPERVISOR[2], "out", gate.now())
         gate.sign_off(SUPERVISOR[0], SUPERVISOR[2], gate.now(), "2号楼东侧快递柜门已坏，已报物业；夜班注意外卖车辆登记。")
     return create_app({"KIOSK_HOME": str(demo.gate_home), "CLOCK": clock, "TESTING": True}), fever
@@ -73,6 +86,7 @@ def main() -> None:
         context.route(PREVIEW_ORIGIN + "/**", serve_in_process(client))
         page = context.new_page()
         page.goto(PREVIEW_ORIGIN + "/screen/")
+        page.screenshot(path=str(out / "screen-photo.png"))  # the real screen: the photo through its own route
         for name, language, code in SCREEN_STATES:
             page.set_content(render_screen(app, language, code), wait_until="load")
             page.screenshot(path=str(out / f"{name}.png"))

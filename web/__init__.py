@@ -165,9 +165,10 @@ def _http_error(exc: HTTPException):
 
 def _security_headers(response):
     """Every answer: no framing, no sniffing, no referrer; nothing but static files cached
-    (pages, exports and API answers hold personal data)."""
+    (pages, exports and API answers hold personal data). The holder's photo on the guard screen
+    keeps its own ``private`` caching, revalidated by its digest (web/screen.py)."""
     response.headers.update(SECURITY_HEADERS)
-    if request.endpoint != "static":
+    if request.endpoint not in ("static", "screen.photo"):
         response.headers["Cache-Control"] = "no-store"
     return response
 

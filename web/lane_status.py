@@ -12,13 +12,15 @@ import sqlite_utils
 from kiosk.core.clock import parse_utc, utc_text
 from kiosk.core.codes import codes_with
 from kiosk.core.event_kinds import kinds_with
-from kiosk.store import guards, lane_state, registry
+from kiosk.gate.service import PERSON_KINDS
+from kiosk.store import guards, lane_state, photos, registry
 from kiosk.store.shift_logs import shift_log
 from web.lookup import household_label, mask_name, subject_name
 
 # Events that show a decision on a lane's card.
 DECISION_KINDS = kinds_with(decision=True)
 PASSAGE_KINDS = kinds_with(passage=True)
+PASS_CHECK_KINDS = kinds_with(pass_check=True)
 # Codes that must be impossible to miss (colour, size, sound).
 ALARM_CODES = codes_with(alarm=True)
 ISOLATION_CODES = ("home_isolation", "central_quarantine")
@@ -61,8 +63,27 @@ def lane_card(gate, lane: dict, event: dict | None) -> dict:
         "alarm": any(code in ALARM_CODES for code in codes),
         "cadre": _cadre(db, event) if set(codes) & set(ISOLATION_CODES) else None,
         "quota": _quota(gate, event) if "household_quota" in codes else None,
+        "photo": _photo(db, event),
     }
     return card
+
+
+def shown_person(db: sqlite_utils.Database, event_id: str) -> str | None:
+    """The resident whose photo a lane card shows beside this decision (the photo's route serves
+    no other), or None."""
+    marks = ",".join("?" for _ in DECISION_KINDS)
+    row = db.conn.execute(f"SELECT subject_id FROM events WHERE id = ? AND kind IN ({marks}) "
+                          f"AND subject_kind = 'resident'", [event_id, *DECISION_KINDS]).fetchone()
+    return row[0] if row else None
+
+
+def _photo(db: sqlite_utils.Database, event: dict) -> dict | None:
+    """The holder's photo beside a decision on a person (the driver in a vehicle passage): its
+    digest (None: no photo on file) and whether the guard can report the face as not matching."""
+    if event["subject_kind"] not in PERSON_KINDS or not event["subject_id"]:
+        return None
+    digest = photos.photo_digest(db, event["subject_id"]) if event["subject_kind"] == "resident" else None
+    return {"digest": digest, "reportable": digest is not None and event["kind"] in PASS_CHECK_KINDS}
 
 
 def _direction(gate, lane_id: str) -> str | None:

@@ -12,6 +12,7 @@ page that cannot reach the server shows it (and retries) instead of Chromium's e
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 
@@ -30,11 +31,13 @@ from flask import (
 )
 
 from kiosk.core.protocol import MAX_SEQ
+from kiosk.store import photos
+from kiosk.store.guards import GuardError
 from web import get_gate, whole_number
 from web.alarm_strip import acknowledge as acknowledge_alarm
 from web.alarm_strip import failed_devices, pending_alarms, pending_handover
 from web.auth import current_guard, guard_required, viewer_required
-from web.lane_status import decisions_after, lane_card, last_seq, latest_decision, status
+from web.lane_status import decisions_after, lane_card, last_seq, latest_decision, shown_person, status
 
 bp = Blueprint("screen", __name__, url_prefix="/screen")
 PING_SECONDS = 10
@@ -85,6 +88,33 @@ def acknowledge(event_id):
         abort(404)
     back = request.form.get("next", "")  # a path on this site only: never //host or /\host
     return redirect(back if back.startswith("/") and not back.startswith(("//", "/\\")) else url_for("screen.screen"))
+
+
+@bp.route("/photo/<event_id>")
+@guard_required
+def photo(event_id):
+    """The holder's photo beside a decision, for a signed-on guard's screen only (not the office's
+    viewers, never in an export): private to this browser, revalidated by its digest (ETag)."""
+    gate = get_gate()
+    person = shown_person(gate.db, event_id)
+    jpeg = photos.photo_for(gate.db, person) if person else None
+    if jpeg is None:
+        abort(404)
+    response = Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": "private, no-cache"})
+    response.set_etag(hashlib.sha256(jpeg).hexdigest())
+    return response.make_conditional(request)
+
+
+@bp.route("/face-mismatch/<event_id>", methods=["POST"])
+@guard_required
+def face_mismatch(event_id):
+    """One tap: the face is not the holder's photo, recorded as a ``face_mismatch`` refusal (once)."""
+    gate = get_gate()
+    try:
+        gate.report_face_mismatch(event_id, g.guard_id, gate.now())
+    except GuardError:
+        abort(404)
+    return redirect(url_for("screen.screen"))
 
 
 @bp.route("/handover")

@@ -11,17 +11,23 @@ Nothing here decides anything: the cards are what ``lane_status.lane_card`` woul
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from types import SimpleNamespace
 
+import cv2
+import numpy as np
 from flask import Flask, g, render_template
 
 from kiosk.core.codes import CODES, codes_with
 
 ALARMS = codes_with(alarm=True)
 VEHICLE_CODES = ("vehicle_pass_alone", "plate_mismatch")
+# Decisions that name no person (nothing to compare a face with): no photo beside them.
+NO_PERSON_CODES = ("unreadable", "bad_signature", "unknown_key", "unknown_pass", "vehicle_pass_alone")
 RETURNEE_CODES = ("returnee_high_risk", "returnee_low_risk")
 LANES = ({"id": "in", "direction": "in"}, {"id": "out", "direction": "out"})
 SIZES = ((800, 480), (1024, 600))
@@ -70,14 +76,16 @@ def outcome_of(code: str | None) -> str:
 
 
 def preview_card(lane: dict, code: str | None) -> dict:
-    """A lane card with ``code`` (None: an allow without remarks) and the longest facts."""
+    """A lane card with ``code`` (None: an allow without remarks) and the longest facts; the entry
+    lane shows the holder's photo with the face-mismatch button, the exit lane "no photo on file"."""
     if code == "waiting":
         return {"lane": lane["id"], "direction": lane["direction"], "event": None}
     codes = [code] if code else []
     vehicle = code in VEHICLE_CODES
+    kind = "returnee" if code in RETURNEE_CODES else "face_check" if code == "face_mismatch" else "manual"
     event = {
         "seq": 1, "id": f"preview-{lane['id']}", "outcome": outcome_of(code), "codes": codes,
-        "kind": "returnee" if code in RETURNEE_CODES else "manual", "direction": lane["direction"],
+        "kind": kind, "direction": lane["direction"],
         "temperature": 38.6 if code in ("fever", "fever_remeasured") else 36.5, "time": "23:59:59",
         "name": "陕H6789A" if vehicle else "欧*娜", "plate": "陕H6789A" if vehicle else None,
         "household": "12-3-2503", "alarm": code in ALARMS,
@@ -85,8 +93,26 @@ def preview_card(lane: dict, code: str | None) -> dict:
         else None,
         "quota": {"out": [{"name": "张*明", "time": "11-29 08:15"}, {"name": "欧*娜", "time": "11-29 09:40"}],
                   "renews": "12-01 08:15"} if code == "household_quota" else None,
+        "photo": None if kind == "returnee" or code in NO_PERSON_CODES else
+        {"digest": "preview", "src": preview_photo(), "reportable": kind == "manual"} if lane["id"] == "in" else
+        {"digest": None, "reportable": False},
     }
     return {"lane": lane["id"], "direction": lane["direction"], "event": event}
+
+
+@cache
+def preview_jpeg() -> bytes:
+    """A made-up holder's photo: a drawn head and shoulders, 160x200 like the office's thumbnails."""
+    image = np.full((200, 160, 3), (200, 190, 180), np.uint8)
+    cv2.ellipse(image, (80, 210), (75, 60), 0, 180, 360, (90, 60, 40), -1)  # shoulders
+    cv2.ellipse(image, (80, 90), (42, 54), 0, 0, 360, (150, 180, 215), -1)  # face
+    cv2.ellipse(image, (80, 60), (46, 30), 0, 180, 360, (30, 30, 30), -1)  # hair
+    return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
+
+
+def preview_photo() -> str:
+    """``preview_jpeg`` as a data URL (the preview has no event to serve it for)."""
+    return "data:image/jpeg;base64," + base64.b64encode(preview_jpeg()).decode()
 
 
 def preview_status() -> dict:

@@ -65,8 +65,10 @@ def pass_list(ctx, person, household, plate, site_id, as_json):
         raise click.UsageError(t("passes.name_one"))
     office, moment = open_office(ctx), now()
     rows = pass_book.find_passes(office, person=person, household=household, plate=plate, site_id=site_id)
+    reports = pass_book.face_reports(office, [row["id"] for row in rows])
     for row in rows:
         row["state"] = _status(row, moment)
+        row["face_mismatches"] = reports.get(row["id"], [])
     if as_json:
         _echo_json(rows)
         return
@@ -78,6 +80,7 @@ def pass_list(ctx, person, household, plate, site_id, as_json):
         click.echo("\t".join([row["id"], t(f"passes.kind.{row['subject_kind']}"), row["subject_id"],
                               row["name"] or "-", row["household_id"] or "-", _local(row["valid_until"], office),
                               t(f"passes.status.{row['state']}")]))
+        _echo_face_reports(row)
 
 
 @pass_group.command("show")
@@ -94,6 +97,7 @@ def pass_show(ctx, pass_id, as_json):
     office = open_office(ctx)
     row = pass_book.get_pass(office, pass_id)
     row["state"] = _status(row, now())
+    row["face_mismatches"] = pass_book.face_reports(office, [row["id"]]).get(row["id"], [])
     if as_json:
         _echo_json(row)
         return
@@ -103,6 +107,13 @@ def pass_show(ctx, pass_id, as_json):
         name=row["name"] or "-", household=row["household_id"] or "-", address=address, site=row["site_id"],
         start=_local(row["valid_from"], office), end=_local(row["valid_until"], office),
         status=t(f"passes.status.{row['state']}"), reason=f" ({row['reason']})" if row["reason"] else "")
+    _echo_face_reports(row)
+
+
+def _echo_face_reports(row: dict) -> None:
+    """The pass's mark for the office's attention: each face mismatch a gate reported."""
+    for report in row["face_mismatches"]:
+        click.echo("! " + t("face_check.reported", gate=report["gate"], time=report["time"]))
 
 
 @pass_group.command("unblock")

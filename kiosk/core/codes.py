@@ -62,6 +62,12 @@ _CODES = [
     # Returnee registration (kiosk.gate.returnees): the origin area's risk level.
     Code("returnee_high_risk", "refer", alarm=True, office_alert=True, needs_supervisor=True),
     Code("returnee_low_risk", "warn"),
+    # The guard's face check (the holder's photo on the screen): the person is not the pass's holder.
+    # Fixed like vehicle_pass_alone (a pass is no credential of anyone but its holder) and never
+    # overridden (the remedy is the person's own pass); an alarm, since the person must be stopped
+    # and every guard at the gate should know; an office alert, since a lent or stolen pass is the
+    # office's to follow up (block, ask the holder).
+    Code("face_mismatch", "deny", credential=True, alarm=True, office_alert=True, overridable=False),
 ]
 
 CODES: dict[str, Code] = {code.name: code for code in _CODES}

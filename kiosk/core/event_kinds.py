@@ -27,6 +27,7 @@ _KINDS = [
     EventKind("override", passage=True, decision=True),
     EventKind("manual_open", passage=True),
     EventKind("returnee", decision=True),
+    EventKind("face_check", decision=True),  # a guard's tap: the face is not the holder's photo (face_mismatch)
     EventKind("delivery"),  # a courier logged without a pass, its temperature judged (kiosk.gate.visitors)
     EventKind("visitor_pass"),  # a supervisor issued a visitor pass at the gate
     EventKind("sign_on", duty=True),

@@ -18,7 +18,8 @@ from typing import Callable
 import sqlite_utils
 
 from kiosk.core.clock import Stamp, SystemClock
-from kiosk.core.codes import codes_with
+from kiosk.core.codes import CODES, codes_with
+from kiosk.core.event_kinds import kinds_with
 from kiosk.core.i18n import t
 from kiosk.core.rules import Decision, RuleSettings, Scan, decide, decide_vehicle, decision_from_event
 from kiosk.core.shifts import ShiftRef, shift_at, shift_defs
@@ -252,6 +253,31 @@ class Gate:
                 lane_state.add_open_command(self.db, refused["lane"], event["id"], now)
         return event
 
+    def report_face_mismatch(self, checked_event_id: str, guard_id: str, now: datetime) -> dict:
+        """The guard's tap "face does not match": the person at the lane is not the holder of the
+        pass just checked (compared with the holder's photo on the screen).
+
+        Recorded as a refusal of its own (kind ``face_check``, code ``face_mismatch``) naming the
+        same pass, person, lane and direction, through the same recorder as every decision. The
+        nonce ``face_mismatch:<event id>`` makes it once per checked event: a double tap, a
+        resubmitted form or two guards tapping at once record one refusal (the first is returned).
+        GuardError ``not_a_person_check`` for an event that is not a check of a person's pass.
+        """
+        nonce = f"face_mismatch:{checked_event_id}"
+        with transaction(self.db):
+            if earlier := events.find_by_nonce(self.db, nonce):
+                return earlier
+            checked = person_check(self.db, checked_event_id)
+            if checked is None:
+                raise guards.GuardError("not_a_person_check", "only a check of a person's pass can be reported")
+            return self.record(
+                "face_check", now, guard_id=guard_id, lane=checked["lane"], direction=checked["direction"],
+                outcome=CODES["face_mismatch"].severity, codes=["face_mismatch"], pass_id=checked["pass_id"],
+                subject_kind=checked["subject_kind"], subject_id=checked["subject_id"],
+                household_id=checked["household_id"], plate=checked["plate"], temperature=checked["temperature"],
+                nonce=nonce,
+                data={"face_check_of": checked_event_id, "checked_outcome": checked["outcome"]})
+
     def _overridable(self, refused_event_id: str) -> dict:
         """The refused event, if it may be overridden; GuardError saying why not."""
         rows = list(self.db.query("SELECT * FROM events WHERE id = ?", [refused_event_id]))
@@ -330,6 +356,18 @@ def override_policy(event: dict) -> str:
     if codes & set(codes_with(needs_supervisor=True)):
         return "supervisor"
     return "guard"
+
+
+PERSON_KINDS = ("resident", "visitor")
+
+
+def person_check(db: sqlite_utils.Database, event_id: str) -> dict | None:
+    """The event if it is a check of a person's pass (a scan or manual check, the driver's in a
+    vehicle passage): what a guard can compare with the holder's photo; None otherwise."""
+    kinds = kinds_with(pass_check=True)
+    rows = list(db.query(f"SELECT * FROM events WHERE id = ? AND kind IN ({','.join('?' for _ in kinds)})",
+                         [event_id, *kinds]))
+    return rows[0] if rows and rows[0]["subject_kind"] in PERSON_KINDS and rows[0]["pass_id"] else None
 
 
 def held_signing_keys(gate: Gate) -> list[Path]:

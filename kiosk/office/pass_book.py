@@ -51,6 +51,21 @@ def get_pass(office: Office, pass_id: str) -> dict:
     return rows[0]
 
 
+def face_reports(office: Office, pass_ids: list[str]) -> dict[str, list[dict]]:
+    """The face-mismatch refusals gates reported for these passes (known after a pull), oldest
+    first: each pass in the answer is marked for the office's attention (lent, stolen, copied?)."""
+    if not pass_ids:
+        return {}
+    rows = office.db.query(
+        f"SELECT pass_id, gate, ts_local FROM gate_events WHERE kind = 'face_check' "
+        f"AND pass_id IN ({','.join('?' for _ in pass_ids)}) ORDER BY ts_utc, gate, seq", list(pass_ids))
+    reports: dict[str, list[dict]] = {}
+    for row in rows:
+        time = row["ts_local"][:16].replace("T", " ")  # the gate's local time, as its guard saw it
+        reports.setdefault(row["pass_id"], []).append({"gate": row["gate"], "time": time})
+    return reports
+
+
 def valid_pass(office: Office, subject_kind: str, subject_id: str, now: datetime) -> str | None:
     """The id of the subject's active, unexpired pass, if it holds one."""
     row = office.db.conn.execute(

@@ -9,19 +9,20 @@ from kiosk.core.event_kinds import KINDS, kinds_with
 from kiosk.core.i18n import catalogue
 
 CREDENTIAL = {"unreadable", "bad_signature", "unknown_key", "wrong_site", "not_yet_valid", "expired",
-              "revoked", "blocked", "unknown_pass", "vehicle_pass_alone"}
+              "revoked", "blocked", "unknown_pass", "vehicle_pass_alone", "face_mismatch"}
 
 
 @pytest.mark.parametrize("flags, expected", [
     ({"credential": True}, CREDENTIAL),
     ({"credential": False}, set(CODES) - CREDENTIAL),
     ({"unverified": True}, {"unreadable", "unknown_key", "bad_signature"}),
-    ({"alarm": True}, {"fever", "fever_remeasured", "home_isolation", "central_quarantine", "returnee_high_risk"}),
+    ({"alarm": True}, {"fever", "fever_remeasured", "home_isolation", "central_quarantine", "returnee_high_risk",
+                       "face_mismatch"}),
     ({"office_alert": True}, {"fever", "fever_remeasured", "home_isolation", "central_quarantine", "bad_signature", "unknown_key",
-                              "revoked", "blocked", "returnee_high_risk"}),
+                              "revoked", "blocked", "returnee_high_risk", "face_mismatch"}),
     ({"needs_supervisor": True}, {"fever", "fever_remeasured", "home_isolation", "central_quarantine", "returnee_high_risk"}),
-    ({"overridable": False}, {"vehicle_pass_alone", "bad_signature", "unknown_key"}),
-    ({"alarm": True, "needs_supervisor": False}, set()),
+    ({"overridable": False}, {"vehicle_pass_alone", "bad_signature", "unknown_key", "face_mismatch"}),
+    ({"alarm": True, "overridable": True, "needs_supervisor": False}, set()),  # no guard alone lets an alarm through
 ])
 def test_code_flags_give_the_sets(flags, expected):
     assert set(codes_with(**flags)) == expected
@@ -29,7 +30,7 @@ def test_code_flags_give_the_sets(flags, expected):
 
 @pytest.mark.parametrize("flags, expected", [
     ({"passage": True}, ("scan", "manual", "override", "manual_open")),
-    ({"decision": True}, ("scan", "manual", "override", "returnee")),
+    ({"decision": True}, ("scan", "manual", "override", "returnee", "face_check")),
     ({"pass_check": True}, ("scan", "manual")),
     ({"duty": True}, ("sign_on", "sign_off")),
 ])
@@ -39,7 +40,7 @@ def test_event_kind_flags_give_the_sets(flags, expected):
 
 def test_the_kinds_are_exactly_those_the_gate_records():
     assert set(KINDS) == {"scan", "manual", "override", "manual_open", "returnee", "sign_on", "sign_off",
-                          "delivery", "visitor_pass", "ack", "login_failed"}
+                          "delivery", "visitor_pass", "ack", "login_failed", "face_check"}
 
 
 @pytest.mark.parametrize("query, what", [(codes_with, "alarms"), (kinds_with, "passages")])

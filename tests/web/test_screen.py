@@ -26,8 +26,8 @@ def test_screen_shows_each_lane_latest_decision(client, gate, demo):
     gate.check(Scan("in", token=demo.tokens["resident"], temperature=36.5, lane="in"))
     gate.check(Scan("out", token=demo.tokens["isolated"], temperature=36.6, lane="out"))
     html = client.get("/screen/").get_data(as_text=True)
-    assert 'class="lane allow" id="lane-in"' in html and "张*明" in html and "1-1-101" in html
-    assert 'class="lane deny alarm" id="lane-out"' in html and "刘*" in html and "居家隔离人员，不得外出" in html
+    assert 'class="lane allow with-photo" id="lane-in"' in html and "张*明" in html and "1-1-101" in html
+    assert 'class="lane deny alarm with-photo" id="lane-out"' in html and "刘*" in html and "居家隔离人员，不得外出" in html
     assert "36.5℃" in html and "36.6℃" in html
     assert "张晓明" not in html  # never the full name
 
@@ -36,7 +36,7 @@ def test_fever_is_an_alarm_in_english_too(client, gate, demo):
     sign_on(client)
     gate.check(Scan("in", token=demo.tokens["second_resident"], temperature=38.1, lane="in"))
     html = client.get("/screen/?lang=en").get_data(as_text=True)
-    assert 'class="lane deny alarm" id="lane-in"' in html
+    assert 'class="lane deny alarm with-photo" id="lane-in"' in html
     assert '<span class="outcome">Refused</span>' in html and '<div class="reasons">Fever</div>' in html
     assert '<html lang="en">' in html
 

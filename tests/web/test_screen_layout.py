@@ -5,20 +5,25 @@ text reaches WCAG AA contrast.
 One browser for the module; no server process: Playwright hands each request to the app's
 in-process Flask client (``serve_in_process``), and the screen's states are the app's own
 templates rendered from made-up decisions (web/screen_preview.py): every decision code x
-language x lane (both lanes at once) at 800x480 and 1024x600.
+language x lane (both lanes at once) at 800x480 and 1024x600, the entry lane with the holder's photo
+and the exit lane with "no photo on file".
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from kiosk.core.clock import FixedClock
 from kiosk.core.rules import Scan
 from kiosk.gate.service import Gate
-from kiosk.sim.demo import create_demo
+from kiosk.sim.demo import ROLES, create_demo
+from kiosk.store import photos
+from kiosk.store.db import transaction
 from tests.conftest import NOW
 from tests.web.conftest import sign_on
 from web import create_app
@@ -26,6 +31,7 @@ from web.screen_preview import (
     PREVIEW_ORIGIN,
     SIZES,
     launch_chromium,
+    preview_jpeg,
     render_screen,
     screen_states,
     serve_in_process,
@@ -36,6 +42,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 BASE = PREVIEW_ORIGIN
 MIN_TARGET_PX = 48
+MIN_PHOTO_PX = {480: 140, 600: 200}  # the holder's photo beside the decision: large enough to compare a face
 
 # Every problem on the page, as text: the page scrolls; a box's content overflows it (clipped or
 # spilling); a child sticks out of its parent; two siblings overlap. Fixed overlays (the keypad,
@@ -156,7 +163,7 @@ def test_every_code_in_both_languages_on_both_lanes_fits(browser, world, guard_c
     app, _ = world
     context, page = open_page(browser, guard_client, width, height)
     page.goto(BASE + "/screen/")  # the origin the rendered pages' /static/ links resolve against
-    found = {}
+    found, shown = {}, set()
     for language in ("zh", "en"):
         for code in screen_states():
             page.set_content(render_screen(app, language, code), wait_until="load")
@@ -169,8 +176,16 @@ def test_every_code_in_both_languages_on_both_lanes_fits(browser, world, guard_c
                 found[language, code, "targets"] = small
             if low := page.evaluate(CONTRAST_JS):
                 found[language, code, "contrast"] = low
+            photo = page.locator("#lane-in figure.photo img")
+            if photo.count():  # the entry lane shows the holder's photo, the exit lane "no photo on file"
+                shown.add(code)
+                if photo.bounding_box()["height"] < MIN_PHOTO_PX[height]:
+                    found[language, code, "photo"] = photo.bounding_box()  # the face must stay large
+                if not page.locator("#lane-out figure.photo .no-photo").is_visible():
+                    found[language, code, "no photo"] = "not shown"
     context.close()
     assert found == {}
+    assert {None, "fever", "household_quota", "face_mismatch", "clock_unsynced"} <= shown
 
 
 GUARD_PAGES = ["/screen/", "/actions/", "/actions/check", "/actions/check?q=1-1-101", "/actions/temperature",
@@ -230,3 +245,27 @@ def test_the_sign_on_form_fits_with_its_keypad_open(browser, world):
     page.click("input[name=pin]")
     assert page.evaluate(PROBLEMS_JS) == [] and page.evaluate(TARGETS_JS, MIN_TARGET_PX) == []
     context.close()
+
+
+def test_the_real_screen_shows_the_holders_photo_and_one_tap_reports_the_face(browser, world, guard_client):
+    """The photo through its route in Chromium (decoded, large, nothing overlapping), then the tap."""
+    app, _ = world
+    with Gate.open(app.config["KIOSK_HOME"], clock=app.config["CLOCK"]) as gate:
+        with transaction(gate.db) as conn:
+            photos.replace_photos(conn, {ROLES["resident"]: preview_jpeg()})
+        demo = create_demo(Path(app.config["KIOSK_HOME"]).parent, NOW)
+        checked = gate.check(Scan("out", token=demo.tokens["resident"], temperature=36.4, lane="out")).event
+    context, page = open_page(browser, guard_client, 800, 480)
+    page.goto(BASE + "/screen/?lang=zh")
+    photo = page.locator("#lane-out figure.photo img")
+    assert page.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]", photo.element_handle()) == \
+        [True, 160, 200]
+    assert photo.bounding_box()["height"] >= MIN_PHOTO_PX[480] and page.evaluate(PROBLEMS_JS) == []
+    page.click("#lane-out button.mismatch")
+    page.wait_for_url(BASE + "/screen/")
+    assert "deny" in page.get_attribute("#lane-out", "class") and page.is_visible("#lane-out figure.photo img")
+    assert "人脸与照片不符" in page.inner_text("#alarms") and page.evaluate(PROBLEMS_JS) == []
+    context.close()
+    with Gate.open(app.config["KIOSK_HOME"]) as gate:
+        assert [json.loads(row["data"])["face_check_of"] for row in
+                gate.db.query("SELECT data FROM events WHERE kind = 'face_check'")] == [checked["id"]]
