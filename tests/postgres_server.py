@@ -65,10 +65,14 @@ class PostgresCluster:
 
     def new_database(self) -> str:
         """A fresh, empty database's URL."""
+        return self.copy_database(self.url("template1"))
+
+    def copy_database(self, url: str) -> str:
+        """A fresh database holding what the one at ``url`` holds (nobody may be connected to it)."""
         self._counter += 1
         name = f"office_{os.getpid()}_{self._counter}"
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {psycopg.conninfo.conninfo_to_dict(url)['dbname']}")
         return self.url(name)
 
     def stop(self) -> None:

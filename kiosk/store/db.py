@@ -280,8 +280,9 @@ ALTER TABLE gates ADD COLUMN ack_withheld TEXT;
 
 # Office: the daily report picks one compound's local day (kiosk office report, the office page);
 # the same index serves SQLite and each monthly partition on PostgreSQL (kiosk.store.postgres).
+# The day comes first: a filter by compound alone keeps walking gate_events_time, newest first.
 OFFICE_REPORT_INDEX = """
-CREATE INDEX gate_events_site_day ON gate_events(site_id, substr(ts_local, 1, 10));
+CREATE INDEX gate_events_day_site ON gate_events(substr(ts_local, 1, 10), site_id);
 """
 
 # Numbered from 1 in list order; append new migrations, never edit an applied one.

@@ -59,3 +59,22 @@ def insert_events(store: OfficeStore, rows: list[list]) -> int:
     if isinstance(store, PgDatabase):
         return store.insert_events(rows)
     return store.conn.executemany(INSERT_EVENT, rows).rowcount if rows else 0
+
+
+# The registry tables the office pages and the daily report join (names, households, health), in
+# the order their foreign keys need.
+JOINED_REGISTRY = ("households", "persons", "health")
+
+
+def copy_registry(db: sqlite_utils.Database, store: OfficeStore) -> None:
+    """Give a PostgreSQL store the registry tables the pages join, as ``office.db`` holds them
+    now (the registry itself is edited in office.db only). Nothing to do on SQLite: one file."""
+    if not isinstance(store, PgDatabase):
+        return
+    with sqlite_db.transaction(store):
+        store.execute("SELECT pg_advisory_xact_lock(hashtext('kiosk registry copy'))")  # one copier at a time
+        for table in reversed(JOINED_REGISTRY):
+            store.execute(f"DELETE FROM {table}")
+        for table in JOINED_REGISTRY:
+            columns = [column.name for column in db[table].columns]
+            store.copy_rows(table, columns, db.execute(f"SELECT {', '.join(columns)} FROM {table}"))
