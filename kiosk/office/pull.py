@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator
 
+import psycopg
 import requests
 
 from kiosk.core import safe_json
@@ -357,6 +358,8 @@ def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int
             result.problem = f"unreachable or bad answer: {exc.__class__.__name__}: {exc}"
     except sqlite3.OperationalError as exc:  # still busy after the retries (a long USB import)
         result.problem = f"[busy] the office database stayed busy ({exc}); nothing half stored, pull again"
+    except psycopg.OperationalError as exc:  # PostgreSQL gone, or a deadlock rolled the batch back
+        result.problem = f"[store] the office's PostgreSQL database failed ({exc}); nothing half stored, pull again"
     finally:
         client.close()
     return result
