@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sync_helpers import gate_rows, kiosk, office_rows
 
 from bench.sync import fill_events
@@ -12,7 +11,7 @@ from kiosk.gate import sync_feed
 from kiosk.gate.service import Gate
 from kiosk.office import pull
 from kiosk.office.service import Office
-from tests.conftest import NOW, STORES
+from tests.conftest import NOW
 
 
 def fill(home, count):
@@ -41,8 +40,7 @@ def add_usb_gate(community, export_key=None):
         pull.add_gate(office, "jinan-gate", "", "", export_key or gate_export_key(community))
 
 
-@pytest.mark.parametrize("office_store", STORES, indirect=True)
-def test_export_import_is_exactly_once(community, office_store, tmp_path):
+def test_export_import_is_exactly_once(community, tmp_path):
     add_usb_gate(community)
     fill(community.gate_home, 300)
     first = export(community, tmp_path, name="a.events")
