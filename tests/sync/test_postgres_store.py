@@ -12,12 +12,15 @@ from click.testing import CliRunner
 from bench.sync import fill_events
 from kiosk.cli.root import cli
 from kiosk.core.protocol import SyncError
+from kiosk.gate import usb_export
 from kiosk.gate.service import Gate
+from kiosk.office import usb_import
 from kiosk.office.pull import EventSink, add_gate, get_gate
 from kiosk.office.service import Office
 from kiosk.store.db import MIGRATIONS, statements, transaction
 from kiosk.store.postgres import PgDatabase, month_of, next_month, schema_to_postgres, to_postgres
 from tests.conftest import NOW
+from tests.postgres_server import use_database
 
 
 def test_the_common_sql_is_translated_for_psycopg():
@@ -94,3 +97,16 @@ def test_a_wrong_or_unreachable_database_is_said_plainly(tmp_path):
                                "--database", f"postgresql://nobody@/x?host={tmp_path}&connect_timeout=5"])
     assert gone.exit_code == 1
     assert gone.output.startswith("Error: [store_unreachable] the office's PostgreSQL database cannot be reached: ")
+
+
+def test_a_usb_export_is_taken_exactly_once_into_postgresql(postgres, community, tmp_path):
+    use_database(community.office_home, postgres.new_database())
+    gate_events(community.gate_home, 20, NOW)
+    with Gate.open(community.gate_home) as gate:
+        usb_export.export_events(gate, 0, tmp_path / "a.events", NOW)
+        key = usb_export.export_public_key(gate)
+    with Office.open(community.office_home) as office:
+        add_gate(office, "jinan-gate", "", "", key)
+        first, again = (usb_import.import_events(office, tmp_path / "a.events") for _ in range(2))
+        assert (first.new_events, first.already_held, again.new_events, again.already_held) == (20, 0, 0, 20)
+        assert office.store.execute("SELECT count(*), max(seq) FROM gate_events").fetchone() == (20, 20)
