@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 DEMO_HOME ?= demo-data
 DEMO_ARGS ?=
 SYSTEM_PACKAGES := libzbar0 fonts-noto-cjk espeak-ng alsa-utils
-TEST_SYSTEM_PACKAGES := libzbar0 chromium fonts-noto-cjk poppler-utils systemd shellcheck espeak-ng alsa-utils
+TEST_SYSTEM_PACKAGES := libzbar0 chromium fonts-noto-cjk poppler-utils systemd shellcheck espeak-ng alsa-utils postgresql
 
 .PHONY: demo test test-arm64 lint bench venv system-packages test-system-packages clean
 

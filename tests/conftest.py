@@ -100,3 +100,31 @@ def republish(community, office, gate, tmp_path):
         return registry.load_bundle_file(gate.db, path, SITE, gate.now())
 
     return _republish
+
+
+# --- the office store: SQLite, or PostgreSQL on a throw-away cluster (tests/postgres_server.py) ---
+
+STORES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL cluster for the whole run, started only when a test asks for it."""
+    from tests.postgres_server import PostgresCluster
+
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def office_store(request, community) -> str:
+    """The store of the demo community's office: ``sqlite`` unless a test is parametrised with
+    ``@pytest.mark.parametrize("office_store", STORES, indirect=True)``; ``postgresql`` points
+    the office at a fresh database of the session's cluster."""
+    kind = getattr(request, "param", "sqlite")
+    if kind == "postgresql":
+        from tests.postgres_server import use_database
+
+        use_database(community.office_home, request.getfixturevalue("postgres").new_database())
+    return kind

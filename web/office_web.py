@@ -19,8 +19,8 @@ from kiosk.core.clock import SystemClock, parse_utc
 from kiosk.core.codes import CODES
 from kiosk.core.shifts import shift_defs, shifts_of_day, summarise
 from kiosk.store import web_sessions, web_users
-from kiosk.store.db import open_db
 from kiosk.store.guards import GuardError
+from kiosk.store.office_store import open_office_store
 from web import alert_list, asked_day, daily_report, office_export, office_query
 from web.auth import checked_login, fresh_session, status_of
 from web.office_query import PAGE_SIZE, OfficeFilter, cursor_of, find_alerts, find_events, inside_now
@@ -38,7 +38,7 @@ def config():
 
 def db():
     if "office_db" not in g:
-        g.office_db = open_db(config().db_path, "office")
+        g.office_db = open_office_store(config())
     return g.office_db
 
 

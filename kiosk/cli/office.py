@@ -34,8 +34,10 @@ def office_group():
 
 @office_group.command("init")
 @click.option("--site", "sites", multiple=True, required=True, help="A compound id (repeatable).")
+@click.option("--database", help="A district office: keep the gates' events in this PostgreSQL database "
+                                 "(postgresql://user@host/dbname; docs/district.md). Default: office.db (SQLite).")
 @click.pass_context
-def office_init(ctx, sites):
+def office_init(ctx, sites, database):
     """Create an office data folder and its Ed25519 signing key.
 
     Prints the public key line that gates must trust.
@@ -43,8 +45,12 @@ def office_init(ctx, sites):
     \b
     Example:
         kiosk --home office-data office init --site jinan --site longhai
+        kiosk --home district office init --site jinan --database postgresql://kiosk@db.example/district
     """
-    config = create_home(ctx.obj, {"role": "office", "site_id": sites[0], "sites": list(sites)})
+    if database is not None and not database.startswith(("postgresql://", "postgres://")):
+        raise click.BadParameter(t("district.bad_database_url", value=database), param_hint="--database")
+    config = create_home(ctx.obj, {"role": "office", "site_id": sites[0], "sites": list(sites),
+                                   **({"database": database} if database else {})})
     with Office(config) as office:
         click.echo(office_mod.init_keys(office))
 

@@ -314,7 +314,7 @@ def office_report(ctx, day, fmt, site, shift_no, gate, out):
     if fmt != "html" and out is None:
         raise click.UsageError(t("office_web.cli.needs_out", format=fmt))
     sites = office.sites() if not site else [site]
-    report = daily_report.daily_report(office.db, day.date(), sites, shift_defs(office.config["shifts"]),
+    report = daily_report.daily_report(office.store, day.date(), sites, shift_defs(office.config["shifts"]),
                                        office.config["timezone"])
     body = daily_report.render(report, fmt)
     if out is None:

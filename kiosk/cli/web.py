@@ -9,6 +9,7 @@ from kiosk.core.transport import shown
 from kiosk.store import web_users
 from kiosk.store.config import load_config
 from kiosk.store.db import open_db
+from kiosk.store.office_store import open_office_store
 from kiosk.store.tls import ensure_certificate
 from web.serve import DEFAULT_THREADS, check_plain_host, serve
 
@@ -69,7 +70,7 @@ def web_user_add(ctx, name, role, password):
         kiosk web-user add office1 --role office
     """
     config = load_config(ctx.obj)
-    db = open_db(config.db_path, config.role)
+    db = open_office_store(config) if config.role == "office" else open_db(config.db_path, config.role)
     try:
         web_users.add_user(db, name, role, password, config.role)
     finally:
@@ -88,7 +89,7 @@ def web_user_remove(ctx, name):
         kiosk web-user remove office1
     """
     config = load_config(ctx.obj)
-    db = open_db(config.db_path, config.role)
+    db = open_office_store(config) if config.role == "office" else open_db(config.db_path, config.role)
     try:
         web_users.remove_user(db, name)
     finally:

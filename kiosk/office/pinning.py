@@ -37,7 +37,7 @@ def check_address(url: str, fingerprint: str | None) -> str | None:
 def pin(office: Office, name: str, fingerprint: str) -> str:
     """Record (or replace, after `kiosk tls rotate` on the gate) the gate's certificate fingerprint."""
     digits = parse(fingerprint)
-    if not office.db.conn.execute("UPDATE gates SET tls_fingerprint = ? WHERE name = ?", [digits, name]).rowcount:
+    if not office.store.conn.execute("UPDATE gates SET tls_fingerprint = ? WHERE name = ?", [digits, name]).rowcount:
         raise SyncError("unknown_gate", f"no gate {name!r}: add it with `kiosk office gate add`")
     return digits
 

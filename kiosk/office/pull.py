@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator
 
+import psycopg
 import requests
 
 from kiosk.core import safe_json
@@ -42,17 +43,18 @@ from kiosk.office import service as office_mod
 from kiosk.office.pinning import pinned_session
 from kiosk.office.service import Office
 from kiosk.store.db import transaction
+from kiosk.store.office_store import OfficeStore, copy_registry, insert_events
 
 
 def add_gate(office: Office, name: str, url: str, token: str, export_key: str | None = None) -> None:
     if export_key:
         parse_public_key_text(export_key)  # refuse a mistyped key now, not at import time
-    office.db["gates"].upsert({"name": name, "url": url.rstrip("/"), "token": token, "export_key": export_key},
+    office.store["gates"].upsert({"name": name, "url": url.rstrip("/"), "token": token, "export_key": export_key},
                               pk="name")
 
 
 def get_gate(office: Office, name: str) -> dict:
-    rows = list(office.db.query("SELECT * FROM gates WHERE name = ?", [name]))
+    rows = list(office.store.query("SELECT * FROM gates WHERE name = ?", [name]))
     if not rows:
         raise SyncError("unknown_gate", f"no gate {name!r}: add it with `kiosk office gate add`")
     return rows[0]
@@ -61,7 +63,7 @@ def get_gate(office: Office, name: str) -> dict:
 def chosen_gates(office: Office, names: tuple[str, ...] | list[str]) -> list[dict]:
     if names:
         return [get_gate(office, name) for name in names]
-    return list(office.db.query("SELECT * FROM gates ORDER BY name"))
+    return list(office.store.query("SELECT * FROM gates ORDER BY name"))
 
 
 def networked_gates(office: Office, names: tuple[str, ...] | list[str]) -> list[dict]:
@@ -72,11 +74,11 @@ def networked_gates(office: Office, names: tuple[str, ...] | list[str]) -> list[
 def reset_chain(office: Office, name: str) -> None:
     """Accept pulls again after an operator has looked into a chain break."""
     get_gate(office, name)
-    office.db.conn.execute("UPDATE gates SET chain_broken = NULL WHERE name = ?", [name])
+    office.store.conn.execute("UPDATE gates SET chain_broken = NULL WHERE name = ?", [name])
 
 
 def mark_broken(office: Office, name: str, message: str) -> None:
-    office.db.conn.execute("UPDATE gates SET chain_broken = ? WHERE name = ?", [message, name])
+    office.store.conn.execute("UPDATE gates SET chain_broken = ? WHERE name = ?", [message, name])
 
 
 # --- office side: storing events -------------------------------------------------------
@@ -141,28 +143,31 @@ def event_row(row: dict) -> dict:
     return row
 
 
-INSERT_EVENT = (f"INSERT OR IGNORE INTO gate_events (gate, {', '.join(EVENT_COLUMNS)}, clock_offset_s) "
-                f"VALUES ({', '.join('?' for _ in range(len(EVENT_COLUMNS) + 2))})")
-
-
 class EventSink:
-    """Verifies and stores one gate's events; the caller commits rows and cursor together."""
+    """Verifies one gate's events and stores them with its cursor (``save_cursor``), in the
+    transaction the caller holds open: rows and cursor commit together or not at all."""
 
-    def __init__(self, conn: sqlite3.Connection, gate: dict) -> None:
-        self.conn, self.name = conn, gate["name"]
+    def __init__(self, store: OfficeStore, gate: dict) -> None:
+        self.store, self.name = store, gate["name"]
         self.seq, self.hash = gate["last_seq"], gate["last_hash"] or GENESIS_HASH
         self.gate_id, self.offset = gate.get("gate_id"), gate.get("clock_offset_s")
-        self.stored = 0
+        self.rows: list[list] = []
+
+    @property
+    def stored(self) -> int:
+        return len(self.rows)
 
     def add(self, row: dict) -> None:
         check_link(event_row(row), self.seq, self.hash, self.gate_id)
-        if not self.conn.execute(INSERT_EVENT, [self.name, *(row[c] for c in EVENT_COLUMNS), self.offset]).rowcount:
-            raise SyncError("duplicate", f"event {row['id']} is already stored for another gate name")
-        self.seq, self.hash, self.stored = row["seq"], row["hash"], self.stored + 1
+        self.rows.append([self.name, *(row[c] for c in EVENT_COLUMNS), self.offset])
+        self.seq, self.hash = row["seq"], row["hash"]
 
     def save_cursor(self) -> None:
-        self.conn.execute("UPDATE gates SET last_seq = ?, last_hash = ? WHERE name = ?",
-                          [self.seq, self.hash, self.name])
+        """Store the verified rows in one go (COPY on PostgreSQL) and move the cursor past them."""
+        if insert_events(self.store, self.rows) != len(self.rows):
+            raise SyncError("duplicate", "an event of this batch is already stored for another gate name")
+        self.store.conn.execute("UPDATE gates SET last_seq = ?, last_hash = ? WHERE name = ?",
+                                [self.seq, self.hash, self.name])
 
 
 # --- office side: pulling --------------------------------------------------------------
@@ -307,7 +312,7 @@ def pin_export_key(office: Office, name: str) -> str | None:
             key = export_key_of(measure_offset(client)[0])
         finally:
             client.close()
-        office.db.conn.execute("UPDATE gates SET export_key = coalesce(export_key, ?) WHERE name = ?", [key, name])
+        office.store.conn.execute("UPDATE gates SET export_key = coalesce(export_key, ?) WHERE name = ?", [key, name])
     return get_gate(office, name)["export_key"]
 
 
@@ -321,6 +326,7 @@ def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int
     """
     gate = get_gate(office, name)
     result = PullResult(name, last_seq=gate["last_seq"])
+    copy_registry(office.db, office.store)  # the names the pages show, on PostgreSQL
     if gate["chain_broken"]:
         result.problem, result.broken = f"chain broken, pulls refused until resolved: {gate['chain_broken']}", True
         return result
@@ -352,6 +358,8 @@ def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int
             result.problem = f"unreachable or bad answer: {exc.__class__.__name__}: {exc}"
     except sqlite3.OperationalError as exc:  # still busy after the retries (a long USB import)
         result.problem = f"[busy] the office database stayed busy ({exc}); nothing half stored, pull again"
+    except psycopg.OperationalError as exc:  # PostgreSQL gone, or a deadlock rolled the batch back
+        result.problem = f"[store] the office's PostgreSQL database failed ({exc}); nothing half stored, pull again"
     finally:
         client.close()
     return result
@@ -393,7 +401,7 @@ def _acknowledge(office: Office, client: GateClient, gate: dict, result: PullRes
     if offset is not None and abs(offset) > max_offset_s:
         withheld = (f"not acknowledged: the gate's clock is {offset:+.0f} s off (more than {max_offset_s:g} s); "
                     f"it would prune by a wrong date. Fix its time (chrony, docs/resilience.md)")
-    office.db.conn.execute("UPDATE gates SET ack_withheld = ? WHERE name = ?", [withheld, gate["name"]])
+    office.store.conn.execute("UPDATE gates SET ack_withheld = ? WHERE name = ?", [withheld, gate["name"]])
     result.ack_withheld = withheld
     if withheld is None:
         client.request("POST", "/ack", json={"seq": gate["last_seq"], "hash": gate["last_hash"]})
@@ -433,11 +441,11 @@ def _record_health(office: Office, client: GateClient, gate: dict, now: datetime
         raise SyncError("wrong_gate", f"{gate['url']} answers as gate {health['gate_id']!r}, "
                                       f"not {gate['gate_id']!r}")
     _check_head(gate, health)
-    twin = office.db.conn.execute("SELECT name FROM gates WHERE gate_id = ? AND name != ?",
+    twin = office.store.conn.execute("SELECT name FROM gates WHERE gate_id = ? AND name != ?",
                                   [health["gate_id"], gate["name"]]).fetchone()
     if twin:
         raise SyncError("wrong_gate", f"gate {health['gate_id']!r} is already pulled as {twin[0]!r}")
-    with transaction(office.db) as conn:
+    with transaction(office.store) as conn:
         conn.execute("UPDATE gates SET gate_id = ?, site_id = ?, clock_offset_s = ?, last_contact_utc = ?, "
                      "export_key = coalesce(export_key, ?) WHERE name = ?",
                      [health["gate_id"], health["site_id"], offset, utc_text(now), export_key_of(health), gate["name"]])
@@ -460,12 +468,12 @@ def _reverify(office: Office, client: GateClient, gate: dict, lowest: int) -> No
     if first > last:
         return
     answer = json_object(client.request("GET", "/digest", params={"first": first, "last": last}).content, "/digest")
-    held = office.db.conn.execute("SELECT seq, hash FROM gate_events WHERE gate = ? AND seq BETWEEN ? AND ? "
+    held = office.store.conn.execute("SELECT seq, hash FROM gate_events WHERE gate = ? AND seq BETWEEN ? AND ? "
                                   "ORDER BY seq", [gate["name"], first, last]).fetchall()
     if field(answer, "digest", str, "/digest") != range_digest(held):
         raise ChainBreak(f"events {first}..{last} on the gate differ from those the office stored: "
                          "edited or rewritten on the gate after they were pulled")
-    office.db.conn.execute("UPDATE gates SET verified_seq = ? WHERE name = ?",
+    office.store.conn.execute("UPDATE gates SET verified_seq = ? WHERE name = ?",
                            [0 if last >= gate["last_seq"] else last, gate["name"]])
 
 
@@ -485,8 +493,8 @@ def _pull_batch(office: Office, client: GateClient, gate: dict, limit: int) -> t
     """One request; its rows and the new cursor are committed together or not at all."""
     response = client.request("GET", "/events", params={"since": gate["last_seq"], "limit": limit}, stream=True)
     broken = None
-    with response, transaction(office.db) as conn:
-        sink = EventSink(conn, gate)
+    with response, transaction(office.store):
+        sink = EventSink(office.store, gate)
         try:
             trailer = _read_feed(response, sink)
         except ChainBreak as exc:
@@ -520,16 +528,17 @@ def _pull_shifts(office: Office, client: GateClient, gate: dict, now: datetime) 
     for log in logs:
         if not isinstance(log, dict) or not isinstance(log.get("shift_id"), str) or not isinstance(log.get("date"), str):
             raise bad_answer("/shifts: a shift log without shift_id and date")
-    with transaction(office.db) as conn:
+    with transaction(office.store) as conn:
         for log in logs:
-            conn.execute("INSERT OR REPLACE INTO gate_shift_logs VALUES (?, ?, ?, ?)",
+            conn.execute("INSERT INTO gate_shift_logs VALUES (?, ?, ?, ?) ON CONFLICT (gate, shift_id) DO UPDATE "
+                         "SET log = excluded.log, pulled_utc = excluded.pulled_utc",
                          [gate["name"], log["shift_id"], json.dumps(log, ensure_ascii=False), utc_text(now)])
         if logs:  # next time start from the shift that was open now
             conn.execute("UPDATE gates SET shifts_since = ? WHERE name = ?", [logs[-1]["date"], gate["name"]])
 
 
 def _first_shift_date(office: Office, name: str) -> str | None:
-    row = office.db.conn.execute("SELECT min(shift_id) FROM gate_events WHERE gate = ? AND shift_id IS NOT NULL",
+    row = office.store.conn.execute("SELECT min(shift_id) FROM gate_events WHERE gate = ? AND shift_id IS NOT NULL",
                                  [name]).fetchone()
     return row[0][:10] if row and row[0] else None
 

@@ -24,7 +24,7 @@ def report_rows(office: Office, day: date, shift_no: int | None = None, gate: st
     names = [gate] if gate else [g["name"] for g in chosen_gates(office, [])]
     rows, totals = [], []
     for name in names:
-        gate_rows = [_report_row(day, name, ref, summarise(list(office.db.query(
+        gate_rows = [_report_row(day, name, ref, summarise(list(office.store.query(
             "SELECT * FROM gate_events WHERE gate = ? AND shift_id = ? ORDER BY ts_utc, seq", [name, ref.id]))))
             for ref in refs]
         rows += gate_rows

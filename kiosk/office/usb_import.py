@@ -91,8 +91,8 @@ def import_events(office: Office, path: Path, gate_name: str | None = None) -> I
         raise SyncError("unknown_key", f"{path} is signed by another key than gate {gate['name']!r} uses")
     if gate["chain_broken"]:
         raise SyncError("chain_broken", f"gate {gate['name']!r} has a broken chain: {gate['chain_broken']}")
-    with transaction(office.db) as conn:
-        sink = EventSink(conn, {**gate, "clock_offset_s": None, "gate_id": header["gate_id"]})
+    with transaction(office.store) as conn:
+        sink = EventSink(office.store, {**gate, "clock_offset_s": None, "gate_id": header["gate_id"]})
         held, count = 0, 0
         for line in _event_lines(path):
             row = event_row(_json_line(line, "event"))

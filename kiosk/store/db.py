@@ -285,13 +285,21 @@ CREATE TABLE person_photos (
 );
 """
 
+# Office: the daily report picks one compound's local day (kiosk office report, the office page);
+# the same index serves SQLite and each monthly partition on PostgreSQL (kiosk.store.postgres).
+# The day comes first: a filter by compound alone keeps walking gate_events_time, newest first.
+OFFICE_REPORT_INDEX = """
+CREATE INDEX gate_events_day_site ON gate_events(substr(ts_local, 1, 10), site_id);
+"""
+
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
 MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS,
                                               GATE_VISITORS, GATE_SECURITY, GATE_HISTORY_INDEXES, MOVEMENTS_SQL,
                                               PHOTOS_SQL],
                                      "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS, OFFICE_RECORDS, OFFICE_WEB,
                                                 OFFICE_PASSES, OFFICE_REVERIFY, OFFICE_SESSIONS, OFFICE_ACK_WITHHELD,
-                                                OFFICE_PHOTOS_SQL]}
+                                                OFFICE_PHOTOS_SQL,
+                                                OFFICE_REPORT_INDEX]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -345,24 +353,24 @@ def migrate(db: sqlite_utils.Database, role: str) -> int:
         if number in done:
             continue
         with transaction(db):
-            for statement in _statements(script):
+            for statement in statements(script):
                 conn.execute(statement)
             conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (number,))
     return len(MIGRATIONS[role])
 
 
-def _statements(script: str) -> list[str]:
+def statements(script: str) -> list[str]:
     """Split a migration script into statements, keeping trigger bodies whole."""
-    statements, current = [], []
+    found, current = [], []
     for line in script.splitlines():
         if line.strip().startswith("--") or not line.strip():
             continue
         current.append(line)
         joined = "\n".join(current)
         if sqlite3.complete_statement(joined):
-            statements.append(joined)
+            found.append(joined)
             current = []
-    return statements
+    return found
 
 
 @contextmanager

@@ -157,7 +157,9 @@ def _unknown_failure(db: sqlite_utils.Database, key: str, now: datetime, wrong: 
             raise GuardError("locked", f"too many wrong {what}s: locked until {row[1]}")
         failures = (row[0] if row else 0) + 1
         locked = utc_text(now + LOCKOUT) if failures >= MAX_FAILURES else None
-        conn.execute("INSERT OR REPLACE INTO unknown_logins VALUES (?, ?, ?, ?)",
+        conn.execute("INSERT INTO unknown_logins VALUES (?, ?, ?, ?) ON CONFLICT (key_sha256) DO UPDATE SET "
+                     "failed_attempts = excluded.failed_attempts, locked_until = excluded.locked_until, "
+                     "last_utc = excluded.last_utc",
                      [digest, 0 if locked else failures, locked, utc_text(now)])
     hash_pin("0" * 6)  # spend the same time as a real check
     if locked:

@@ -334,6 +334,8 @@ class OfficeToml(CommonToml):
     sites: list[str] | None = setting(None, "the compounds this office serves (default: [site_id])")
     sites_without_photos: list[str] = setting(factory=list, help="compounds whose gates get no holder photos: "
                                               "their bundles carry none and their gates delete what they had")
+    database: str | None = setting(None, "where the gates' pulled events live: a postgresql:// URL "
+                                   "(a district office), or none for the office.db SQLite file")
     sync: SyncTable = setting(factory=SyncTable, help="pulling the gates")
     registry_settings: dict[str, Any] = setting(
         factory=dict, help="settings sent to every gate in the signed registry bundle",

@@ -26,8 +26,9 @@ def server(community, tmp_path):
 
 
 @pytest.fixture
-def office_with_gate(community, server, gate_token):
-    """The office knows the gate as on the LAN: its HTTPS address, its certificate pinned."""
+def office_with_gate(community, office_store, server, gate_token):
+    """The office knows the gate as on the LAN: its HTTPS address, its certificate pinned (its
+    store: ``office_store``, SQLite unless the test asks for both)."""
     with Office.open(community.office_home) as office:
         pull.add_gate(office, "jinan-gate", server.tls_url, gate_token)
         pinning.pin(office, "jinan-gate", server.fingerprint)

@@ -26,5 +26,5 @@ def gate_rows(gate_home: Path) -> list[tuple]:
 
 def office_rows(office_home: Path, name: str = "jinan-gate") -> list[tuple]:
     with Office.open(office_home) as office:
-        return office.db.conn.execute("SELECT seq, id, hash FROM gate_events WHERE gate = ? ORDER BY seq",
-                                      [name]).fetchall()
+        return [tuple(row) for row in office.store.conn.execute(
+            "SELECT seq, id, hash FROM gate_events WHERE gate = ? ORDER BY seq", [name]).fetchall()]

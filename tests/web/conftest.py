@@ -67,15 +67,32 @@ def office_login(client, name=OFFICE_USER, password=OFFICE_PASSWORD):
 
 @pytest.fixture(scope="session")
 def office_day_template(tmp_path_factory):
-    """The scripted two-gate day (tests/web/office_day.py), played and pulled once per session."""
+    """The scripted two-gate day (tests/web/office_day.py), played and pulled once per session and
+    store: ``office_day_template(cluster)`` has the office's store on that PostgreSQL cluster."""
     from tests.web.office_day import scripted_day
 
-    return scripted_day(tmp_path_factory.mktemp("office-day") / "day")
+    days = {}
+
+    def template(postgres=None):
+        store = "sqlite" if postgres is None else "postgresql"
+        if store not in days:
+            url = postgres.new_database() if postgres else None
+            days[store] = scripted_day(tmp_path_factory.mktemp(f"office-day-{store}") / "day", url)
+        return days[store]
+    return template
 
 
 @pytest.fixture(scope="module")
-def office_day(office_day_template, tmp_path_factory):
-    """A module's own copy of the day's office folder (acknowledgements change it)."""
+def office_day(office_day_template, tmp_path_factory, request):
+    """A module's own copy of the day's office folder (acknowledgements change it), and of its
+    PostgreSQL database when the module asks for that store (indirect parametrisation)."""
     import shutil
 
-    return shutil.copytree(office_day_template.office_home, tmp_path_factory.mktemp("office-day-copy") / "office")
+    from kiosk.store.config import load_config
+    from tests.postgres_server import use_database
+
+    postgres = request.getfixturevalue("postgres") if getattr(request, "param", "sqlite") == "postgresql" else None
+    home = shutil.copytree(office_day_template(postgres).office_home, tmp_path_factory.mktemp("office-day-copy") / "office")
+    if postgres:
+        use_database(home, postgres.copy_database(load_config(home)["database"]))
+    return home

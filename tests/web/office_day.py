@@ -61,14 +61,16 @@ def _ledger(path: Path, rows) -> Path:
     return path
 
 
-def build(root: Path) -> OfficeDay:
-    """The office and both gates, with registries, guards and passes (nothing happened yet)."""
-    office_cfg = create_home(root / "office", {"role": "office", "site_id": "jinan", "sites": ["jinan", "longhai"]})
+def build(root: Path, database: str | None = None) -> OfficeDay:
+    """The office (its store: ``database``, a PostgreSQL URL, or office.db) and both gates, with
+    registries, guards and passes (nothing happened yet)."""
+    office_cfg = create_home(root / "office", {"role": "office", "site_id": "jinan", "sites": ["jinan", "longhai"],
+                                               **({"database": database} if database else {})})
     homes = {}
     with Office(office_cfg) as office:
         public = office_mod.init_keys(office)
-        web_users.add_user(office.db, OFFICE_USER, "office", PASSWORD, "office")
-        web_users.add_user(office.db, VIEWER_USER, "viewer", PASSWORD, "office")
+        web_users.add_user(office.store, OFFICE_USER, "office", PASSWORD, "office")
+        web_users.add_user(office.store, VIEWER_USER, "viewer", PASSWORD, "office")
         office.db["risk_areas"].insert_all([{"code": c, "name": n, "level": lv} for c, n, lv in RISK_AREAS])
         for site, rows in (("jinan", RESIDENTS), ("longhai", LONGHAI)):
             ledger_mod.import_ledger(office, _ledger(root / f"{site}.csv", rows), site, ISSUED, strict=True)
@@ -177,8 +179,8 @@ def pull_over_http(day: OfficeDay, logs: Path) -> None:
             server.stop()
 
 
-def scripted_day(root: Path) -> OfficeDay:
-    day = build(root)
+def scripted_day(root: Path, database: str | None = None) -> OfficeDay:
+    day = build(root, database)
     play_jinan(day)
     play_longhai(day)
     pull_over_http(day, root)

@@ -19,12 +19,15 @@ from click.testing import CliRunner
 from kiosk.cli.root import cli
 from kiosk.core.clock import FixedClock
 from kiosk.office.service import Office
+from tests.conftest import STORES
 from tests.web.conftest import TOKEN
 from tests.web.office_day import OFFICE_USER, PASSWORD, VIEWER_USER, at
 from web import create_app
 from web.office_query import EVENT_ROWS, OfficeFilter
 
 DAY = "2026-11-29"
+# Every figure on both stores: the office's SQLite file and a district's PostgreSQL.
+pytestmark = pytest.mark.parametrize("office_day", STORES, indirect=True, scope="module")
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +113,8 @@ def test_events_of_every_gate_filtered_and_keyset_paged(client, monkeypatch):
 def test_event_pages_follow_the_time_index_without_sorting(office_day):
     """Keyset paging stays fast at a million rows: SQLite walks gate_events_time, sorts nothing."""
     with Office.open(office_day) as office:
+        if office.store is not office.db:
+            pytest.skip("SQLite's query plan")
         where, params = OfficeFilter(site="jinan").where()
         plan = " / ".join(row[3] for row in office.db.execute(
             f"EXPLAIN QUERY PLAN {EVENT_ROWS} WHERE {where} AND (e.ts_utc, e.gate, e.seq) < (?, ?, ?) "
@@ -126,7 +131,7 @@ def test_web_users_of_an_office_folder_are_office_or_viewer(office_day):
                                   "supervisor", "--password", "tracing-2026"])
     assert refused.exit_code != 0
     with Office.open(office_day) as office:
-        assert [tuple(r) for r in office.db.execute("SELECT name, role FROM web_users ORDER BY name")] == [
+        assert [tuple(r) for r in office.store.execute("SELECT name, role FROM web_users ORDER BY name")] == [
             ("office", "office"), ("viewer", "viewer"), ("流调组", "viewer")]
 
 
@@ -176,7 +181,7 @@ def test_alerts_across_gates_with_names_cadre_and_what_followed(client):
 
 def test_acknowledging_an_alert_with_a_note_and_viewers_only_read(app, client, office_day):
     with Office.open(office_day) as office:
-        event_id = office.db.execute("SELECT id FROM gate_events WHERE gate = 'longhai-gate' AND seq = 5").fetchone()[0]
+        event_id = office.store.execute("SELECT id FROM gate_events WHERE gate = 'longhai-gate' AND seq = 5").fetchone()[0]
     viewer = logged_in(app, VIEWER_USER)
     page = viewer.get("/alerts").get_data(as_text=True)
     assert "/ack" not in page
