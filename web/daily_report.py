@@ -35,12 +35,21 @@ def daily_report(db: sqlite_utils.Database, day: date, sites: list[str], defs: l
             "compounds": [_compound(db, day, site, gates, defs, tz_name, end) for site in sites]}
 
 
+# The day's events by their local date, found through the time index: UTC a day wider either
+# side holds every local day (no zone is a day off UTC).
+ON_DAY = "substr(e.ts_local, 1, 10) = ? AND e.ts_utc >= ? AND e.ts_utc < ?"
+
+
+def _on_day(day: date) -> list[str]:
+    return [day.isoformat(), (day - timedelta(days=1)).isoformat(), (day + timedelta(days=2)).isoformat()]
+
+
 def _events(db: sqlite_utils.Database, day: date, site: str, where: str = "1 = 1", params=()) -> list[dict]:
     return list(db.query(
         "SELECT e.*, p.name AS person_name FROM gate_events e "
         "LEFT JOIN persons p ON p.id = e.subject_id AND COALESCE(e.subject_kind, '') != 'vehicle' "
-        f"WHERE substr(e.ts_local, 1, 10) = ? AND e.site_id = ? AND {where} ORDER BY e.ts_utc, e.gate, e.seq",
-        [day.isoformat(), site, *params]))
+        f"WHERE {ON_DAY} AND e.site_id = ? AND {where} ORDER BY e.ts_utc, e.gate, e.seq",
+        [*_on_day(day), site, *params]))
 
 
 def _compound(db, day: date, site: str, gates: list[str], defs, tz_name: str, end: str) -> dict:
@@ -48,7 +57,7 @@ def _compound(db, day: date, site: str, gates: list[str], defs, tz_name: str, en
     totals = summarise(events)
     passages = [e for e in events if e["kind"] in PASSAGE_KINDS and e["outcome"] == "allow"
                 and e["subject_id"] and e["subject_kind"] != "vehicle"]
-    inside = inside_now(db, site, until=end).get(site, {"persons": [], "vehicles": []})
+    inside = inside_now(db, [site], until=end).get(site, {"persons": [], "vehicles": []})
     return {
         "site": site,
         "entries": totals["entries"], "exits": totals["exits"],
@@ -69,9 +78,9 @@ def _fevers(db, day: date, site: str) -> list[dict]:
     rows = db.query(
         f"SELECT e.*, p.name AS person_name {FOLLOW_UPS} FROM gate_events e "
         "LEFT JOIN persons p ON p.id = e.subject_id AND COALESCE(e.subject_kind, '') != 'vehicle' "
-        "WHERE substr(e.ts_local, 1, 10) = ? AND e.site_id = ? AND e.outcome = 'deny' "
+        f"WHERE {ON_DAY} AND e.site_id = ? AND e.outcome = 'deny' "
         "AND EXISTS (SELECT 1 FROM json_each(e.codes) WHERE value = 'fever') ORDER BY e.ts_utc, e.gate, e.seq",
-        [day.isoformat(), site])
+        [*_on_day(day), site])
     fevers = []
     for row in rows:
         remeasure, override = json.loads(row["remeasure_json"] or "null"), json.loads(row["override_json"] or "null")

@@ -70,6 +70,11 @@ def local_minute(utc: str | None) -> str:
     return parse_utc(utc).astimezone(tz()).strftime("%Y-%m-%d %H:%M") if utc else ""
 
 
+def capped(count: int, cap: int) -> str:
+    """A count made up to ``cap`` + 1: "10,000+" beyond the cap."""
+    return f"{cap:,}+" if count > cap else str(count)
+
+
 def _day() -> date:
     return asked_day(lambda: now().astimezone(tz()).date())
 
@@ -125,11 +130,12 @@ def health():
 @bp.route("/")
 @login_required
 def home():
-    inside = inside_now(db())
+    inside = inside_now(db(), sites())
     gates = [dict(row, contact=local_minute(row["last_contact_utc"]))
              for row in db().query("SELECT name, site_id, last_contact_utc, chain_broken FROM gates ORDER BY name")]
     report = daily_report.daily_report(db(), _day(), sites(), shift_defs(config()["shifts"]), config()["timezone"])
-    open_alerts = len(find_alerts(db(), OfficeFilter(), open_only=True, limit=None))
+    cap = office_query.OPEN_ALERTS_CAP
+    open_alerts = capped(office_query.count_open_alerts(db(), cap), cap)
     return flask.render_template("office_web/home.html", inside=inside, gates=gates, report=report,
                            open_alerts=open_alerts, sites=sites())
 
@@ -146,7 +152,7 @@ def trace():
     """Contact tracing: one person's or household's passages over a range, or a gate's window."""
     flt = OfficeFilter.from_args({**request.args.to_dict(), "kind": "passages"})
     if not (flt.person or flt.household or flt.plate or flt.gate):
-        return flask.render_template("office_web/trace.html", flt=flt, rows=None, choices=office_query.choices(db()))
+        return flask.render_template("office_web/trace.html", flt=flt, rows=None, choices=office_query.choices(db(), sites()))
     return _event_page("office_web/trace.html", flt)
 
 
@@ -155,8 +161,10 @@ def _event_page(template: str, flt: OfficeFilter):
     rows = find_events(db(), flt, after, PAGE_SIZE + 1)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
-    return flask.render_template(template, rows=rows, flt=flt, total=office_query.count_events(db(), flt), after=after,
-                           next_cursor=cursor_of(rows[-1]) if more else None, choices=office_query.choices(db()))
+    cap = office_query.COUNT_CAP
+    total = capped(office_query.count_events(db(), flt, cap), cap)
+    return flask.render_template(template, rows=rows, flt=flt, total=total, after=after,
+                           next_cursor=cursor_of(rows[-1]) if more else None, choices=office_query.choices(db(), sites()))
 
 
 @bp.route("/events.<fmt>")
@@ -194,7 +202,7 @@ def alerts():
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     return flask.render_template("office_web/alerts.html", rows=rows, flt=flt, open_only=open_only, after=after,
-                           next_cursor=cursor_of(rows[-1]) if more else None, choices=office_query.choices(db()),
+                           next_cursor=cursor_of(rows[-1]) if more else None, choices=office_query.choices(db(), sites()),
                            may_ack=g.user["role"] == "office")
 
 
@@ -213,7 +221,7 @@ def ack(event_id):
 @bp.route("/inside")
 @login_required
 def inside():
-    return flask.render_template("office_web/inside.html", inside=inside_now(db()), sites=sites())
+    return flask.render_template("office_web/inside.html", inside=inside_now(db(), sites()), sites=sites())
 
 
 @bp.route("/report")

@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 import sqlite_utils
 
 from kiosk.store.movements import MOVEMENTS_SQL
+from kiosk.store.office_indexes import OFFICE_PAGE_INDEXES
 from kiosk.store.photos import PHOTOS_SQL
 
 BUSY_TIMEOUT_MS = 10_000
@@ -283,7 +284,8 @@ MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REM
                                               GATE_VISITORS, GATE_SECURITY, GATE_HISTORY_INDEXES, MOVEMENTS_SQL,
                                               PHOTOS_SQL],
                                      "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS, OFFICE_RECORDS, OFFICE_WEB,
-                                                OFFICE_PASSES, OFFICE_REVERIFY, OFFICE_SESSIONS, OFFICE_ACK_WITHHELD]}
+                                                OFFICE_PASSES, OFFICE_REVERIFY, OFFICE_SESSIONS, OFFICE_ACK_WITHHELD,
+                                                OFFICE_PAGE_INDEXES]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
