@@ -1,4 +1,5 @@
-"""The office's daily report for the street office, per compound, in Chinese (Flask-free).
+"""The office's daily report for the street office, per compound, community or street, in Chinese
+(Flask-free).
 
 ``daily_report`` gathers one local calendar day from the office's copy of every gate's events
 and its registry; ``to_html`` (printable), ``to_xlsx`` and ``to_pdf`` lay the same figures out.
@@ -19,6 +20,7 @@ import sqlite_utils
 from kiosk.core import i18n, pdf_fonts
 from kiosk.core.cells import safe_cell
 from kiosk.core.shifts import ShiftDef, shifts_of_day, summarise
+from kiosk.office.levels import LEVELS, Levels
 from web.office_query import FOLLOW_UPS, PASSAGE_KINDS, inside_now
 
 PRINT_CSS = Path(__file__).with_name("static") / "report-print.css"
@@ -26,13 +28,51 @@ HEALTH_LISTS = ("home_isolation", "central_quarantine", "health_monitoring")
 RISK_LEVELS = ("high", "medium", "low")
 
 
-def daily_report(db: sqlite_utils.Database, day: date, sites: list[str], defs: list[ShiftDef],
-                 tz_name: str) -> dict:
-    """Every figure of the day's report, per compound in ``sites`` order."""
+def daily_report(db: sqlite_utils.Database, day: date, levels: Levels, defs: list[ShiftDef], tz_name: str,
+                 level: str = "site", key: str = "") -> dict:
+    """Every figure of the day's report at ``level``: per compound, per community (its compounds
+    added up) or for the whole street; ``key`` narrows it to one compound or community."""
+    if level not in LEVELS:
+        raise ValueError(f"report level must be one of {', '.join(LEVELS)}, not {level!r}")
     gates = [row["name"] for row in db.query("SELECT name FROM gates ORDER BY name")]
     end = (day + timedelta(days=1)).isoformat()
-    return {"date": day.isoformat(),
-            "compounds": [_compound(db, day, site, gates, defs, tz_name, end) for site in sites]}
+    groups = _groups(levels, level, key)
+    sites = [site for _, _, members in groups for site in members]
+    compounds = {site: _compound(db, day, site, gates, defs, tz_name, end) for site in sites}
+    return {"date": day.isoformat(), "level": level,
+            "compounds": [dict(_added_up([compounds[s] for s in members]), site=part_id, name=name, level=level,
+                               sites=list(members)) for part_id, name, members in groups]}
+
+
+def _groups(levels: Levels, level: str, key: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(id, name, compounds) of each part of the report."""
+    if level == "district":
+        return [("district", levels.district, levels.sites)]
+    if level == "community":
+        return [(c.id, c.name, c.sites) for c in levels.communities if key in ("", c.id)]
+    return [(site, levels.site_name(site), (site,)) for site in levels.sites if key in ("", site)]
+
+
+def _added_up(parts: list[dict]) -> dict:
+    """Compounds' figures as one: counts added, lists joined in time order, persons counted once."""
+    if len(parts) == 1:
+        return parts[0]
+
+    def added(name: str) -> dict:
+        return dict(sum((Counter(p[name]) for p in parts), Counter()))
+
+    def joined(name: str) -> list:
+        return sorted((item for p in parts for item in p[name]), key=lambda item: (item["time"], item["gate"]))
+
+    persons = set().union(*(p["persons"] for p in parts))
+    return {"entries": {"persons": 0, "vehicles": 0, **added("entries")},
+            "exits": {"persons": 0, "vehicles": 0, **added("exits")},
+            "persons": persons, "distinct_persons": len(persons), "fevers": joined("fevers"),
+            "returnees": {level: sum(p["returnees"][level] for p in parts) for level in RISK_LEVELS},
+            "health": {status: [name for p in parts for name in p["health"][status]] for status in HEALTH_LISTS},
+            "refusals": dict(sorted(added("refusals").items())), "overrides": joined("overrides"),
+            "shifts": [s for p in parts for s in p["shifts"]],
+            "inside_at_end": {"persons": 0, "vehicles": 0, **added("inside_at_end")}}
 
 
 # The day's events by their local date, found through the time index: UTC a day wider either
@@ -58,10 +98,10 @@ def _compound(db, day: date, site: str, gates: list[str], defs, tz_name: str, en
     passages = [e for e in events if e["kind"] in PASSAGE_KINDS and e["outcome"] == "allow"
                 and e["subject_id"] and e["subject_kind"] != "vehicle"]
     inside = inside_now(db, [site], until=end).get(site, {"persons": [], "vehicles": []})
+    persons = {e["subject_id"] for e in passages}
     return {
-        "site": site,
         "entries": totals["entries"], "exits": totals["exits"],
-        "distinct_persons": len({e["subject_id"] for e in passages}),
+        "persons": persons, "distinct_persons": len(persons),
         "fevers": _fevers(db, day, site),
         "returnees": _returnees(events),
         "health": _health(db, site),
@@ -156,7 +196,8 @@ def lines(report: dict, language: str = "zh") -> list[tuple[str, list[tuple[str,
         for s in c["shifts"]:
             rows.append((f"{s['gate']} {s['name_zh'] if language == 'zh' else s['name_en']}",
                          t("sep.list").join(duty_text(p) for p in s["guards"]) or t("office_web.nobody")))
-        sections.append((t("office_web.report.compound_title", site=c["site"], date=report["date"]), rows))
+        name = c["name"] or t("levels.district_default")
+        sections.append((t(f"levels.title.{c['level']}", name=name, date=report["date"]), rows))
     return sections
 
 

@@ -8,7 +8,7 @@ first, so the thousandth page costs what the first does.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Mapping
 
@@ -16,6 +16,7 @@ import sqlite_utils
 
 from kiosk.core.event_kinds import kinds_with
 from kiosk.core.plates import normalise_plate
+from kiosk.office.levels import Levels
 from kiosk.store import office_indexes
 
 PAGE_SIZE = 50
@@ -58,10 +59,14 @@ class OfficeFilter:
     household: str = ""
     plate: str = ""
     kind: str = ""  # "passages": only decisions about passing (contact tracing)
+    community: str = ""
+    community_sites: tuple[str, ...] = field(default=(), metadata={"derived": True})  # of ``community``
 
     @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> "OfficeFilter":
-        return cls(**{f.name: (args.get(f.name) or "").strip() for f in fields(cls)})
+    def from_args(cls, args: Mapping[str, str], levels: Levels | None = None) -> "OfficeFilter":
+        given = {f.name: (args.get(f.name) or "").strip() for f in fields(cls) if not f.metadata.get("derived")}
+        sites = levels.sites_of(given["community"]) if levels and given["community"] else ()
+        return cls(**given, community_sites=sites)
 
     def where(self) -> tuple[str, list]:
         clauses, params = ["1 = 1"], []
@@ -81,6 +86,8 @@ class OfficeFilter:
                 add(f"e.{column} = ?", getattr(self, column))
         if self.site:
             add("e.site_id = ?", self.site)
+        if self.community:  # an unknown community has no compounds: nothing matches
+            add(f"e.site_id IN ({_marks(self.community_sites) or 'NULL'})", *self.community_sites)
         if self.shift:
             add("substr(e.shift_id, 12) = ?", self.shift)  # shift ids are YYYY-MM-DD/<key>
         if self.code:
@@ -98,7 +105,8 @@ class OfficeFilter:
         return " AND ".join(clauses), params
 
     def query_args(self) -> dict[str, str]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if getattr(self, f.name) and not f.metadata.get("derived")}
 
 
 def _shifted(local: str, days: int) -> str:

@@ -18,6 +18,7 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect,
 from kiosk.core.clock import SystemClock, parse_utc
 from kiosk.core.codes import CODES
 from kiosk.core.shifts import shift_defs, shifts_of_day, summarise
+from kiosk.office.levels import LEVELS, Levels
 from kiosk.store import web_sessions, web_users
 from kiosk.store.db import open_db
 from kiosk.store.guards import GuardError
@@ -42,9 +43,16 @@ def db():
     return g.office_db
 
 
+def levels() -> Levels:
+    if "office_levels" not in g:
+        g.office_levels = Levels.of(config())
+    return g.office_levels
+
+
 @bp.context_processor
 def _filter_lists() -> dict:
-    return {"codes": list(CODES)}
+    return {"codes": list(CODES), "levels": levels(), "site_name": levels().site_name,
+            "community_name": levels().community_name}
 
 
 @bp.teardown_app_request
@@ -63,7 +71,7 @@ def tz() -> ZoneInfo:
 
 
 def sites() -> list[str]:
-    return list(config().get("sites") or [config()["site_id"]])
+    return list(levels().sites)
 
 
 def local_minute(utc: str | None) -> str:
@@ -133,24 +141,28 @@ def home():
     inside = inside_now(db(), sites())
     gates = [dict(row, contact=local_minute(row["last_contact_utc"]))
              for row in db().query("SELECT name, site_id, last_contact_utc, chain_broken FROM gates ORDER BY name")]
-    report = daily_report.daily_report(db(), _day(), sites(), shift_defs(config()["shifts"]), config()["timezone"])
+    report = daily_report.daily_report(db(), _day(), levels(), shift_defs(config()["shifts"]), config()["timezone"],
+                                       _level())
+    for part in report["compounds"]:  # who is inside now, added up over the part's compounds
+        part["inside_now"] = {kind: sum(len(inside.get(site, {}).get(kind, [])) for site in part["sites"])
+                              for kind in ("persons", "vehicles")}
     cap = office_query.OPEN_ALERTS_CAP
     open_alerts = capped(office_query.count_open_alerts(db(), cap), cap)
     return flask.render_template("office_web/home.html", inside=inside, gates=gates, report=report,
-                           open_alerts=open_alerts, sites=sites())
+                           open_alerts=open_alerts, sites=sites(), level=_level())
 
 
 @bp.route("/events")
 @login_required
 def events():
-    return _event_page("office_web/events.html", OfficeFilter.from_args(request.args))
+    return _event_page("office_web/events.html", OfficeFilter.from_args(request.args, levels()))
 
 
 @bp.route("/trace")
 @login_required
 def trace():
     """Contact tracing: one person's or household's passages over a range, or a gate's window."""
-    flt = OfficeFilter.from_args({**request.args.to_dict(), "kind": "passages"})
+    flt = OfficeFilter.from_args({**request.args.to_dict(), "kind": "passages"}, levels())
     if not (flt.person or flt.household or flt.plate or flt.gate):
         return flask.render_template("office_web/trace.html", flt=flt, rows=None, choices=office_query.choices(db(), sites()))
     return _event_page("office_web/trace.html", flt)
@@ -172,8 +184,8 @@ def _event_page(template: str, flt: OfficeFilter):
 def export(fmt):
     if fmt not in ("csv", "xlsx"):
         abort(404)
-    flt = OfficeFilter.from_args(request.args)
-    rows = find_events(db(), flt, limit=EXPORT_LIMIT)
+    flt = OfficeFilter.from_args(request.args, levels())
+    rows = [dict(row, site_name=levels().site_name(row["site_id"])) for row in find_events(db(), flt, limit=EXPORT_LIMIT)]
     body = (office_export.to_csv(rows, g.lang) if fmt == "csv" else office_export.to_xlsx(rows, g.lang))
     mimetype = "text/csv; charset=utf-8" if fmt == "csv" else daily_report.FORMATS["xlsx"][0]
     name = "trace" if flt.kind == "passages" else "events"
@@ -195,7 +207,7 @@ def shifts():
 @bp.route("/alerts")
 @login_required
 def alerts():
-    flt = OfficeFilter.from_args(request.args)
+    flt = OfficeFilter.from_args(request.args, levels())
     open_only = request.args.get("open") == "1"
     after = request.args.get("after", "")
     rows = find_alerts(db(), flt, open_only, after, PAGE_SIZE + 1)
@@ -228,10 +240,9 @@ def inside():
 @login_required
 def report():
     day = _day()
-    data = daily_report.daily_report(db(), day, _report_sites(), shift_defs(config()["shifts"]),
-                                      config()["timezone"])
+    data = _report(day)
     return flask.render_template("office_web/report.html", report=data, sections=daily_report.lines(data, g.lang),
-                           day=day, site=request.args.get("site", ""), sites=sites())
+                           day=day, level=_level(), key=_level_key())
 
 
 @bp.route("/report.<fmt>")
@@ -240,8 +251,7 @@ def report_file(fmt):
     if fmt not in daily_report.FORMATS:
         abort(404)
     day = _day()
-    data = daily_report.daily_report(db(), day, _report_sites(), shift_defs(config()["shifts"]),
-                                      config()["timezone"])
+    data = _report(day)
     if fmt == "html":  # shown in the browser: the print style from /static (no inline style under the CSP)
         body = daily_report.to_html(data, g.lang, url_for("static", filename="report-print.css")).encode("utf-8")
     else:
@@ -250,6 +260,17 @@ def report_file(fmt):
     return Response(body, mimetype=daily_report.FORMATS[fmt][0], headers={"Content-Disposition": disposition})
 
 
-def _report_sites() -> list[str]:
-    site = request.args.get("site", "")
-    return [site] if site in sites() else sites()
+def _level() -> str:
+    """The level asked for (``?level=site|community|district``); by compound unless said."""
+    level = request.args.get("level", "")
+    return level if level in LEVELS else "site"
+
+
+def _level_key() -> str:
+    """The one compound (``?site=``) or community (``?community=``) asked for, or '' for all."""
+    return request.args.get({"site": "site", "community": "community"}.get(_level(), ""), "")
+
+
+def _report(day: date) -> dict:
+    return daily_report.daily_report(db(), day, levels(), shift_defs(config()["shifts"]), config()["timezone"],
+                                     _level(), _level_key())

@@ -1,6 +1,6 @@
 """A scripted day at two gates of two compounds, pulled by one office over real HTTP (issue 12).
 
-One office (sites jinan and longhai), a gate per compound, three shifts at each, fevers (one
+One office (compounds jinan 锦楠花园 and longhai 龙海家园, each its own community, one street), a gate per compound, three shifts at each, fevers (one
 re-measured and let through by a supervisor), isolated persons (one let out to hospital),
 a returnee from a high-risk area, vehicles with their drivers, a typed pass number, a guard
 signing on a second time. Every figure the office tests assert is worked out in EXPECTED.
@@ -37,6 +37,11 @@ LONGHAI = [  # id, name, phone, building, unit, room, plate, health, cadre
     ("L003", "郑强", "13700000003", "2", "1", "201", "", "居家隔离", "冯干部"),
     ("L004", "王芳", "13700000004", "2", "2", "202", "", "健康监测", "冯干部"),
 ]
+# Two communities of one compound each under one street (issue 16): a community's figures are its
+# compound's, the street's both added up.
+LEVELS = {"site_names": {"jinan": "锦楠花园", "longhai": "龙海家园"}, "district": "小寨路街道",
+          "communities": [{"id": "jinnan", "name": "锦南社区", "sites": ["jinan"]},
+                          {"id": "haitang", "name": "海棠社区", "sites": ["longhai"]}]}
 GUARDS = {"jinan": [("G001", "王建国", "1234", "guard"), ("G002", "赵卫东", "2345", "guard"),
                     ("S001", "李秀英", "999999", "supervisor")],
           "longhai": [("G101", "孙振华", "3456", "guard"), ("G102", "周海", "4567", "guard"),
@@ -63,7 +68,8 @@ def _ledger(path: Path, rows) -> Path:
 
 def build(root: Path) -> OfficeDay:
     """The office and both gates, with registries, guards and passes (nothing happened yet)."""
-    office_cfg = create_home(root / "office", {"role": "office", "site_id": "jinan", "sites": ["jinan", "longhai"]})
+    office_cfg = create_home(root / "office", {"role": "office", "site_id": "jinan", "sites": ["jinan", "longhai"],
+                                               **LEVELS})
     homes = {}
     with Office(office_cfg) as office:
         public = office_mod.init_keys(office)

@@ -76,18 +76,18 @@ def test_an_office_folder_serves_the_office_page_and_refuses_strangers(app):
 
 def test_main_page_shows_each_compound_and_the_gates(client):
     page = text(client.get(f"/?date={DAY}"))
-    assert "jinan 当前在内 4人 1车 进入 4人 1车 · 外出 2人 0车 发热拦截 1 · 人工放行 1" in page
-    assert "longhai 当前在内 2人 0车 进入 2人 0车 · 外出 3人 1车 发热拦截 1 · 人工放行 1" in page
+    assert "锦楠花园 当前在内 4人 1车 进入 4人 1车 · 外出 2人 0车 发热拦截 1 · 人工放行 1" in page
+    assert "龙海家园 当前在内 2人 0车 进入 2人 0车 · 外出 3人 1车 发热拦截 1 · 人工放行 1" in page
     assert "未确认警报 9 条" in page
-    assert "jinan-gate jinan 2026-11-29 23:59" in page and "longhai-gate longhai 2026-11-29 23:59" in page
+    assert "jinan-gate 锦楠花园 2026-11-29 23:59" in page and "longhai-gate 龙海家园 2026-11-29 23:59" in page
 
 
 def test_events_of_every_gate_filtered_and_keyset_paged(client, monkeypatch):
     assert "共 32 条" in text(client.get("/events"))
     fevers = client.get("/events?code=fever")
     assert rows_of(fevers.get_data(as_text=True), "events") == [
-        "2026-11-29 09:00:00 jinan jinan-gate in 进 扫码 禁止通行 体温异常 张丽 R002 1栋1单元101室 38.2 G001",
-        "2026-11-29 08:30:00 longhai longhai-gate in 进 扫码 禁止通行 体温异常 孙丽 L002 1栋1单元102室 37.6 G101"]
+        "2026-11-29 09:00:00 锦楠花园 jinan-gate in 进 扫码 禁止通行 体温异常 张丽 R002 1栋1单元101室 38.2 G001",
+        "2026-11-29 08:30:00 龙海家园 longhai-gate in 进 扫码 禁止通行 体温异常 孙丽 L002 1栋1单元102室 37.6 G101"]
     window = client.get("/events?site=jinan&start=2026-11-29T08:00&end=2026-11-29T12:00&outcome=allow").get_data(
         as_text=True)
     assert [row.split(" ")[1] for row in rows_of(window, "events")] == ["11:00:00", "09:06:00", "08:10:00"]
@@ -104,7 +104,7 @@ def test_events_of_every_gate_filtered_and_keyset_paged(client, monkeypatch):
         found = re.search(r'<a href="([^"]+)" id="next-page"', html)
         url = found.group(1).replace("&amp;", "&") if found else None
     assert len(seen) == 32 and len(set(seen)) == 32
-    assert seen[0].startswith("2026-11-29 23:50:00 jinan") and seen[-1].startswith("2026-11-29 00:05:00 jinan")
+    assert seen[0].startswith("2026-11-29 23:50:00 锦楠花园") and seen[-1].startswith("2026-11-29 00:05:00 锦楠花园")
 
 
 def test_event_pages_follow_the_time_index_without_sorting(office_day):
@@ -136,7 +136,7 @@ def test_event_exports_have_chinese_labels_values_and_date_time_cells(client):
     sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
     assert [c.value for c in sheet[1]] == ["时间", "小区", "门岗", "通道", "方向", "类型", "结果", "原因", "姓名", "编号",
                                            "住户", "车牌", "体温", "值班员", "班次"]
-    assert [c.value for c in sheet[2]] == [datetime(2026, 11, 29, 9, 0), "jinan", "jinan-gate", "in", "进", "扫码",
+    assert [c.value for c in sheet[2]] == [datetime(2026, 11, 29, 9, 0), "锦楠花园", "jinan-gate", "in", "进", "扫码",
                                            "禁止通行", "体温异常", "张丽", "R002", "1栋1单元101室", None, 38.2, "G001",
                                            "2026-11-29 早班"]
     assert sheet["A2"].is_date and sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:O3"
@@ -144,9 +144,9 @@ def test_event_exports_have_chinese_labels_values_and_date_time_cells(client):
     body = client.get("/events.csv?person=L003").data.decode("utf-8")
     assert body.startswith("\ufeff时间,小区,门岗")
     assert list(csv.reader(io.StringIO(body[1:])))[1:] == [
-        ["2026-11-29 10:31:00", "longhai", "longhai-gate", "out", "出", "人工放行", "通行", "", "郑强", "L003",
+        ["2026-11-29 10:31:00", "龙海家园", "longhai-gate", "out", "出", "人工放行", "通行", "", "郑强", "L003",
          "2栋1单元201室", "", "", "G101", "2026-11-29 早班"],
-        ["2026-11-29 10:30:00", "longhai", "longhai-gate", "out", "出", "扫码", "禁止通行", "居家隔离人员，不得外出", "郑强",
+        ["2026-11-29 10:30:00", "龙海家园", "longhai-gate", "out", "出", "扫码", "禁止通行", "居家隔离人员，不得外出", "郑强",
          "L003", "2栋1单元201室", "", "", "G101", "2026-11-29 早班"]]
 
 
@@ -194,7 +194,7 @@ def test_acknowledging_an_alert_with_a_note_and_viewers_only_read(app, client, o
 def test_who_is_inside_now_per_compound_with_caveats(client):
     html = client.get("/inside").get_data(as_text=True)
     jinan = re.search(r'<section class="compound" id="inside-jinan">.*?</section>', html, re.S).group(0)
-    assert "jinan: 4人 1车" in text_of(jinan)
+    assert "锦楠花园: 4人 1车" in text_of(jinan)
     assert [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip()
             for row in re.findall(r"<tr class=.*?</tr>", jinan, re.S)] == [
         "张丽 R002 1栋1单元101室 2026-11-29 09:06 jinan-gate 人工放行",
@@ -203,7 +203,7 @@ def test_who_is_inside_now_per_compound_with_caveats(client):
         "黄磊 R006 3栋2单元601室 2026-11-29 20:00 jinan-gate 未扫码",
         "张晓明 1栋1单元101室 陕H12345 2026-11-29 11:00 jinan-gate"]
     longhai = re.search(r'<section class="compound" id="inside-longhai">.*?</section>', html, re.S).group(0)
-    assert "longhai: 2人 0车" in text_of(longhai)
+    assert "龙海家园: 2人 0车" in text_of(longhai)
     assert "不是人口普查" in text_of(html)
 
 
@@ -250,7 +250,7 @@ def test_daily_report_page_and_printable_html(client):
     page = client.get(f"/report?date={DAY}").get_data(as_text=True)
     assert report_pairs(page) == REPORT_JINAN + REPORT_LONGHAI
     printable = client.get(f"/report.html?date={DAY}&site=longhai").get_data(as_text=True)
-    assert "<h1>社区防疫卡口日报 2026-11-29</h1>" in printable and "<h2>longhai 小区 · 2026-11-29</h2>" in printable
+    assert "<h1>社区防疫卡口日报 2026-11-29</h1>" in printable and "<h2>小区：龙海家园 · 2026-11-29</h2>" in printable
     assert '<link rel="stylesheet" href="/static/report-print.css">' in printable and "<nav" not in printable
     style = client.get("/static/report-print.css")
     assert "@media print" in style.get_data(as_text=True)  # no inline style under the CSP
@@ -261,8 +261,8 @@ def test_daily_report_page_and_printable_html(client):
 def test_daily_report_xlsx_cell_by_cell(client):
     sheet = openpyxl.load_workbook(io.BytesIO(client.get(f"/report.xlsx?date={DAY}").data)).active
     cells = [tuple(c if c is not None else "" for c in row) for row in sheet.iter_rows(values_only=True)]
-    assert cells == [("社区防疫卡口日报 2026-11-29", ""), ("", ""), ("jinan 小区 · 2026-11-29", ""), *REPORT_JINAN,
-                     ("", ""), ("longhai 小区 · 2026-11-29", ""), *REPORT_LONGHAI]
+    assert cells == [("社区防疫卡口日报 2026-11-29", ""), ("", ""), ("小区：锦楠花园 · 2026-11-29", ""), *REPORT_JINAN,
+                     ("", ""), ("小区：龙海家园 · 2026-11-29", ""), *REPORT_LONGHAI]
 
 
 def test_daily_report_pdf_has_the_chinese_text(client, tmp_path):
@@ -272,7 +272,7 @@ def test_daily_report_pdf_has_the_chinese_text(client, tmp_path):
     pdf_text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "report.pdf"), "-"], capture_output=True,
                               text=True, check=True).stdout
     lines = [re.sub(r"\s+", " ", line).strip() for line in pdf_text.splitlines() if line.strip()]
-    assert lines[:3] == ["社区防疫卡口日报 2026-11-29", "jinan 小区 · 2026-11-29", "进入 4人 1车"]
+    assert lines[:3] == ["社区防疫卡口日报 2026-11-29", "小区：锦楠花园 · 2026-11-29", "进入 4人 1车"]
     for label, value in REPORT_JINAN + REPORT_LONGHAI:
         assert f"{label} {value}".strip() in lines
     fonts = subprocess.run(["pdffonts", str(tmp_path / "report.pdf")], capture_output=True, text=True).stdout
@@ -299,6 +299,6 @@ def test_cli_report_gives_the_same_in_every_format(office_day, tmp_path, client)
         assert (tmp_path / f"report.{fmt}").read_bytes()[:4] == (b"PK\x03\x04" if fmt == "xlsx" else b"%PDF")
     sheet = openpyxl.load_workbook(tmp_path / "report.xlsx").active
     assert sheet["A4"].value == "进入" and sheet["B4"].value == "4人 1车"
-    assert "jinan 小区 · 2026-11-29 进入 4人 1车" in re.sub(r"\s+", " ", subprocess.run(
+    assert "小区：锦楠花园 · 2026-11-29 进入 4人 1车" in re.sub(r"\s+", " ", subprocess.run(
         ["pdftotext", "-layout", str(tmp_path / "report.pdf"), "-"], capture_output=True, text=True).stdout)
     assert report_pairs(report("--format", "html", "--site", "jinan").output) == REPORT_JINAN
