@@ -37,7 +37,7 @@ class Levels:
         for entry in config.get("communities") or []:
             for site in entry["sites"]:
                 if site not in sites:
-                    raise ConfigError(code="bad_value", text="levels.not_a_site", key=f"communities {entry['id']}",
+                    raise ConfigError(code="bad_value", text="levels.not_a_site", where=f"communities {entry['id']}",
                                       site=site)
                 if site in grouped:
                     raise ConfigError(code="bad_value", text="levels.two_communities", site=site,
@@ -47,7 +47,7 @@ class Levels:
         names = dict(config.get("site_names") or {})
         for site in names:
             if site not in sites:
-                raise ConfigError(code="bad_value", text="levels.not_a_site", key="site_names", site=site)
+                raise ConfigError(code="bad_value", text="levels.not_a_site", where="site_names", site=site)
         communities += [Community(site, names.get(site, site), (site,)) for site in sites if site not in grouped]
         return cls(sites, names, tuple(communities), config.get("district") or "")
 
