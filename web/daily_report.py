@@ -19,13 +19,15 @@ import sqlite_utils
 
 from kiosk.core import i18n, pdf_fonts
 from kiosk.core.cells import safe_cell
-from kiosk.core.shifts import ShiftDef, shifts_of_day, summarise
+from kiosk.core.event_kinds import kinds_with
+from kiosk.core.shifts import DutyPeriods, ShiftDef, duty_within, shifts_of_day, summarise
 from kiosk.office.levels import LEVELS, Levels
 from web.office_query import FOLLOW_UPS, PASSAGE_KINDS, inside_now
 
 PRINT_CSS = Path(__file__).with_name("static") / "report-print.css"
 HEALTH_LISTS = ("home_isolation", "central_quarantine", "health_monitoring")
 RISK_LEVELS = ("high", "medium", "low")
+DUTY_KINDS = kinds_with(duty=True)
 
 
 def daily_report(db: sqlite_utils.Database, day: date, levels: Levels, defs: list[ShiftDef], tz_name: str,
@@ -155,13 +157,27 @@ def _shifts(db, day: date, site: str, gates: list[str], defs, tz_name: str) -> l
         if not db.conn.execute("SELECT 1 FROM gate_events WHERE gate = ? AND site_id = ? LIMIT 1",
                                [gate, site]).fetchone():
             continue
-        for ref in shifts_of_day(day, defs, tz_name):
-            log = summarise(list(db.query("SELECT * FROM gate_events WHERE gate = ? AND shift_id = ? "
-                                          "ORDER BY ts_utc, seq", [gate, ref.id])))
+        for ref, log in shift_logs(db, gate, day, defs, tz_name):
             rows.append({"gate": gate, "shift": ref.shift.key, "name_zh": ref.name_zh, "name_en": ref.name_en,
                          "guards": log["guards"], "entries": log["entries"], "exits": log["exits"],
                          "handover_notes": log["handover_notes"]})
     return rows
+
+
+def shift_logs(db, gate: str, day: date, defs, tz_name: str) -> list[tuple]:
+    """(shift, log) of each shift of the day at the gate: the counts from the shift's own events,
+    the guards from every sign-on and sign-off since the day before, cut to the shift (a guard
+    signed on before the shift and still on is on it too: kiosk.core.shifts.duty_within)."""
+    refs = shifts_of_day(day, defs, tz_name)
+    since = shifts_of_day(day - timedelta(days=1), defs, tz_name) + refs
+    duty = DutyPeriods()
+    for event in db.query(f"SELECT * FROM gate_events WHERE gate = ? AND shift_id IN ({', '.join('?' for _ in since)}) "
+                          f"AND kind IN ({', '.join('?' for _ in DUTY_KINDS)}) AND guard_id IS NOT NULL "
+                          "ORDER BY ts_utc, seq", [gate, *(ref.id for ref in since), *DUTY_KINDS]):
+        duty.add(event, json.loads(event["data"]))
+    return [(ref, {**summarise(list(db.query("SELECT * FROM gate_events WHERE gate = ? AND shift_id = ? "
+                                             "ORDER BY ts_utc, seq", [gate, ref.id]))),
+                   "guards": duty_within(duty.periods, ref)}) for ref in refs]
 
 
 def duty_text(period: dict) -> str:

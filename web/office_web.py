@@ -17,7 +17,7 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect,
 
 from kiosk.core.clock import SystemClock, parse_utc
 from kiosk.core.codes import CODES
-from kiosk.core.shifts import shift_defs, shifts_of_day, summarise
+from kiosk.core.shifts import shift_defs
 from kiosk.office.levels import LEVELS, Levels
 from kiosk.store import web_sessions, web_users
 from kiosk.store.db import open_db
@@ -196,11 +196,9 @@ def export(fmt):
 @login_required
 def shifts():
     day = _day()
-    refs = shifts_of_day(day, shift_defs(config()["shifts"]), config()["timezone"])
     gates = [row["name"] for row in db().query("SELECT name FROM gates ORDER BY name")]
-    logs = [{"gate": gate, "ref": ref, **summarise(list(db().query(
-        "SELECT * FROM gate_events WHERE gate = ? AND shift_id = ? ORDER BY ts_utc, seq", [gate, ref.id])))}
-        for gate in gates for ref in refs]
+    logs = [{"gate": gate, "ref": ref, **log} for gate in gates
+            for ref, log in daily_report.shift_logs(db(), gate, day, shift_defs(config()["shifts"]), config()["timezone"])]
     return flask.render_template("office_web/shifts.html", logs=logs, day=day, duty_text=daily_report.duty_text)
 
 

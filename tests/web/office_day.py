@@ -3,7 +3,7 @@
 One office (compounds jinan 锦楠花园 and longhai 龙海家园, each its own community, one street), a gate per compound, three shifts at each, fevers (one
 re-measured and let through by a supervisor), isolated persons (one let out to hospital),
 a returnee from a high-risk area, vehicles with their drivers, a typed pass number, a guard
-signing on a second time. Every figure the office tests assert is worked out in EXPECTED.
+signing on a second time, a guard on duty through a whole shift he signed on before. Every figure the office tests assert is worked out in EXPECTED.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def play_longhai(day: OfficeDay) -> None:
         gate.sign_on("G102", "4567", "in", at(7, 0))
         gate.check(Scan("out", token=token("L001"), lane="out"), at(7, 30))
         gate.sign_off("G102", "4567", at(7, 59), "交接正常")
-        gate.sign_on("G101", "3456", "in", at(8, 0))
+        gate.sign_on("G101", "3456", "in", at(7, 50))  # before the morning shift, and on through all of it
         gate.check(Scan("in", token=token("L002"), lane="in", temperature=37.6), at(8, 30))
         gate.check_vehicle(Scan("out", token=token("陕A11111"), lane="out"),
                            Scan("out", token=token("L004"), lane="out"), at(9, 0))
@@ -157,8 +157,8 @@ def play_longhai(day: OfficeDay) -> None:
         gate.override(refused.event["id"], "G101", "就医", at(10, 31), "S101", "888888")
         gate.check(Scan("in", pass_id=pass_of(gate, "L001"), source="manual", lane="in", temperature=36.5),
                    at(12, 0))
-        gate.sign_off("G101", "3456", at(15, 50), "无")
         gate.sign_on("S101", "888888", "in", at(16, 0))
+        gate.sign_off("G101", "3456", at(16, 10), "无")
         gate.check(Scan("in", token=token("L002"), lane="in", temperature=36.6), at(19, 0))
         gate.sign_off("S101", "888888", at(23, 0))
 
