@@ -11,14 +11,16 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
 from kiosk.core import i18n, pdf_fonts
 from kiosk.core.cells import safe_cell
+from kiosk.core.clock import utc_text
 from kiosk.core.event_kinds import kinds_with
 from kiosk.core.shifts import DutyPeriods, ShiftDef, duty_within, shifts_of_day, summarise
 from kiosk.office.levels import LEVELS, Levels
@@ -106,7 +108,7 @@ def _compound(db, day: date, site: str, gates: list[str], defs, tz_name: str, en
         "persons": persons, "distinct_persons": len(persons),
         "fevers": _fevers(db, day, site),
         "returnees": _returnees(events),
-        "health": _health(db, site),
+        "health": _health(db, site, day, tz_name),
         "refusals": totals["refusals_by_code"],
         "overrides": [{"time": e["ts_local"][11:16], "gate": e["gate"], "name": e["person_name"] or e["subject_id"]
                        or e["plate"] or "", "reason": json.loads(e["data"]).get("reason", ""),
@@ -139,10 +141,16 @@ def _returnees(events: list[dict]) -> dict[str, int]:
     return {level: levels[level] for level in RISK_LEVELS}
 
 
-def _health(db, site: str) -> dict[str, list[str]]:
-    """Persons of the compound per health status, as the office registry holds them now."""
-    rows = db.query("SELECT hl.status, p.name FROM health hl JOIN persons p ON p.id = hl.person_id "
-                    "JOIN households h ON h.id = p.household_id WHERE h.site_id = ? ORDER BY p.id", [site])
+def _health(db, site: str, day: date, tz_name: str) -> dict[str, list[str]]:
+    """Persons of the compound per health measure on that day: the periods of the office's
+    records (health_periods: each status from its start to its end date or the next status)
+    that overlap the local day."""
+    zone = ZoneInfo(tz_name)
+    start, end = (utc_text(datetime.combine(d, time(0), tzinfo=zone)) for d in (day, day + timedelta(days=1)))
+    rows = db.query("SELECT DISTINCT hp.status, p.id, p.name FROM health_periods hp "
+                    "JOIN persons p ON p.id = hp.person_id JOIN households h ON h.id = p.household_id "
+                    "WHERE h.site_id = ? AND (hp.since IS NULL OR hp.since < ?) AND (hp.until IS NULL OR hp.until > ?) "
+                    "AND (hp.ended_utc IS NULL OR hp.ended_utc > ?) ORDER BY p.id", [site, end, start, start])
     lists: dict[str, list[str]] = {status: [] for status in HEALTH_LISTS}
     for row in rows:
         if row["status"] in lists:
@@ -205,6 +213,7 @@ def lines(report: dict, language: str = "zh") -> list[tuple[str, list[tuple[str,
             t("office_web.risk_count", level=t(f"office_web.risk.{level}"), n=n) for level, n in c["returnees"].items())))
         rows += [(t(f"office_web.health.{status}"), f"{len(names)}：{t('sep.list').join(names)}" if names else "0")
                  for status, names in c["health"].items()]
+        rows.append((t("levels.health_source"), t("levels.health_source_text", date=report["date"])))
         rows.append((t("office_web.report.refusals"), t("sep.list").join(
             f"{t('code.' + code)} × {n}" for code, n in c["refusals"].items()) or "0"))
         rows.append((t("office_web.report.overrides"), str(len(c["overrides"]))))

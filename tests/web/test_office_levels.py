@@ -15,7 +15,15 @@ from kiosk.core.clock import FixedClock
 from kiosk.office.levels import Levels
 from kiosk.store.settings import ConfigError
 from tests.web.office_day import at
-from tests.web.test_office_web import REPORT_JINAN, REPORT_LONGHAI, logged_in, report_pairs, rows_of, text
+from tests.web.test_office_web import (
+    HEALTH_SOURCE,
+    REPORT_JINAN,
+    REPORT_LONGHAI,
+    logged_in,
+    report_pairs,
+    rows_of,
+    text,
+)
 from web import create_app
 
 DAY = "2026-11-29"
@@ -23,7 +31,7 @@ REPORT_STREET = [
     ("进入", "6人 1车"), ("外出", "5人 1车"), ("通行人数（去重）", "9"), ("日终在内", "6人 1车"), ("发热拦截", "2"),
     ("", "08:30 longhai-gate 孙丽 37.6℃"), ("", "09:00 jinan-gate 张丽 38.2℃ 复测36.8℃ 请人工核验 已人工放行"),
     ("返乡报备", "高风险1人；中风险0人；低风险0人"), ("居家隔离", "2：刘洋；郑强"), ("集中隔离", "1：陈静"),
-    ("健康监测", "2：杨帆；王芳"), ("拒绝通行（按原因）", "体温异常 × 2；居家隔离人员，不得外出 × 2；通行证已注销 × 1"),
+    ("健康监测", "2：杨帆；王芳"), HEALTH_SOURCE, ("拒绝通行（按原因）", "体温异常 × 2；居家隔离人员，不得外出 × 2；通行证已注销 × 1"),
     ("人工放行", "2"), ("", "09:06 jinan-gate 张丽：复测正常"), ("", "10:31 longhai-gate 郑强：就医"),
     *REPORT_JINAN[-3:], *REPORT_LONGHAI[-3:]]
 
