@@ -19,7 +19,7 @@ from kiosk.core.clock import SystemClock, parse_utc
 from kiosk.core.codes import CODES
 from kiosk.core.shifts import shift_defs
 from kiosk.office.levels import LEVELS, Levels
-from kiosk.store import web_sessions, web_users
+from kiosk.store import office_security, web_sessions, web_users
 from kiosk.store.db import open_db
 from kiosk.store.guards import GuardError
 from web import alert_list, asked_day, daily_report, office_export, office_query
@@ -226,6 +226,16 @@ def ack(event_id):
     except alert_list.AlertError:
         abort(404)
     return redirect(request.form.get("back") or url_for("office_web.alerts"))
+
+
+@bp.route("/security")
+@login_required
+def security():
+    """The office page's failed logins, newest first (office users only: names tried, addresses)."""
+    if g.user["role"] != "office":
+        abort(403)
+    rows = [dict(row, time=local_minute(row["ts_utc"])) for row in office_security.recent(db())]
+    return flask.render_template("office_web/security.html", rows=rows)
 
 
 @bp.route("/inside")

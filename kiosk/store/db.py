@@ -17,6 +17,7 @@ import sqlite_utils
 
 from kiosk.store.movements import MOVEMENTS_SQL
 from kiosk.store.office_indexes import OFFICE_PAGE_INDEXES
+from kiosk.store.office_security import SECURITY_LOG_SQL
 from kiosk.store.photos import PHOTOS_SQL
 
 BUSY_TIMEOUT_MS = 10_000
@@ -317,7 +318,8 @@ MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REM
                                               PHOTOS_SQL],
                                      "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS, OFFICE_RECORDS, OFFICE_WEB,
                                                 OFFICE_PASSES, OFFICE_REVERIFY, OFFICE_SESSIONS, OFFICE_ACK_WITHHELD,
-                                                OFFICE_PAGE_INDEXES, OFFICE_HEALTH_PERIODS]}
+                                                OFFICE_PAGE_INDEXES, OFFICE_HEALTH_PERIODS,
+                                                SECURITY_LOG_SQL]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
