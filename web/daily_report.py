@@ -21,15 +21,13 @@ import sqlite_utils
 from kiosk.core import i18n, pdf_fonts
 from kiosk.core.cells import safe_cell
 from kiosk.core.clock import utc_text
-from kiosk.core.event_kinds import kinds_with
-from kiosk.core.shifts import DutyPeriods, ShiftDef, duty_within, shifts_of_day, summarise
+from kiosk.core.shifts import DUTY_KINDS, DutyPeriods, ShiftDef, duty_within, shifts_of_day, summarise
 from kiosk.office.levels import LEVELS, Levels
 from web.office_query import FOLLOW_UPS, PASSAGE_KINDS, inside_now
 
 PRINT_CSS = Path(__file__).with_name("static") / "report-print.css"
 HEALTH_LISTS = ("home_isolation", "central_quarantine", "health_monitoring")
 RISK_LEVELS = ("high", "medium", "low")
-DUTY_KINDS = kinds_with(duty=True)
 
 
 def daily_report(db: sqlite_utils.Database, day: date, levels: Levels, defs: list[ShiftDef], tz_name: str,

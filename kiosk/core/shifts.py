@@ -105,6 +105,7 @@ def shifts_of_day(day: date, defs: list[ShiftDef], tz_name: str) -> list[ShiftRe
 
 
 PASSAGE_KINDS = kinds_with(passage=True)
+DUTY_KINDS = kinds_with(duty=True)
 
 
 class DutyPeriods:
@@ -170,7 +171,7 @@ def summarise(events: list[dict]) -> dict:
         fevers += "fever" in codes
         overrides += event["kind"] == "override"
         returnees += event["kind"] == "returnee"
-        if event["kind"] in kinds_with(duty=True) and event["guard_id"]:
+        if event["kind"] in DUTY_KINDS and event["guard_id"]:
             duty.add(event, data)
             if event["kind"] == "sign_off" and data.get("handover_note"):
                 notes.append({"guard_id": event["guard_id"], "note": data["handover_note"]})
