@@ -22,7 +22,7 @@ from kiosk.core import i18n, pdf_fonts
 from kiosk.core.cells import safe_cell
 from kiosk.core.clock import utc_text
 from kiosk.core.shifts import DUTY_KINDS, DutyPeriods, ShiftDef, duty_within, shifts_of_day, summarise
-from kiosk.office.levels import LEVELS, Levels
+from kiosk.store.levels import LEVELS, Levels
 from web.office_query import FOLLOW_UPS, PASSAGE_KINDS, inside_now
 
 PRINT_CSS = Path(__file__).with_name("static") / "report-print.css"

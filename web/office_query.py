@@ -16,8 +16,8 @@ import sqlite_utils
 
 from kiosk.core.event_kinds import kinds_with
 from kiosk.core.plates import normalise_plate
-from kiosk.office.levels import Levels
 from kiosk.store import office_indexes
+from kiosk.store.levels import Levels
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000  # events counted exactly; more is shown as "10,000+"
@@ -90,8 +90,8 @@ class OfficeFilter:
             add(f"e.site_id IN ({_marks(self.community_sites) or 'NULL'})", *self.community_sites)
         if self.shift:
             add("substr(e.shift_id, 12) = ?", self.shift)  # shift ids are YYYY-MM-DD/<key>
-        if self.code:
-            add("EXISTS (SELECT 1 FROM json_each(e.codes) WHERE value = ?)", self.code)
+        if self.code:  # walks only the events with a code (gate_events_coded)
+            add(f"e.{office_indexes.CODED} AND EXISTS (SELECT 1 FROM json_each(e.codes) WHERE value = ?)", self.code)
         if self.person:
             add("(e.subject_id = ? OR e.subject_id IN (SELECT id FROM persons WHERE name = ?))",
                 self.person, self.person)

@@ -18,10 +18,10 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect,
 from kiosk.core.clock import SystemClock, parse_utc
 from kiosk.core.codes import CODES
 from kiosk.core.shifts import shift_defs
-from kiosk.office.levels import LEVELS, Levels
 from kiosk.store import office_security, web_sessions, web_users
 from kiosk.store.db import open_db
 from kiosk.store.guards import GuardError
+from kiosk.store.levels import LEVELS, Levels
 from web import alert_list, asked_day, daily_report, office_export, office_query
 from web.auth import checked_login, fresh_session, status_of
 from web.office_query import PAGE_SIZE, OfficeFilter, cursor_of, find_alerts, find_events, inside_now

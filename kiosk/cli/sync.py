@@ -15,9 +15,9 @@ from kiosk.core.shifts import shift_defs
 from kiosk.core.transport import shown
 from kiosk.gate import sync_feed, usb_export
 from kiosk.office import pinning, pull, reports, usb_import
-from kiosk.office.levels import LEVELS, Levels
 from kiosk.store import tokens
 from kiosk.store.config import open_private
+from kiosk.store.levels import LEVELS, Levels
 from web import daily_report
 
 # --- gate: tokens, export, prune -------------------------------------------------------

@@ -15,6 +15,8 @@ from __future__ import annotations
 from kiosk.core.codes import codes_with
 from kiosk.core.event_kinds import kinds_with
 
+CODED = "codes != '[]'"  # events with any decision code: a few in a hundred
+
 
 def _quoted(values) -> str:
     return ", ".join(f"'{value}'" for value in values)
@@ -49,7 +51,8 @@ def alert(prefix: str = "") -> str:
     return f"({p}kind = 'override' OR {codes})"
 
 
-# Office migration: a compound's events in time order (its pages and counts); who is inside walks one entry per person (or vehicle) and compound (a loose
+# Office migration: a compound's events, an outcome's, and the events with a code, each in time
+# order (the pages' filters and counts); who is inside walks one entry per person (or vehicle) and compound (a loose
 # index scan, then the newest entry of each); alerts walk only alerts in time order; what followed
 # a refusal (its override, its re-measurement) is found by the refused event's id.
 OFFICE_PAGE_INDEXES = f"""
@@ -58,6 +61,8 @@ CREATE INDEX gate_events_person_passages ON gate_events(site_id, subject_id, ts_
 CREATE INDEX gate_events_vehicle_passages ON gate_events(site_id, {vehicle_key()}, ts_utc, gate, seq)
     WHERE {vehicle_passage()};
 CREATE INDEX gate_events_site ON gate_events(site_id, ts_utc, gate, seq);
+CREATE INDEX gate_events_outcome ON gate_events(outcome, ts_utc, gate, seq);
+CREATE INDEX gate_events_coded ON gate_events(ts_utc, gate, seq) WHERE {CODED};
 CREATE INDEX gate_events_alerts ON gate_events(ts_utc, gate, seq) WHERE {alert()};
 CREATE INDEX gate_events_overrides ON gate_events(gate, json_extract(data, '$.overrides'))
     WHERE kind = 'override';

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from kiosk.cli.root import cli
 from kiosk.core.clock import FixedClock
-from kiosk.office.levels import Levels
+from kiosk.store.levels import Levels
 from kiosk.store.settings import ConfigError
 from tests.web.office_day import at
 from tests.web.test_office_web import (

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from kiosk.core.shifts import shift_defs
 from kiosk.office import residents
 from kiosk.office.ledger import day_start
-from kiosk.office.levels import Levels
 from kiosk.office.service import Office
+from kiosk.store.levels import Levels
 from web import daily_report
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
