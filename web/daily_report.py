@@ -31,16 +31,17 @@ RISK_LEVELS = ("high", "medium", "low")
 
 
 def daily_report(db: sqlite_utils.Database, day: date, levels: Levels, defs: list[ShiftDef], tz_name: str,
-                 level: str = "site", key: str = "") -> dict:
+                 level: str = "site", key: str = "", with_shifts: bool = True) -> dict:
     """Every figure of the day's report at ``level``: per compound, per community (its compounds
-    added up) or for the whole street; ``key`` narrows it to one compound or community."""
+    added up) or for the whole street; ``key`` narrows it to one compound or community. The
+    overview, which shows no shift logs, leaves them out (``with_shifts``): they cost most."""
     if level not in LEVELS:
         raise ValueError(f"report level must be one of {', '.join(LEVELS)}, not {level!r}")
     gates = [row["name"] for row in db.query("SELECT name FROM gates ORDER BY name")]
     end = (day + timedelta(days=1)).isoformat()
     groups = _groups(levels, level, key)
     sites = [site for _, _, members in groups for site in members]
-    compounds = {site: _compound(db, day, site, gates, defs, tz_name, end) for site in sites}
+    compounds = {site: _compound(db, day, site, gates if with_shifts else [], defs, tz_name, end) for site in sites}
     return {"date": day.isoformat(), "level": level,
             "compounds": [dict(_added_up([compounds[s] for s in members]), site=part_id, name=name, level=level,
                                sites=list(members)) for part_id, name, members in groups]}

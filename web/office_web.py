@@ -142,7 +142,7 @@ def home():
     gates = [dict(row, contact=local_minute(row["last_contact_utc"]))
              for row in db().query("SELECT name, site_id, last_contact_utc, chain_broken FROM gates ORDER BY name")]
     report = daily_report.daily_report(db(), _day(), levels(), shift_defs(config()["shifts"]), config()["timezone"],
-                                       _level())
+                                       _level(), with_shifts=False)
     for part in report["compounds"]:  # who is inside now, added up over the part's compounds
         part["inside_now"] = {kind: sum(len(inside.get(site, {}).get(kind, [])) for site in part["sites"])
                               for kind in ("persons", "vehicles")}
