@@ -14,7 +14,7 @@ from collections import OrderedDict, deque
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 
 from kiosk.core.clock import SystemClock
-from kiosk.store import guards, web_sessions, web_users
+from kiosk.store import guards, office_security, web_sessions, web_users
 from kiosk.store.config import ConfigError
 from kiosk.store.events import RecordingError
 from kiosk.store.guards import GuardError
@@ -130,7 +130,10 @@ def _record_failure(who: str, source: str, code: str) -> None:
     if code not in ("wrong_pin", "wrong_password", "locked"):
         return  # e.g. not_on_duty: the secret was right
     if current_app.extensions["kiosk_config"].role != "gate":
-        return  # an office folder has no event log: its own page's failed logins are only limited
+        from web import office_web  # an office folder has no event log: its own security log
+
+        office_security.record_failed_login(office_web.db(), _now(), who.removeprefix("user:"), source, code)
+        return
     gate = get_gate()
     try:
         gate.record("login_failed", gate.now(), data={"who": who, "source": source, "code": code})

@@ -1,4 +1,5 @@
-"""The office's daily report for the street office, per compound, in Chinese (Flask-free).
+"""The office's daily report for the street office, per compound, community or street, in Chinese
+(Flask-free).
 
 ``daily_report`` gathers one local calendar day from the office's copy of every gate's events
 and its registry; ``to_html`` (printable), ``to_xlsx`` and ``to_pdf`` lay the same figures out.
@@ -10,15 +11,18 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
 from kiosk.core import i18n, pdf_fonts
 from kiosk.core.cells import safe_cell
-from kiosk.core.shifts import ShiftDef, shifts_of_day, summarise
+from kiosk.core.clock import utc_text
+from kiosk.core.shifts import DUTY_KINDS, DutyPeriods, ShiftDef, duty_within, shifts_of_day, summarise
+from kiosk.store.levels import LEVELS, Levels
 from web.office_query import FOLLOW_UPS, PASSAGE_KINDS, inside_now
 
 PRINT_CSS = Path(__file__).with_name("static") / "report-print.css"
@@ -26,21 +30,69 @@ HEALTH_LISTS = ("home_isolation", "central_quarantine", "health_monitoring")
 RISK_LEVELS = ("high", "medium", "low")
 
 
-def daily_report(db: sqlite_utils.Database, day: date, sites: list[str], defs: list[ShiftDef],
-                 tz_name: str) -> dict:
-    """Every figure of the day's report, per compound in ``sites`` order."""
+def daily_report(db: sqlite_utils.Database, day: date, levels: Levels, defs: list[ShiftDef], tz_name: str,
+                 level: str = "site", key: str = "", with_shifts: bool = True) -> dict:
+    """Every figure of the day's report at ``level``: per compound, per community (its compounds
+    added up) or for the whole street; ``key`` narrows it to one compound or community. The
+    overview, which shows no shift logs, leaves them out (``with_shifts``): they cost most."""
+    if level not in LEVELS:
+        raise ValueError(f"report level must be one of {', '.join(LEVELS)}, not {level!r}")
     gates = [row["name"] for row in db.query("SELECT name FROM gates ORDER BY name")]
     end = (day + timedelta(days=1)).isoformat()
-    return {"date": day.isoformat(),
-            "compounds": [_compound(db, day, site, gates, defs, tz_name, end) for site in sites]}
+    groups = _groups(levels, level, key)
+    sites = [site for _, _, members in groups for site in members]
+    compounds = {site: _compound(db, day, site, gates if with_shifts else [], defs, tz_name, end) for site in sites}
+    return {"date": day.isoformat(), "level": level,
+            "compounds": [dict(_added_up([compounds[s] for s in members]), site=part_id, name=name, level=level,
+                               sites=list(members)) for part_id, name, members in groups]}
+
+
+def _groups(levels: Levels, level: str, key: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(id, name, compounds) of each part of the report."""
+    if level == "district":
+        return [("district", levels.district, levels.sites)]
+    if level == "community":
+        return [(c.id, c.name, c.sites) for c in levels.communities if key in ("", c.id)]
+    return [(site, levels.site_name(site), (site,)) for site in levels.sites if key in ("", site)]
+
+
+def _added_up(parts: list[dict]) -> dict:
+    """Compounds' figures as one: counts added, lists joined in time order, persons counted once."""
+    if len(parts) == 1:
+        return parts[0]
+
+    def added(name: str) -> dict:
+        return dict(sum((Counter(p[name]) for p in parts), Counter()))
+
+    def joined(name: str) -> list:
+        return sorted((item for p in parts for item in p[name]), key=lambda item: (item["time"], item["gate"]))
+
+    persons = set().union(*(p["persons"] for p in parts))
+    return {"entries": {"persons": 0, "vehicles": 0, **added("entries")},
+            "exits": {"persons": 0, "vehicles": 0, **added("exits")},
+            "persons": persons, "distinct_persons": len(persons), "fevers": joined("fevers"),
+            "returnees": {level: sum(p["returnees"][level] for p in parts) for level in RISK_LEVELS},
+            "health": {status: [name for p in parts for name in p["health"][status]] for status in HEALTH_LISTS},
+            "refusals": dict(sorted(added("refusals").items())), "overrides": joined("overrides"),
+            "shifts": [s for p in parts for s in p["shifts"]],
+            "inside_at_end": {"persons": 0, "vehicles": 0, **added("inside_at_end")}}
+
+
+# The day's events by their local date, found through the time index: UTC a day wider either
+# side holds every local day (no zone is a day off UTC).
+ON_DAY = "substr(e.ts_local, 1, 10) = ? AND e.ts_utc >= ? AND e.ts_utc < ?"
+
+
+def _on_day(day: date) -> list[str]:
+    return [day.isoformat(), (day - timedelta(days=1)).isoformat(), (day + timedelta(days=2)).isoformat()]
 
 
 def _events(db: sqlite_utils.Database, day: date, site: str, where: str = "1 = 1", params=()) -> list[dict]:
     return list(db.query(
         "SELECT e.*, p.name AS person_name FROM gate_events e "
         "LEFT JOIN persons p ON p.id = e.subject_id AND COALESCE(e.subject_kind, '') != 'vehicle' "
-        f"WHERE substr(e.ts_local, 1, 10) = ? AND e.site_id = ? AND {where} ORDER BY e.ts_utc, e.gate, e.seq",
-        [day.isoformat(), site, *params]))
+        f"WHERE {ON_DAY} AND e.site_id = ? AND {where} ORDER BY e.ts_utc, e.gate, e.seq",
+        [*_on_day(day), site, *params]))
 
 
 def _compound(db, day: date, site: str, gates: list[str], defs, tz_name: str, end: str) -> dict:
@@ -48,14 +100,14 @@ def _compound(db, day: date, site: str, gates: list[str], defs, tz_name: str, en
     totals = summarise(events)
     passages = [e for e in events if e["kind"] in PASSAGE_KINDS and e["outcome"] == "allow"
                 and e["subject_id"] and e["subject_kind"] != "vehicle"]
-    inside = inside_now(db, site, until=end).get(site, {"persons": [], "vehicles": []})
+    inside = inside_now(db, [site], until=end).get(site, {"persons": [], "vehicles": []})
+    persons = {e["subject_id"] for e in passages}
     return {
-        "site": site,
         "entries": totals["entries"], "exits": totals["exits"],
-        "distinct_persons": len({e["subject_id"] for e in passages}),
+        "persons": persons, "distinct_persons": len(persons),
         "fevers": _fevers(db, day, site),
         "returnees": _returnees(events),
-        "health": _health(db, site),
+        "health": _health(db, site, day, tz_name),
         "refusals": totals["refusals_by_code"],
         "overrides": [{"time": e["ts_local"][11:16], "gate": e["gate"], "name": e["person_name"] or e["subject_id"]
                        or e["plate"] or "", "reason": json.loads(e["data"]).get("reason", ""),
@@ -69,9 +121,9 @@ def _fevers(db, day: date, site: str) -> list[dict]:
     rows = db.query(
         f"SELECT e.*, p.name AS person_name {FOLLOW_UPS} FROM gate_events e "
         "LEFT JOIN persons p ON p.id = e.subject_id AND COALESCE(e.subject_kind, '') != 'vehicle' "
-        "WHERE substr(e.ts_local, 1, 10) = ? AND e.site_id = ? AND e.outcome = 'deny' "
+        f"WHERE {ON_DAY} AND e.site_id = ? AND e.outcome = 'deny' "
         "AND EXISTS (SELECT 1 FROM json_each(e.codes) WHERE value = 'fever') ORDER BY e.ts_utc, e.gate, e.seq",
-        [day.isoformat(), site])
+        [*_on_day(day), site])
     fevers = []
     for row in rows:
         remeasure, override = json.loads(row["remeasure_json"] or "null"), json.loads(row["override_json"] or "null")
@@ -88,10 +140,16 @@ def _returnees(events: list[dict]) -> dict[str, int]:
     return {level: levels[level] for level in RISK_LEVELS}
 
 
-def _health(db, site: str) -> dict[str, list[str]]:
-    """Persons of the compound per health status, as the office registry holds them now."""
-    rows = db.query("SELECT hl.status, p.name FROM health hl JOIN persons p ON p.id = hl.person_id "
-                    "JOIN households h ON h.id = p.household_id WHERE h.site_id = ? ORDER BY p.id", [site])
+def _health(db, site: str, day: date, tz_name: str) -> dict[str, list[str]]:
+    """Persons of the compound per health measure on that day: the periods of the office's
+    records (health_periods: each status from its start to its end date or the next status)
+    that overlap the local day."""
+    zone = ZoneInfo(tz_name)
+    start, end = (utc_text(datetime.combine(d, time(0), tzinfo=zone)) for d in (day, day + timedelta(days=1)))
+    rows = db.query("SELECT DISTINCT hp.status, p.id, p.name FROM health_periods hp "
+                    "JOIN persons p ON p.id = hp.person_id JOIN households h ON h.id = p.household_id "
+                    "WHERE h.site_id = ? AND (hp.since IS NULL OR hp.since < ?) AND (hp.until IS NULL OR hp.until > ?) "
+                    "AND (hp.ended_utc IS NULL OR hp.ended_utc > ?) ORDER BY p.id", [site, end, start, start])
     lists: dict[str, list[str]] = {status: [] for status in HEALTH_LISTS}
     for row in rows:
         if row["status"] in lists:
@@ -106,13 +164,27 @@ def _shifts(db, day: date, site: str, gates: list[str], defs, tz_name: str) -> l
         if not db.conn.execute("SELECT 1 FROM gate_events WHERE gate = ? AND site_id = ? LIMIT 1",
                                [gate, site]).fetchone():
             continue
-        for ref in shifts_of_day(day, defs, tz_name):
-            log = summarise(list(db.query("SELECT * FROM gate_events WHERE gate = ? AND shift_id = ? "
-                                          "ORDER BY ts_utc, seq", [gate, ref.id])))
+        for ref, log in shift_logs(db, gate, day, defs, tz_name):
             rows.append({"gate": gate, "shift": ref.shift.key, "name_zh": ref.name_zh, "name_en": ref.name_en,
                          "guards": log["guards"], "entries": log["entries"], "exits": log["exits"],
                          "handover_notes": log["handover_notes"]})
     return rows
+
+
+def shift_logs(db, gate: str, day: date, defs, tz_name: str) -> list[tuple]:
+    """(shift, log) of each shift of the day at the gate: the counts from the shift's own events,
+    the guards from every sign-on and sign-off since the day before, cut to the shift (a guard
+    signed on before the shift and still on is on it too: kiosk.core.shifts.duty_within)."""
+    refs = shifts_of_day(day, defs, tz_name)
+    since = shifts_of_day(day - timedelta(days=1), defs, tz_name) + refs
+    duty = DutyPeriods()
+    for event in db.query(f"SELECT * FROM gate_events WHERE gate = ? AND shift_id IN ({', '.join('?' for _ in since)}) "
+                          f"AND kind IN ({', '.join('?' for _ in DUTY_KINDS)}) AND guard_id IS NOT NULL "
+                          "ORDER BY ts_utc, seq", [gate, *(ref.id for ref in since), *DUTY_KINDS]):
+        duty.add(event, json.loads(event["data"]))
+    return [(ref, {**summarise(list(db.query("SELECT * FROM gate_events WHERE gate = ? AND shift_id = ? "
+                                             "ORDER BY ts_utc, seq", [gate, ref.id]))),
+                   "guards": duty_within(duty.periods, ref)}) for ref in refs]
 
 
 def duty_text(period: dict) -> str:
@@ -140,6 +212,7 @@ def lines(report: dict, language: str = "zh") -> list[tuple[str, list[tuple[str,
             t("office_web.risk_count", level=t(f"office_web.risk.{level}"), n=n) for level, n in c["returnees"].items())))
         rows += [(t(f"office_web.health.{status}"), f"{len(names)}：{t('sep.list').join(names)}" if names else "0")
                  for status, names in c["health"].items()]
+        rows.append((t("levels.health_source"), t("levels.health_source_text", date=report["date"])))
         rows.append((t("office_web.report.refusals"), t("sep.list").join(
             f"{t('code.' + code)} × {n}" for code, n in c["refusals"].items()) or "0"))
         rows.append((t("office_web.report.overrides"), str(len(c["overrides"]))))
@@ -147,7 +220,8 @@ def lines(report: dict, language: str = "zh") -> list[tuple[str, list[tuple[str,
         for s in c["shifts"]:
             rows.append((f"{s['gate']} {s['name_zh'] if language == 'zh' else s['name_en']}",
                          t("sep.list").join(duty_text(p) for p in s["guards"]) or t("office_web.nobody")))
-        sections.append((t("office_web.report.compound_title", site=c["site"], date=report["date"]), rows))
+        name = c["name"] or t("levels.district_default")
+        sections.append((t(f"levels.title.{c['level']}", name=name, date=report["date"]), rows))
     return sections
 
 

@@ -38,7 +38,7 @@ def local_time(row: dict) -> datetime:
 def values(row: dict, language: str) -> list:
     t = partial(i18n.t, language=language)
     codes = json.loads(row["codes"])
-    return [local_time(row), row["site_id"], row["gate"], row["lane"] or "",
+    return [local_time(row), row.get("site_name") or row["site_id"], row["gate"], row["lane"] or "",
             t(f"web.direction.{row['direction']}") if row["direction"] else "", t(f"web.kind.{row['kind']}"),
             t(f"outcome.{row['outcome']}") if row["outcome"] else "",
             t("sep.list").join(t(f"code.{code}") for code in codes),

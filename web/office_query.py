@@ -8,16 +8,21 @@ first, so the thousandth page costs what the first does.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
 from typing import Mapping
 
 import sqlite_utils
 
 from kiosk.core.event_kinds import kinds_with
 from kiosk.core.plates import normalise_plate
-from web.alert_list import alert_where
+from kiosk.store import office_indexes
+from kiosk.store.levels import Levels
 
 PAGE_SIZE = 50
+COUNT_CAP = 10_000  # events counted exactly; more is shown as "10,000+"
+OPEN_ALERTS_CAP = 999  # open alerts counted exactly on the overview
+LANE_SAMPLE = 5_000  # the newest events whose lanes the filter offers
 PASSAGE_KINDS = kinds_with(passage=True)
 # The office's copy of an event with who it was about, as the office registry knows them today.
 EVENT_ROWS = """
@@ -54,10 +59,14 @@ class OfficeFilter:
     household: str = ""
     plate: str = ""
     kind: str = ""  # "passages": only decisions about passing (contact tracing)
+    community: str = ""
+    community_sites: tuple[str, ...] = field(default=(), metadata={"derived": True})  # of ``community``
 
     @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> "OfficeFilter":
-        return cls(**{f.name: (args.get(f.name) or "").strip() for f in fields(cls)})
+    def from_args(cls, args: Mapping[str, str], levels: Levels | None = None) -> "OfficeFilter":
+        given = {f.name: (args.get(f.name) or "").strip() for f in fields(cls) if not f.metadata.get("derived")}
+        sites = levels.sites_of(given["community"]) if levels and given["community"] else ()
+        return cls(**given, community_sites=sites)
 
     def where(self) -> tuple[str, list]:
         clauses, params = ["1 = 1"], []
@@ -66,19 +75,23 @@ class OfficeFilter:
             clauses.append(clause)
             params.extend(values)
 
+        # Local times, compared with each event's own; the UTC bound a day wider (no zone is a
+        # day off UTC) lets the time index narrow the walk to the range.
         if self.start:
-            add("e.ts_local >= ?", self.start)
+            add("e.ts_local >= ? AND e.ts_utc >= ?", self.start, _shifted(self.start, -1))
         if self.end:
-            add("e.ts_local < ?", self.end)
+            add("e.ts_local < ? AND e.ts_utc < ?", self.end, _shifted(self.end, 1))
         for column in ("gate", "lane", "outcome"):
             if getattr(self, column):
                 add(f"e.{column} = ?", getattr(self, column))
         if self.site:
             add("e.site_id = ?", self.site)
+        if self.community:  # an unknown community has no compounds: nothing matches
+            add(f"e.site_id IN ({_marks(self.community_sites) or 'NULL'})", *self.community_sites)
         if self.shift:
             add("substr(e.shift_id, 12) = ?", self.shift)  # shift ids are YYYY-MM-DD/<key>
-        if self.code:
-            add("EXISTS (SELECT 1 FROM json_each(e.codes) WHERE value = ?)", self.code)
+        if self.code:  # walks only the events with a code (gate_events_coded)
+            add(f"e.{office_indexes.CODED} AND EXISTS (SELECT 1 FROM json_each(e.codes) WHERE value = ?)", self.code)
         if self.person:
             add("(e.subject_id = ? OR e.subject_id IN (SELECT id FROM persons WHERE name = ?))",
                 self.person, self.person)
@@ -92,7 +105,15 @@ class OfficeFilter:
         return " AND ".join(clauses), params
 
     def query_args(self) -> dict[str, str]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if getattr(self, f.name) and not f.metadata.get("derived")}
+
+
+def _shifted(local: str, days: int) -> str:
+    try:
+        return (datetime.fromisoformat(local) + timedelta(days=days)).isoformat()
+    except ValueError:
+        return "9999" if days > 0 else ""  # not a date-time: the local bound alone decides
 
 
 def cursor_of(row: dict) -> str:
@@ -118,91 +139,103 @@ def find_events(db: sqlite_utils.Database, flt: OfficeFilter, after: str = "",
     return list(db.query(sql, [*params, *more]))
 
 
-def count_events(db: sqlite_utils.Database, flt: OfficeFilter) -> int:
+def count_events(db: sqlite_utils.Database, flt: OfficeFilter, cap: int = COUNT_CAP) -> int:
+    """How many events match, counted up to ``cap`` + 1 (shown as "10,000+"): an exact total of a
+    million rows would read them all on every page, as search engines know."""
     where, params = flt.where()
-    return db.conn.execute(f"SELECT count(*) FROM gate_events e WHERE {where}", params).fetchone()[0]
+    return db.conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM gate_events e WHERE {where} LIMIT ?)",
+                           [*params, cap + 1]).fetchone()[0]
 
 
-def choices(db: sqlite_utils.Database) -> dict:
-    """What the filter lists offer: compounds, gates, lanes, guards seen in the events."""
+def choices(db: sqlite_utils.Database, sites: list[str]) -> dict:
+    """What the filter lists offer: the configured compounds, the gates, the lanes of recent events."""
     def column(sql: str) -> list[str]:
         return [row[0] for row in db.conn.execute(sql) if row[0] is not None]
 
-    return {"sites": column("SELECT DISTINCT site_id FROM gate_events UNION SELECT site_id FROM households "
-                            "ORDER BY 1"),
+    return {"sites": sites,
             "gates": column("SELECT name FROM gates ORDER BY name"),
-            "lanes": column("SELECT DISTINCT lane FROM gate_events WHERE lane IS NOT NULL ORDER BY lane")}
+            "lanes": column(f"SELECT DISTINCT lane FROM (SELECT lane FROM gate_events ORDER BY ts_utc DESC "
+                            f"LIMIT {LANE_SAMPLE}) WHERE lane IS NOT NULL ORDER BY lane")}
 
 
 # --- alerts ----------------------------------------------------------------------------
 
 # What followed a refusal: the fever re-measurement, and the override that let the person through
-# (of the refusal itself or of its re-measurement).
-FOLLOW_UPS = """
-, (SELECT json_object('ts_local', o.ts_local, 'guard_id', o.guard_id, 'reason', json_extract(o.data, '$.reason'))
-   FROM gate_events o WHERE o.gate = e.gate AND o.kind = 'override'
-   AND (json_extract(o.data, '$.overrides') = e.id OR json_extract(o.data, '$.overrides') IN (
-        SELECT r.id FROM gate_events r WHERE r.gate = e.gate AND json_extract(r.data, '$.remeasure_of.id') = e.id))
-   LIMIT 1) AS override_json
+# (of the refusal itself or of its re-measurement); both found through the refused event's id
+# (``+e.id``: a plain column's TEXT affinity would keep SQLite off the expression index).
+OVERRIDE = ("json_object('ts_local', o.ts_local, 'guard_id', o.guard_id, 'reason', json_extract(o.data, '$.reason')) "
+            "FROM gate_events o WHERE o.kind = 'override'")
+FOLLOW_UPS = f"""
+, COALESCE((SELECT {OVERRIDE} AND o.gate = e.gate AND json_extract(o.data, '$.overrides') = +e.id LIMIT 1),
+   (SELECT {OVERRIDE} AND o.gate = e.gate AND json_extract(o.data, '$.overrides') = (
+        SELECT +r.id FROM gate_events r WHERE r.gate = e.gate AND json_extract(r.data, '$.remeasure_of.id') = +e.id
+        ORDER BY r.seq LIMIT 1) LIMIT 1)) AS override_json
 , (SELECT json_object('ts_local', r.ts_local, 'temperature', r.temperature, 'outcome', r.outcome)
-   FROM gate_events r WHERE r.gate = e.gate AND json_extract(r.data, '$.remeasure_of.id') = e.id
+   FROM gate_events r WHERE r.gate = e.gate AND json_extract(r.data, '$.remeasure_of.id') = +e.id
    ORDER BY r.seq LIMIT 1) AS remeasure_json
 """
+OPEN = "NOT EXISTS (SELECT 1 FROM alert_acks a WHERE a.event_id = e.id)"
 
 
 def find_alerts(db: sqlite_utils.Database, flt: OfficeFilter, open_only: bool = False, after: str = "",
                 limit: int | None = PAGE_SIZE) -> list[dict]:
     """Alert events of every gate, newest first, with names, cadre, acknowledgement and what followed."""
     where, params = flt.where()
-    alert, alert_params = alert_where()
     keyset, more = _after(after) if after else ("1 = 1", [])
-    acked = " AND a.event_id IS NULL" if open_only else ""
+    acked = f" AND {OPEN}" if open_only else ""
     sql = (EVENT_ROWS.replace("SELECT e.*,", f"SELECT e.*, a.acked_by, a.note AS ack_note, a.acked_at {FOLLOW_UPS},")
-           + f" LEFT JOIN alert_acks a ON a.event_id = e.id WHERE {where} AND {alert} AND {keyset}{acked}"
-           f" ORDER BY e.ts_utc DESC, e.gate DESC, e.seq DESC")
+           + f" LEFT JOIN alert_acks a ON a.event_id = e.id WHERE {where} AND {office_indexes.alert('e.')} AND "
+           f"{keyset}{acked} ORDER BY e.ts_utc DESC, e.gate DESC, e.seq DESC")
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    rows = list(db.query(sql, [*params, *alert_params, *more]))
+    rows = list(db.query(sql, [*params, *more]))
     for row in rows:
         row["override"] = json.loads(row.pop("override_json") or "null")
         row["remeasure"] = json.loads(row.pop("remeasure_json") or "null")
     return rows
 
 
+def count_open_alerts(db: sqlite_utils.Database, cap: int = OPEN_ALERTS_CAP) -> int:
+    """Unacknowledged alerts up to ``cap`` + 1, walking only the alerts' index."""
+    return db.conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM gate_events e WHERE {office_indexes.alert('e.')} "
+                           f"AND {OPEN} LIMIT ?)", [cap + 1]).fetchone()[0]
+
+
 # --- who is inside now -----------------------------------------------------------------
 
 def _last_passages(db: sqlite_utils.Database, who: str, condition: str, site: str, until: str) -> list[dict]:
-    """Per compound and ``who`` (a column expression), the last allowed passage before ``until``
-    (a local time; '' for now), if it was in."""
+    """Per ``who`` (a column expression) in the compound, the last allowed passage before ``until``
+    (a local time; '' for now), if it was in. A loose index scan: the index gives each person (or
+    vehicle) once, then their newest passage, so the cost grows with the residents, not the log."""
+    walk = f"FROM gate_events e WHERE {condition} AND e.site_id = :site"
     return list(db.query(
-        f"""WITH passages AS (
-            SELECT e.*, {who} AS who, ROW_NUMBER() OVER (PARTITION BY e.site_id, {who}
-                ORDER BY e.ts_utc DESC, e.gate DESC, e.seq DESC) AS n
-            FROM gate_events e
-            WHERE e.kind IN ({_marks(PASSAGE_KINDS)}) AND e.outcome = 'allow' AND e.direction IN ('in', 'out')
-              AND {condition} AND (? = '' OR e.site_id = ?) AND (? = '' OR e.ts_local < ?))
-        SELECT x.*, p.name AS person_name, h.building, h.unit, h.room FROM passages x
+        f"""WITH RECURSIVE walk(who) AS (
+            SELECT (SELECT min({who}) {walk})
+            UNION ALL SELECT (SELECT min({who}) {walk} AND {who} > walk.who) FROM walk WHERE walk.who IS NOT NULL)
+        SELECT x.*, walk.who AS who, p.name AS person_name, h.building, h.unit, h.room FROM walk
+        JOIN gate_events x ON x.rowid = (SELECT e.rowid {walk} AND {who} = walk.who
+            AND (:until = '' OR e.ts_local < :until) ORDER BY e.ts_utc DESC, e.gate DESC, e.seq DESC LIMIT 1)
         LEFT JOIN persons p ON p.id = x.subject_id AND COALESCE(x.subject_kind, '') != 'vehicle'
         LEFT JOIN households h ON h.id = x.household_id
-        WHERE x.n = 1 AND x.direction = 'in' ORDER BY x.site_id, x.ts_utc, x.who""",
-        [*PASSAGE_KINDS, site, site, until, until]))
+        WHERE x.direction = 'in' ORDER BY x.ts_utc, walk.who""",
+        {"site": site, "until": until}))
 
 
-def inside_now(db: sqlite_utils.Database, site: str = "", until: str = "") -> dict[str, dict]:
+def inside_now(db: sqlite_utils.Database, sites: list[str], until: str = "") -> dict[str, dict]:
     """Per compound: persons and vehicles whose last allowed passage (before ``until``) was in.
 
     Not a census: whoever passed without any record (or before the records) is not known, and
     a passage by override or without a scan is counted but flagged (``caveat``).
     """
-    persons = _last_passages(db, "e.subject_id", "e.subject_id IS NOT NULL AND COALESCE(e.subject_kind, '') "
-                             "!= 'vehicle'", site, until)
-    vehicles = _last_passages(db, "COALESCE(e.plate, e.subject_id)",
-                              "(e.plate IS NOT NULL OR e.subject_kind = 'vehicle')", site, until)
     result: dict[str, dict] = {}
-    for kind, rows in (("persons", persons), ("vehicles", vehicles)):
-        for row in rows:
-            row["caveat"] = caveat_of(row)
-            result.setdefault(row["site_id"], {"persons": [], "vehicles": []})[kind].append(row)
+    for site in sites:
+        persons = _last_passages(db, "e.subject_id", office_indexes.person_passage("e."), site, until)
+        vehicles = _last_passages(db, office_indexes.vehicle_key("e."), office_indexes.vehicle_passage("e."),
+                                  site, until)
+        for kind, rows in (("persons", persons), ("vehicles", vehicles)):
+            for row in rows:
+                row["caveat"] = caveat_of(row)
+                result.setdefault(site, {"persons": [], "vehicles": []})[kind].append(row)
     return dict(sorted(result.items()))
 
 

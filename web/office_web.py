@@ -17,9 +17,10 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect,
 
 from kiosk.core.clock import SystemClock, parse_utc
 from kiosk.core.codes import CODES
-from kiosk.core.shifts import shift_defs, shifts_of_day, summarise
-from kiosk.store import web_sessions, web_users
+from kiosk.core.shifts import shift_defs
+from kiosk.store import office_security, web_sessions, web_users
 from kiosk.store.guards import GuardError
+from kiosk.store.levels import LEVELS, Levels
 from kiosk.store.office_store import open_office_store
 from web import alert_list, asked_day, daily_report, office_export, office_query
 from web.auth import checked_login, fresh_session, status_of
@@ -42,9 +43,16 @@ def db():
     return g.office_db
 
 
+def levels() -> Levels:
+    if "office_levels" not in g:
+        g.office_levels = Levels.of(config())
+    return g.office_levels
+
+
 @bp.context_processor
 def _filter_lists() -> dict:
-    return {"codes": list(CODES)}
+    return {"codes": list(CODES), "levels": levels(), "site_name": levels().site_name,
+            "community_name": levels().community_name}
 
 
 @bp.teardown_app_request
@@ -63,11 +71,16 @@ def tz() -> ZoneInfo:
 
 
 def sites() -> list[str]:
-    return list(config().get("sites") or [config()["site_id"]])
+    return list(levels().sites)
 
 
 def local_minute(utc: str | None) -> str:
     return parse_utc(utc).astimezone(tz()).strftime("%Y-%m-%d %H:%M") if utc else ""
+
+
+def capped(count: int, cap: int) -> str:
+    """A count made up to ``cap`` + 1: "10,000+" beyond the cap."""
+    return f"{cap:,}+" if count > cap else str(count)
 
 
 def _day() -> date:
@@ -125,28 +138,33 @@ def health():
 @bp.route("/")
 @login_required
 def home():
-    inside = inside_now(db())
+    inside = inside_now(db(), sites())
     gates = [dict(row, contact=local_minute(row["last_contact_utc"]))
              for row in db().query("SELECT name, site_id, last_contact_utc, chain_broken FROM gates ORDER BY name")]
-    report = daily_report.daily_report(db(), _day(), sites(), shift_defs(config()["shifts"]), config()["timezone"])
-    open_alerts = len(find_alerts(db(), OfficeFilter(), open_only=True, limit=None))
+    report = daily_report.daily_report(db(), _day(), levels(), shift_defs(config()["shifts"]), config()["timezone"],
+                                       _level(), with_shifts=False)
+    for part in report["compounds"]:  # who is inside now, added up over the part's compounds
+        part["inside_now"] = {kind: sum(len(inside.get(site, {}).get(kind, [])) for site in part["sites"])
+                              for kind in ("persons", "vehicles")}
+    cap = office_query.OPEN_ALERTS_CAP
+    open_alerts = capped(office_query.count_open_alerts(db(), cap), cap)
     return flask.render_template("office_web/home.html", inside=inside, gates=gates, report=report,
-                           open_alerts=open_alerts, sites=sites())
+                           open_alerts=open_alerts, sites=sites(), level=_level())
 
 
 @bp.route("/events")
 @login_required
 def events():
-    return _event_page("office_web/events.html", OfficeFilter.from_args(request.args))
+    return _event_page("office_web/events.html", OfficeFilter.from_args(request.args, levels()))
 
 
 @bp.route("/trace")
 @login_required
 def trace():
     """Contact tracing: one person's or household's passages over a range, or a gate's window."""
-    flt = OfficeFilter.from_args({**request.args.to_dict(), "kind": "passages"})
+    flt = OfficeFilter.from_args({**request.args.to_dict(), "kind": "passages"}, levels())
     if not (flt.person or flt.household or flt.plate or flt.gate):
-        return flask.render_template("office_web/trace.html", flt=flt, rows=None, choices=office_query.choices(db()))
+        return flask.render_template("office_web/trace.html", flt=flt, rows=None, choices=office_query.choices(db(), sites()))
     return _event_page("office_web/trace.html", flt)
 
 
@@ -155,8 +173,10 @@ def _event_page(template: str, flt: OfficeFilter):
     rows = find_events(db(), flt, after, PAGE_SIZE + 1)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
-    return flask.render_template(template, rows=rows, flt=flt, total=office_query.count_events(db(), flt), after=after,
-                           next_cursor=cursor_of(rows[-1]) if more else None, choices=office_query.choices(db()))
+    cap = office_query.COUNT_CAP
+    total = capped(office_query.count_events(db(), flt, cap), cap)
+    return flask.render_template(template, rows=rows, flt=flt, total=total, after=after,
+                           next_cursor=cursor_of(rows[-1]) if more else None, choices=office_query.choices(db(), sites()))
 
 
 @bp.route("/events.<fmt>")
@@ -164,8 +184,8 @@ def _event_page(template: str, flt: OfficeFilter):
 def export(fmt):
     if fmt not in ("csv", "xlsx"):
         abort(404)
-    flt = OfficeFilter.from_args(request.args)
-    rows = find_events(db(), flt, limit=EXPORT_LIMIT)
+    flt = OfficeFilter.from_args(request.args, levels())
+    rows = [dict(row, site_name=levels().site_name(row["site_id"])) for row in find_events(db(), flt, limit=EXPORT_LIMIT)]
     body = (office_export.to_csv(rows, g.lang) if fmt == "csv" else office_export.to_xlsx(rows, g.lang))
     mimetype = "text/csv; charset=utf-8" if fmt == "csv" else daily_report.FORMATS["xlsx"][0]
     name = "trace" if flt.kind == "passages" else "events"
@@ -176,25 +196,23 @@ def export(fmt):
 @login_required
 def shifts():
     day = _day()
-    refs = shifts_of_day(day, shift_defs(config()["shifts"]), config()["timezone"])
     gates = [row["name"] for row in db().query("SELECT name FROM gates ORDER BY name")]
-    logs = [{"gate": gate, "ref": ref, **summarise(list(db().query(
-        "SELECT * FROM gate_events WHERE gate = ? AND shift_id = ? ORDER BY ts_utc, seq", [gate, ref.id])))}
-        for gate in gates for ref in refs]
+    logs = [{"gate": gate, "ref": ref, **log} for gate in gates
+            for ref, log in daily_report.shift_logs(db(), gate, day, shift_defs(config()["shifts"]), config()["timezone"])]
     return flask.render_template("office_web/shifts.html", logs=logs, day=day, duty_text=daily_report.duty_text)
 
 
 @bp.route("/alerts")
 @login_required
 def alerts():
-    flt = OfficeFilter.from_args(request.args)
+    flt = OfficeFilter.from_args(request.args, levels())
     open_only = request.args.get("open") == "1"
     after = request.args.get("after", "")
     rows = find_alerts(db(), flt, open_only, after, PAGE_SIZE + 1)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     return flask.render_template("office_web/alerts.html", rows=rows, flt=flt, open_only=open_only, after=after,
-                           next_cursor=cursor_of(rows[-1]) if more else None, choices=office_query.choices(db()),
+                           next_cursor=cursor_of(rows[-1]) if more else None, choices=office_query.choices(db(), sites()),
                            may_ack=g.user["role"] == "office")
 
 
@@ -210,20 +228,29 @@ def ack(event_id):
     return redirect(request.form.get("back") or url_for("office_web.alerts"))
 
 
+@bp.route("/security")
+@login_required
+def security():
+    """The office page's failed logins, newest first (office users only: names tried, addresses)."""
+    if g.user["role"] != "office":
+        abort(403)
+    rows = [dict(row, time=local_minute(row["ts_utc"])) for row in office_security.recent(db())]
+    return flask.render_template("office_web/security.html", rows=rows)
+
+
 @bp.route("/inside")
 @login_required
 def inside():
-    return flask.render_template("office_web/inside.html", inside=inside_now(db()), sites=sites())
+    return flask.render_template("office_web/inside.html", inside=inside_now(db(), sites()), sites=sites())
 
 
 @bp.route("/report")
 @login_required
 def report():
     day = _day()
-    data = daily_report.daily_report(db(), day, _report_sites(), shift_defs(config()["shifts"]),
-                                      config()["timezone"])
+    data = _report(day)
     return flask.render_template("office_web/report.html", report=data, sections=daily_report.lines(data, g.lang),
-                           day=day, site=request.args.get("site", ""), sites=sites())
+                           day=day, level=_level(), key=_level_key())
 
 
 @bp.route("/report.<fmt>")
@@ -232,8 +259,7 @@ def report_file(fmt):
     if fmt not in daily_report.FORMATS:
         abort(404)
     day = _day()
-    data = daily_report.daily_report(db(), day, _report_sites(), shift_defs(config()["shifts"]),
-                                      config()["timezone"])
+    data = _report(day)
     if fmt == "html":  # shown in the browser: the print style from /static (no inline style under the CSP)
         body = daily_report.to_html(data, g.lang, url_for("static", filename="report-print.css")).encode("utf-8")
     else:
@@ -242,6 +268,17 @@ def report_file(fmt):
     return Response(body, mimetype=daily_report.FORMATS[fmt][0], headers={"Content-Disposition": disposition})
 
 
-def _report_sites() -> list[str]:
-    site = request.args.get("site", "")
-    return [site] if site in sites() else sites()
+def _level() -> str:
+    """The level asked for (``?level=site|community|district``); by compound unless said."""
+    level = request.args.get("level", "")
+    return level if level in LEVELS else "site"
+
+
+def _level_key() -> str:
+    """The one compound (``?site=``) or community (``?community=``) asked for, or '' for all."""
+    return request.args.get({"site": "site", "community": "community"}.get(_level(), ""), "")
+
+
+def _report(day: date) -> dict:
+    return daily_report.daily_report(db(), day, levels(), shift_defs(config()["shifts"]), config()["timezone"],
+                                     _level(), _level_key())

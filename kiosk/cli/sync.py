@@ -17,6 +17,7 @@ from kiosk.gate import sync_feed, usb_export
 from kiosk.office import pinning, pull, reports, usb_import
 from kiosk.store import tokens
 from kiosk.store.config import open_private
+from kiosk.store.levels import LEVELS, Levels
 from web import daily_report
 
 # --- gate: tokens, export, prune -------------------------------------------------------
@@ -287,11 +288,14 @@ def office_push(ctx, names):
 @click.option("--format", "fmt", type=click.Choice(["csv", "html", "xlsx", "pdf"]), default="csv", show_default=True,
               help="html, xlsx, pdf: the day's report for the street office (Chinese); csv: the shift rows.")
 @click.option("--site", help="Only this compound (html, xlsx, pdf; default every compound of the office).")
+@click.option("--level", type=click.Choice(LEVELS), default="site", show_default=True,
+              help="html, xlsx, pdf: per compound, per community (its compounds added up) or the whole street.")
+@click.option("--community", help="With --level community: only this community.")
 @click.option("--shift", "shift_no", type=int, help="csv: shift number as configured: 1 早班, 2 中班, 3 夜班 by default.")
 @click.option("--gate", help="csv: only this gate.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File (required for xlsx and pdf).")
 @click.pass_context
-def office_report(ctx, day, fmt, site, shift_no, gate, out):
+def office_report(ctx, day, fmt, site, level, community, shift_no, gate, out):
     """The day's report from the events the office pulled, or the shift rows as CSV.
 
     The daily report (html printable, xlsx, pdf) is the office page's: passages in and out,
@@ -313,9 +317,9 @@ def office_report(ctx, day, fmt, site, shift_no, gate, out):
         return
     if fmt != "html" and out is None:
         raise click.UsageError(t("office_web.cli.needs_out", format=fmt))
-    sites = office.sites() if not site else [site]
-    report = daily_report.daily_report(office.store, day.date(), sites, shift_defs(office.config["shifts"]),
-                                       office.config["timezone"])
+    key = {"site": site, "community": community}.get(level) or ""
+    report = daily_report.daily_report(office.store, day.date(), Levels.of(office.config),
+                                       shift_defs(office.config["shifts"]), office.config["timezone"], level, key)
     body = daily_report.render(report, fmt)
     if out is None:
         click.echo(body, nl=False)  # bytes go to the binary stream

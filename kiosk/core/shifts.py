@@ -105,6 +105,7 @@ def shifts_of_day(day: date, defs: list[ShiftDef], tz_name: str) -> list[ShiftRe
 
 
 PASSAGE_KINDS = kinds_with(passage=True)
+DUTY_KINDS = kinds_with(duty=True)
 
 
 class DutyPeriods:
@@ -132,6 +133,25 @@ class DutyPeriods:
             self.periods.append({"guard_id": guard_id, "name": "", "on": None, "off": moment})
 
 
+def duty_within(periods: list[dict], ref: ShiftRef) -> list[dict]:
+    """The duty periods (``DutyPeriods``, over a time wider than the shift) that overlap the shift,
+    cut to it: a guard on since before the shift is on from its start, one still on after it
+    until its end; a period still open stays open. So a guard who signed on once at 06:00 and
+    worked until 17:00 is on every shift of those hours, each with its own times."""
+    within = []
+    for period in periods:
+        on, off = (datetime.fromisoformat(period[end]) if period[end] else None for end in ("on", "off"))
+        if (on is not None and on >= ref.end) or (off is not None and off <= ref.start):
+            continue
+        within.append({**period, "on": period["on"] if on and on >= ref.start else _local_text(ref.start),
+                       "off": period["off"] if off is None or off <= ref.end else _local_text(ref.end)})
+    return within
+
+
+def _local_text(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")  # as events hold ts_local
+
+
 def summarise(events: list[dict]) -> dict:
     """A shift log from the shift's events (works on gate and office rows alike)."""
     moves = {"in": Counter(), "out": Counter()}
@@ -151,7 +171,7 @@ def summarise(events: list[dict]) -> dict:
         fevers += "fever" in codes
         overrides += event["kind"] == "override"
         returnees += event["kind"] == "returnee"
-        if event["kind"] in kinds_with(duty=True) and event["guard_id"]:
+        if event["kind"] in DUTY_KINDS and event["guard_id"]:
             duty.add(event, data)
             if event["kind"] == "sign_off" and data.get("handover_note"):
                 notes.append({"guard_id": event["guard_id"], "note": data["handover_note"]})

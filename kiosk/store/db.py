@@ -16,6 +16,8 @@ from typing import Callable, Iterator
 import sqlite_utils
 
 from kiosk.store.movements import MOVEMENTS_SQL
+from kiosk.store.office_indexes import OFFICE_PAGE_INDEXES
+from kiosk.store.office_security import SECURITY_LOG_SQL
 from kiosk.store.photos import PHOTOS_SQL
 
 BUSY_TIMEOUT_MS = 10_000
@@ -292,14 +294,46 @@ OFFICE_REPORT_INDEX = """
 CREATE INDEX gate_events_day_site ON gate_events(substr(ts_local, 1, 10), site_id);
 """
 
+# Each person's health status over time (居家隔离, 集中隔离, 健康监测), so a day's report lists
+# who was under a measure on that day, not who is now. Kept by triggers on the registry's
+# ``health`` row (the ledger import and set_health both write it): a new status closes the
+# open period (at the new status's start, or now) and opens its own; a changed end date moves
+# the open period's. Periods already running are copied in as they are.
+OFFICE_HEALTH_PERIODS = """
+CREATE TABLE health_periods (
+    id INTEGER PRIMARY KEY, person_id TEXT NOT NULL, status TEXT NOT NULL, since TEXT, until TEXT,
+    ended_utc TEXT
+);
+CREATE INDEX health_periods_person ON health_periods(person_id, ended_utc);
+INSERT INTO health_periods (person_id, status, since, until)
+    SELECT person_id, status, since, until FROM health WHERE status != 'normal';
+CREATE TRIGGER health_period_insert AFTER INSERT ON health WHEN NEW.status != 'normal'
+BEGIN
+    INSERT INTO health_periods (person_id, status, since, until) VALUES (NEW.person_id, NEW.status, NEW.since, NEW.until);
+END;
+CREATE TRIGGER health_period_until AFTER UPDATE OF until ON health
+    WHEN OLD.status = NEW.status AND OLD.since IS NEW.since AND OLD.until IS NOT NEW.until
+BEGIN
+    UPDATE health_periods SET until = NEW.until WHERE person_id = NEW.person_id AND ended_utc IS NULL;
+END;
+CREATE TRIGGER health_period_change AFTER UPDATE OF status, since ON health
+    WHEN OLD.status IS NOT NEW.status OR OLD.since IS NOT NEW.since
+BEGIN
+    UPDATE health_periods SET ended_utc = COALESCE(NEW.since, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        WHERE person_id = NEW.person_id AND ended_utc IS NULL;
+    INSERT INTO health_periods (person_id, status, since, until)
+        SELECT NEW.person_id, NEW.status, NEW.since, NEW.until WHERE NEW.status != 'normal';
+END;
+"""
+
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
 MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS,
                                               GATE_VISITORS, GATE_SECURITY, GATE_HISTORY_INDEXES, MOVEMENTS_SQL,
                                               PHOTOS_SQL],
                                      "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS, OFFICE_RECORDS, OFFICE_WEB,
                                                 OFFICE_PASSES, OFFICE_REVERIFY, OFFICE_SESSIONS, OFFICE_ACK_WITHHELD,
-                                                OFFICE_PHOTOS_SQL,
-                                                OFFICE_REPORT_INDEX]}
+                                                OFFICE_PHOTOS_SQL, OFFICE_REPORT_INDEX, OFFICE_PAGE_INDEXES,
+                                                OFFICE_HEALTH_PERIODS, SECURITY_LOG_SQL]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

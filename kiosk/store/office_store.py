@@ -61,9 +61,10 @@ def insert_events(store: OfficeStore, rows: list[list]) -> int:
     return store.conn.executemany(INSERT_EVENT, rows).rowcount if rows else 0
 
 
-# The registry tables the office pages and the daily report join (names, households, health), in
+# The registry tables the office pages and the daily report join (names, households, health and
+# its history), in
 # the order their foreign keys need.
-JOINED_REGISTRY = ("households", "persons", "health")
+JOINED_REGISTRY = ("households", "persons", "health", "health_periods")
 
 
 def copy_registry(db: sqlite_utils.Database, store: OfficeStore) -> None:

@@ -303,6 +303,15 @@ class RegistrySettingsTable(Table):
                                 "[rules] key by key")
 
 
+# --- [[communities]] (office) -----------------------------------------------------------------
+
+@table
+class CommunityTable(Table):
+    id: str = setting(help="the community's id, e.g. jinnan")
+    name: str = setting(help="its name as shown, e.g. 锦南社区")
+    sites: list[str] = setting(help="its compounds (ids from `sites`); each compound in one community")
+
+
 # --- the whole file --------------------------------------------------------------------------
 
 @table
@@ -336,6 +345,11 @@ class OfficeToml(CommonToml):
                                               "their bundles carry none and their gates delete what they had")
     database: str | None = setting(None, "where the gates' pulled events live: a postgresql:// URL "
                                    "(a district office), or none for the office.db SQLite file")
+    site_names: dict[str, str] = setting(factory=dict, help="each compound's name as shown, by id "
+                                         "(default: the id)", keys=None)
+    communities: list[CommunityTable] = setting(factory=list, help="the communities the compounds "
+                                                "group into (a compound in none is a community of its own)")
+    district: str = setting("", "the street's or district's name over all the communities")
     sync: SyncTable = setting(factory=SyncTable, help="pulling the gates")
     registry_settings: dict[str, Any] = setting(
         factory=dict, help="settings sent to every gate in the signed registry bundle",
@@ -399,7 +413,8 @@ def _value(kind: Any, value: Any, path: list, name: str | int, meta: Any) -> Any
 
 
 def _mapping(value: Any, path: list, name: str | int, meta: Any) -> dict:
-    """A table whose keys are listed in ``keys`` (decision codes) or checked as a table."""
+    """A table whose keys are listed in ``keys`` (decision codes), any (``keys`` None: text
+    values by free ids, checked where they are used) or checked as a table."""
     keys = meta.get("keys", ())
     if dataclasses.is_dataclass(keys):
         read_table(keys, value, [*path, name])  # refuses what that table would
@@ -407,7 +422,7 @@ def _mapping(value: Any, path: list, name: str | int, meta: Any) -> dict:
     if not isinstance(value, dict):
         raise _bad_type(path, name, "table", value)
     for key, item in value.items():
-        if key not in keys:
+        if keys is not None and key not in keys:
             raise _unknown([*path, name], key, item, list(keys))
         _scalar(str, item, [*path, name], key, meta)
     return dict(value)

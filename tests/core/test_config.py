@@ -227,7 +227,7 @@ SECTIONS = {
     "### `proximity`": typed.ProximityTable, "### `debounce`": typed.DebounceTable,
     "### lane `signals`": typed.PinsTable, "## `[signals]`": typed.SignalsTable,
     "## `[gate]`": typed.GateTable, "## `[voice]`": typed.VoiceTable, "## `[web]`": typed.WebTable, "## `[sync]`": typed.SyncTable,
-    "## `[registry_settings]`": typed.RegistrySettingsTable,
+    "## `[registry_settings]`": typed.RegistrySettingsTable, "## `[[communities]]`": typed.CommunityTable,
 }
 
 

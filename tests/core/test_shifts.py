@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from kiosk.core.rules import Scan
-from kiosk.core.shifts import ShiftConfigError, shift_at, shift_defs, shifts_of_day
+from kiosk.core.shifts import ShiftConfigError, duty_within, shift_at, shift_defs, shifts_of_day
 from kiosk.store.config import DEFAULT_SHIFTS
 from kiosk.store.shift_logs import shift_log
 from tests.conftest import NOW, SHANGHAI
@@ -136,3 +136,19 @@ def test_shift_log_counts_referrals(gate, mint):
     gate.check(Scan(direction="in", token=mint(subject_id="R999"), temperature=36.5), NOW)
     log = shift_log(gate.db, gate.shift(NOW))
     assert (log["referrals"], log["refusals_by_code"], log["entries"]) == (1, {}, {"persons": 0, "vehicles": 0})
+
+
+def test_a_guard_on_duty_across_shifts_is_on_each_with_its_times_within_it():
+    """Signed on once at 06:00 and off at 17:00: on the night, morning and afternoon shifts."""
+    night, morning, afternoon = shifts_of_day(date(2026, 11, 29), shift_defs(DEFAULT_SHIFTS), "Asia/Shanghai")
+    periods = [{"guard_id": "G001", "name": "王建国", "on": "2026-11-29T06:00:00.000+08:00",
+                "off": "2026-11-29T17:00:00.000+08:00"},
+               {"guard_id": "G002", "name": "赵卫东", "on": "2026-11-29T15:00:00.000+08:00", "off": None},
+               {"guard_id": "S001", "name": "", "on": None, "off": "2026-11-29T08:00:00.000+08:00"}]
+
+    def times(ref):
+        return [(p["guard_id"], (p["on"] or "")[11:16], (p["off"] or "")[11:16]) for p in duty_within(periods, ref)]
+
+    assert times(night) == [("G001", "06:00", "08:00"), ("S001", "00:00", "08:00")]
+    assert times(morning) == [("G001", "08:00", "16:00"), ("G002", "15:00", "")]
+    assert times(afternoon) == [("G001", "16:00", "17:00"), ("G002", "16:00", "")]

@@ -1,9 +1,9 @@
 """A scripted day at two gates of two compounds, pulled by one office over real HTTP (issue 12).
 
-One office (sites jinan and longhai), a gate per compound, three shifts at each, fevers (one
+One office (compounds jinan 锦楠花园 and longhai 龙海家园, each its own community, one street), a gate per compound, three shifts at each, fevers (one
 re-measured and let through by a supervisor), isolated persons (one let out to hospital),
 a returnee from a high-risk area, vehicles with their drivers, a typed pass number, a guard
-signing on a second time. Every figure the office tests assert is worked out in EXPECTED.
+signing on a second time, a guard on duty through a whole shift he signed on before. Every figure the office tests assert is worked out in EXPECTED.
 """
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ LONGHAI = [  # id, name, phone, building, unit, room, plate, health, cadre
     ("L003", "郑强", "13700000003", "2", "1", "201", "", "居家隔离", "冯干部"),
     ("L004", "王芳", "13700000004", "2", "2", "202", "", "健康监测", "冯干部"),
 ]
+# Two communities of one compound each under one street (issue 16): a community's figures are its
+# compound's, the street's both added up.
+LEVELS = {"site_names": {"jinan": "锦楠花园", "longhai": "龙海家园"}, "district": "小寨路街道",
+          "communities": [{"id": "jinnan", "name": "锦南社区", "sites": ["jinan"]},
+                          {"id": "haitang", "name": "海棠社区", "sites": ["longhai"]}]}
 GUARDS = {"jinan": [("G001", "王建国", "1234", "guard"), ("G002", "赵卫东", "2345", "guard"),
                     ("S001", "李秀英", "999999", "supervisor")],
           "longhai": [("G101", "孙振华", "3456", "guard"), ("G102", "周海", "4567", "guard"),
@@ -65,7 +70,7 @@ def build(root: Path, database: str | None = None) -> OfficeDay:
     """The office (its store: ``database``, a PostgreSQL URL, or office.db) and both gates, with
     registries, guards and passes (nothing happened yet)."""
     office_cfg = create_home(root / "office", {"role": "office", "site_id": "jinan", "sites": ["jinan", "longhai"],
-                                               **({"database": database} if database else {})})
+                                               **LEVELS, **({"database": database} if database else {})})
     homes = {}
     with Office(office_cfg) as office:
         public = office_mod.init_keys(office)
@@ -145,7 +150,7 @@ def play_longhai(day: OfficeDay) -> None:
         gate.sign_on("G102", "4567", "in", at(7, 0))
         gate.check(Scan("out", token=token("L001"), lane="out"), at(7, 30))
         gate.sign_off("G102", "4567", at(7, 59), "交接正常")
-        gate.sign_on("G101", "3456", "in", at(8, 0))
+        gate.sign_on("G101", "3456", "in", at(7, 50))  # before the morning shift, and on through all of it
         gate.check(Scan("in", token=token("L002"), lane="in", temperature=37.6), at(8, 30))
         gate.check_vehicle(Scan("out", token=token("陕A11111"), lane="out"),
                            Scan("out", token=token("L004"), lane="out"), at(9, 0))
@@ -153,8 +158,8 @@ def play_longhai(day: OfficeDay) -> None:
         gate.override(refused.event["id"], "G101", "就医", at(10, 31), "S101", "888888")
         gate.check(Scan("in", pass_id=pass_of(gate, "L001"), source="manual", lane="in", temperature=36.5),
                    at(12, 0))
-        gate.sign_off("G101", "3456", at(15, 50), "无")
         gate.sign_on("S101", "888888", "in", at(16, 0))
+        gate.sign_off("G101", "3456", at(16, 10), "无")
         gate.check(Scan("in", token=token("L002"), lane="in", temperature=36.6), at(19, 0))
         gate.sign_off("S101", "888888", at(23, 0))
 

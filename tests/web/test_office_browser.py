@@ -60,8 +60,8 @@ def test_login_and_the_main_page(page, server):
     page.wait_for_url(server.url + "/")
     page.goto(f"{server.url}/?date={DAY}")
     text = visible(page)
-    assert "jinan 当前在内 4人 1车 进入 4人 1车 · 外出 2人 0车 发热拦截 1 · 人工放行 1" in text
-    assert "longhai 当前在内 2人 0车 进入 2人 0车 · 外出 3人 1车 发热拦截 1 · 人工放行 1" in text
+    assert "锦楠花园 当前在内 4人 1车 进入 4人 1车 · 外出 2人 0车 发热拦截 1 · 人工放行 1" in text
+    assert "龙海家园 当前在内 2人 0车 进入 2人 0车 · 外出 3人 1车 发热拦截 1 · 人工放行 1" in text
     assert "未确认警报 9 条" in text
     assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"]
     ARTIFACTS.mkdir(exist_ok=True)
@@ -78,7 +78,7 @@ def test_each_page_from_the_menu(page, server):
         assert heading in page.inner_text("h1")
         assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"], endpoint
     page.goto(server.url + "/inside")
-    assert "jinan: 4人 1车" in visible(page) and "longhai: 2人 0车" in visible(page)
+    assert "锦楠花园: 4人 1车" in visible(page) and "龙海家园: 2人 0车" in visible(page)
 
 
 def test_filters_and_the_xlsx_export(page, server):
@@ -88,11 +88,11 @@ def test_filters_and_the_xlsx_export(page, server):
     page.click("#filter")
     page.wait_for_url(re.compile("code=fever"))
     assert "共 1 条" in visible(page)
-    assert visible(page, "table.events tbody") .strip().startswith("2026-11-29 08:30:00 longhai longhai-gate")
+    assert visible(page, "table.events tbody") .strip().startswith("2026-11-29 08:30:00 龙海家园 longhai-gate")
     with page.expect_download() as download:
         page.click("#export-xlsx")
     sheet = workbook(download).active
-    assert [c.value for c in sheet[2]] == [datetime(2026, 11, 29, 8, 30), "longhai", "longhai-gate", "in", "进", "扫码",
+    assert [c.value for c in sheet[2]] == [datetime(2026, 11, 29, 8, 30), "龙海家园", "longhai-gate", "in", "进", "扫码",
                                            "禁止通行", "体温异常", "孙丽", "L002", "1栋1单元102室", None, 37.6, "G101",
                                            "2026-11-29 早班"]
     assert sheet.max_row == 2 and sheet.freeze_panes == "A2"
@@ -131,7 +131,7 @@ def test_daily_report_printed_and_as_pdf(page, server, tmp_path):
     download.value.save_as(pdf)
     text = re.sub(r"[ \t]+", " ", subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
                                                  text=True, check=True).stdout)
-    for line in ("社区防疫卡口日报 2026-11-29", "longhai 小区 · 2026-11-29", "居家隔离 1：郑强",
+    for line in ("社区防疫卡口日报 2026-11-29", "小区：龙海家园 · 2026-11-29", "居家隔离 1：郑强",
                  "jinan-gate 早班 王建国(G001) 08:00–11:30；王建国(G001) 12:15–15:58"):
         assert line in text
     subprocess.run(["pdftoppm", "-r", "60", "-png", "-singlefile", str(pdf), str(tmp_path / "page")], check=True)
@@ -143,12 +143,12 @@ def test_daily_report_printed_and_as_pdf(page, server, tmp_path):
     assert cells == {"进入": "4人 1车", "外出": "2人 0车", "通行人数（去重）": "5", "日终在内": "4人 1车"}
     page.goto(f"{server.url}/report.html?date={DAY}")
     page.emulate_media(media="print")
-    assert "jinan 小区 · 2026-11-29" in page.inner_text("h2") and "longhai" in visible(page, "body")
+    assert "小区：锦楠花园 · 2026-11-29" in page.inner_text("h2") and "龙海家园" in visible(page, "body")
     page.screenshot(path=str(ARTIFACTS / "office-daily-report.png"), full_page=True)
     page.emulate_media(media="screen")
 
 
 def test_english_on_request(page, server):
     page.goto(f"{server.url}/inside?lang=en")
-    assert "jinan: 4 persons 1 vehicles" in visible(page)
+    assert "锦楠花园: 4 persons 1 vehicles" in visible(page)
     page.goto(f"{server.url}/inside?lang=zh")

@@ -1,13 +1,16 @@
-"""The office page's logins are server-side sessions: logout and user removal end them (issue 14, item 5)."""
+"""The office page's logins are server-side sessions: logout and user removal end them (issue 14, item 5);
+its failed logins are recorded in its security log, shown to office users (issue 12)."""
 
 from __future__ import annotations
+
+import re
 
 from click.testing import CliRunner
 
 from kiosk.cli.root import cli
 from kiosk.core.clock import FixedClock
 from tests.web.conftest import TOKEN
-from tests.web.office_day import OFFICE_USER, PASSWORD, at
+from tests.web.office_day import OFFICE_USER, PASSWORD, VIEWER_USER, at
 from web import create_app
 
 
@@ -52,3 +55,21 @@ def test_removing_the_user_ends_their_open_session(office_day):
     assert removed.exit_code == 0, removed.output
     assert client.get("/").status_code == 302
     assert client.post("/alerts/nosuch/ack", data={}).status_code in (400, 401)  # CSRF or no session: refused
+
+
+def test_failed_logins_are_recorded_and_shown_to_office_users(office_day):
+    app = _app(office_day)
+    stranger = app.test_client()
+    token = TOKEN.search(stranger.get("/login").get_data(as_text=True)).group(1)
+    for name, password in ((OFFICE_USER, "guess-1"), ("admin", "guess-2"), (VIEWER_USER, PASSWORD)):
+        stranger.post("/login", data={"name": name, "password": password, "csrf_token": token})
+    office = _login(app, OFFICE_USER)
+    page = office.get("/security").get_data(as_text=True)
+    rows = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip()
+            for row in re.findall(r"<tr><td>.*?</tr>", page, re.S)]
+    assert rows == ["2026-11-29 23:59 admin 127.0.0.1 用户名或密码错误",
+                    "2026-11-29 23:59 office 127.0.0.1 用户名或密码错误"]
+    assert 'id="nav-security"' in page
+    viewer = _login(app, VIEWER_USER)
+    assert viewer.get("/security").status_code == 403
+    assert 'id="nav-security"' not in viewer.get("/").get_data(as_text=True)

@@ -79,18 +79,18 @@ def test_an_office_folder_serves_the_office_page_and_refuses_strangers(app):
 
 def test_main_page_shows_each_compound_and_the_gates(client):
     page = text(client.get(f"/?date={DAY}"))
-    assert "jinan 当前在内 4人 1车 进入 4人 1车 · 外出 2人 0车 发热拦截 1 · 人工放行 1" in page
-    assert "longhai 当前在内 2人 0车 进入 2人 0车 · 外出 3人 1车 发热拦截 1 · 人工放行 1" in page
+    assert "锦楠花园 当前在内 4人 1车 进入 4人 1车 · 外出 2人 0车 发热拦截 1 · 人工放行 1" in page
+    assert "龙海家园 当前在内 2人 0车 进入 2人 0车 · 外出 3人 1车 发热拦截 1 · 人工放行 1" in page
     assert "未确认警报 9 条" in page
-    assert "jinan-gate jinan 2026-11-29 23:59" in page and "longhai-gate longhai 2026-11-29 23:59" in page
+    assert "jinan-gate 锦楠花园 2026-11-29 23:59" in page and "longhai-gate 龙海家园 2026-11-29 23:59" in page
 
 
 def test_events_of_every_gate_filtered_and_keyset_paged(client, monkeypatch):
     assert "共 32 条" in text(client.get("/events"))
     fevers = client.get("/events?code=fever")
     assert rows_of(fevers.get_data(as_text=True), "events") == [
-        "2026-11-29 09:00:00 jinan jinan-gate in 进 扫码 禁止通行 体温异常 张丽 R002 1栋1单元101室 38.2 G001",
-        "2026-11-29 08:30:00 longhai longhai-gate in 进 扫码 禁止通行 体温异常 孙丽 L002 1栋1单元102室 37.6 G101"]
+        "2026-11-29 09:00:00 锦楠花园 jinan-gate in 进 扫码 禁止通行 体温异常 张丽 R002 1栋1单元101室 38.2 G001",
+        "2026-11-29 08:30:00 龙海家园 longhai-gate in 进 扫码 禁止通行 体温异常 孙丽 L002 1栋1单元102室 37.6 G101"]
     window = client.get("/events?site=jinan&start=2026-11-29T08:00&end=2026-11-29T12:00&outcome=allow").get_data(
         as_text=True)
     assert [row.split(" ")[1] for row in rows_of(window, "events")] == ["11:00:00", "09:06:00", "08:10:00"]
@@ -107,11 +107,11 @@ def test_events_of_every_gate_filtered_and_keyset_paged(client, monkeypatch):
         found = re.search(r'<a href="([^"]+)" id="next-page"', html)
         url = found.group(1).replace("&amp;", "&") if found else None
     assert len(seen) == 32 and len(set(seen)) == 32
-    assert seen[0].startswith("2026-11-29 23:50:00 jinan") and seen[-1].startswith("2026-11-29 00:05:00 jinan")
+    assert seen[0].startswith("2026-11-29 23:50:00 锦楠花园") and seen[-1].startswith("2026-11-29 00:05:00 锦楠花园")
 
 
 def test_event_pages_follow_the_time_index_without_sorting(office_day):
-    """Keyset paging stays fast at a million rows: SQLite walks gate_events_time, sorts nothing."""
+    """Keyset paging stays fast at a million rows: SQLite walks the compound's time index, sorts nothing."""
     with Office.open(office_day) as office:
         if office.store is not office.db:
             pytest.skip("SQLite's query plan")
@@ -119,7 +119,7 @@ def test_event_pages_follow_the_time_index_without_sorting(office_day):
         plan = " / ".join(row[3] for row in office.db.execute(
             f"EXPLAIN QUERY PLAN {EVENT_ROWS} WHERE {where} AND (e.ts_utc, e.gate, e.seq) < (?, ?, ?) "
             "ORDER BY e.ts_utc DESC, e.gate DESC, e.seq DESC LIMIT 51", [*params, "2026-11-29T12:00", "x", 1]))
-    assert "USING INDEX gate_events_time" in plan and "TEMP B-TREE" not in plan
+    assert "USING INDEX gate_events_site (site_id=? AND (ts_utc,gate,seq)<(?,?,?))" in plan and "TEMP B-TREE" not in plan
 
 
 def test_web_users_of_an_office_folder_are_office_or_viewer(office_day):
@@ -141,7 +141,7 @@ def test_event_exports_have_chinese_labels_values_and_date_time_cells(client):
     sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
     assert [c.value for c in sheet[1]] == ["时间", "小区", "门岗", "通道", "方向", "类型", "结果", "原因", "姓名", "编号",
                                            "住户", "车牌", "体温", "值班员", "班次"]
-    assert [c.value for c in sheet[2]] == [datetime(2026, 11, 29, 9, 0), "jinan", "jinan-gate", "in", "进", "扫码",
+    assert [c.value for c in sheet[2]] == [datetime(2026, 11, 29, 9, 0), "锦楠花园", "jinan-gate", "in", "进", "扫码",
                                            "禁止通行", "体温异常", "张丽", "R002", "1栋1单元101室", None, 38.2, "G001",
                                            "2026-11-29 早班"]
     assert sheet["A2"].is_date and sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:O3"
@@ -149,9 +149,9 @@ def test_event_exports_have_chinese_labels_values_and_date_time_cells(client):
     body = client.get("/events.csv?person=L003").data.decode("utf-8")
     assert body.startswith("\ufeff时间,小区,门岗")
     assert list(csv.reader(io.StringIO(body[1:])))[1:] == [
-        ["2026-11-29 10:31:00", "longhai", "longhai-gate", "out", "出", "人工放行", "通行", "", "郑强", "L003",
+        ["2026-11-29 10:31:00", "龙海家园", "longhai-gate", "out", "出", "人工放行", "通行", "", "郑强", "L003",
          "2栋1单元201室", "", "", "G101", "2026-11-29 早班"],
-        ["2026-11-29 10:30:00", "longhai", "longhai-gate", "out", "出", "扫码", "禁止通行", "居家隔离人员，不得外出", "郑强",
+        ["2026-11-29 10:30:00", "龙海家园", "longhai-gate", "out", "出", "扫码", "禁止通行", "居家隔离人员，不得外出", "郑强",
          "L003", "2栋1单元201室", "", "", "G101", "2026-11-29 早班"]]
 
 
@@ -162,10 +162,13 @@ def test_shift_logs_across_gates_with_names_and_exact_duty_times(client):
         "jinan-gate 早班 08:00–16:00 王建国(G001) 08:00–11:30；王建国(G001) 12:15–15:58 2 人，1 车 1 人，0 车 "
         "体温异常 × 1；居家隔离人员，不得外出 × 1 1 1 1 G001: 午饭 G001: 2号楼外卖已登记",
         "jinan-gate 中班 16:00–00:00 李秀英(S001) 16:00–23:50 2 人，0 车 0 人，0 车 通行证已注销 × 1 0 0 0",
-        "longhai-gate 夜班 00:00–08:00 周海(G102) 07:00–07:59 0 人，0 车 1 人，0 车 0 0 0 0 G102: 交接正常",
-        "longhai-gate 早班 08:00–16:00 孙振华(G101) 08:00–15:50 1 人，0 车 2 人，1 车 "
-        "体温异常 × 1；居家隔离人员，不得外出 × 1 1 1 0 G101: 无",
-        "longhai-gate 中班 16:00–00:00 马红梅(S101) 16:00–23:00 1 人，0 车 0 人，0 车 0 0 0 0"]
+        # 孙振华 signed on at 07:50 and off at 16:10: on all three shifts, each with its own times
+        "longhai-gate 夜班 00:00–08:00 周海(G102) 07:00–07:59；孙振华(G101) 07:50–08:00 0 人，0 车 1 人，0 车 0 0 0 0 "
+        "G102: 交接正常",
+        "longhai-gate 早班 08:00–16:00 孙振华(G101) 08:00–16:00 1 人，0 车 2 人，1 车 "
+        "体温异常 × 1；居家隔离人员，不得外出 × 1 1 1 0",
+        "longhai-gate 中班 16:00–00:00 孙振华(G101) 16:00–16:10；马红梅(S101) 16:00–23:00 1 人，0 车 0 人，0 车 0 0 0 0 "
+        "G101: 无"]
 
 
 def test_alerts_across_gates_with_names_cadre_and_what_followed(client):
@@ -199,7 +202,7 @@ def test_acknowledging_an_alert_with_a_note_and_viewers_only_read(app, client, o
 def test_who_is_inside_now_per_compound_with_caveats(client):
     html = client.get("/inside").get_data(as_text=True)
     jinan = re.search(r'<section class="compound" id="inside-jinan">.*?</section>', html, re.S).group(0)
-    assert "jinan: 4人 1车" in text_of(jinan)
+    assert "锦楠花园: 4人 1车" in text_of(jinan)
     assert [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip()
             for row in re.findall(r"<tr class=.*?</tr>", jinan, re.S)] == [
         "张丽 R002 1栋1单元101室 2026-11-29 09:06 jinan-gate 人工放行",
@@ -208,7 +211,7 @@ def test_who_is_inside_now_per_compound_with_caveats(client):
         "黄磊 R006 3栋2单元601室 2026-11-29 20:00 jinan-gate 未扫码",
         "张晓明 1栋1单元101室 陕H12345 2026-11-29 11:00 jinan-gate"]
     longhai = re.search(r'<section class="compound" id="inside-longhai">.*?</section>', html, re.S).group(0)
-    assert "longhai: 2人 0车" in text_of(longhai)
+    assert "龙海家园: 2人 0车" in text_of(longhai)
     assert "不是人口普查" in text_of(html)
 
 
@@ -230,20 +233,23 @@ def test_contact_tracing_of_a_person_a_household_and_a_gate_window(client):
     assert [row[8] for row in exported.iter_rows(min_row=2, values_only=True)] == ["郑强", "郑强", "王芳", "孙丽"]
 
 
+HEALTH_SOURCE = ("名单依据", "台账中 2026-11-29 当天有效的隔离、监测记录；返乡为当天报备")
 REPORT_JINAN = [("进入", "4人 1车"), ("外出", "2人 0车"), ("通行人数（去重）", "5"), ("日终在内", "4人 1车"),
                 ("发热拦截", "1"), ("", "09:00 jinan-gate 张丽 38.2℃ 复测36.8℃ 请人工核验 已人工放行"),
                 ("返乡报备", "高风险1人；中风险0人；低风险0人"), ("居家隔离", "1：刘洋"), ("集中隔离", "1：陈静"),
-                ("健康监测", "1：杨帆"), ("拒绝通行（按原因）", "体温异常 × 1；居家隔离人员，不得外出 × 1；通行证已注销 × 1"),
+                ("健康监测", "1：杨帆"), HEALTH_SOURCE, ("拒绝通行（按原因）", "体温异常 × 1；居家隔离人员，不得外出 × 1；通行证已注销 × 1"),
                 ("人工放行", "1"), ("", "09:06 jinan-gate 张丽：复测正常"),
                 ("jinan-gate 夜班", "赵卫东(G002) 00:05–07:55"),
                 ("jinan-gate 早班", "王建国(G001) 08:00–11:30；王建国(G001) 12:15–15:58"),
                 ("jinan-gate 中班", "李秀英(S001) 16:00–23:50")]
 REPORT_LONGHAI = [("进入", "2人 0车"), ("外出", "3人 1车"), ("通行人数（去重）", "4"), ("日终在内", "2人 0车"),
                   ("发热拦截", "1"), ("", "08:30 longhai-gate 孙丽 37.6℃"), ("返乡报备", "高风险0人；中风险0人；低风险0人"),
-                  ("居家隔离", "1：郑强"), ("集中隔离", "0"), ("健康监测", "1：王芳"),
+                  ("居家隔离", "1：郑强"), ("集中隔离", "0"), ("健康监测", "1：王芳"), HEALTH_SOURCE,
                   ("拒绝通行（按原因）", "体温异常 × 1；居家隔离人员，不得外出 × 1"), ("人工放行", "1"),
-                  ("", "10:31 longhai-gate 郑强：就医"), ("longhai-gate 夜班", "周海(G102) 07:00–07:59"),
-                  ("longhai-gate 早班", "孙振华(G101) 08:00–15:50"), ("longhai-gate 中班", "马红梅(S101) 16:00–23:00")]
+                  ("", "10:31 longhai-gate 郑强：就医"),
+                  ("longhai-gate 夜班", "周海(G102) 07:00–07:59；孙振华(G101) 07:50–08:00"),
+                  ("longhai-gate 早班", "孙振华(G101) 08:00–16:00"),
+                  ("longhai-gate 中班", "孙振华(G101) 16:00–16:10；马红梅(S101) 16:00–23:00")]
 
 
 def report_pairs(html: str) -> list[tuple[str, str]]:
@@ -255,7 +261,7 @@ def test_daily_report_page_and_printable_html(client):
     page = client.get(f"/report?date={DAY}").get_data(as_text=True)
     assert report_pairs(page) == REPORT_JINAN + REPORT_LONGHAI
     printable = client.get(f"/report.html?date={DAY}&site=longhai").get_data(as_text=True)
-    assert "<h1>社区防疫卡口日报 2026-11-29</h1>" in printable and "<h2>longhai 小区 · 2026-11-29</h2>" in printable
+    assert "<h1>社区防疫卡口日报 2026-11-29</h1>" in printable and "<h2>小区：龙海家园 · 2026-11-29</h2>" in printable
     assert '<link rel="stylesheet" href="/static/report-print.css">' in printable and "<nav" not in printable
     style = client.get("/static/report-print.css")
     assert "@media print" in style.get_data(as_text=True)  # no inline style under the CSP
@@ -266,8 +272,8 @@ def test_daily_report_page_and_printable_html(client):
 def test_daily_report_xlsx_cell_by_cell(client):
     sheet = openpyxl.load_workbook(io.BytesIO(client.get(f"/report.xlsx?date={DAY}").data)).active
     cells = [tuple(c if c is not None else "" for c in row) for row in sheet.iter_rows(values_only=True)]
-    assert cells == [("社区防疫卡口日报 2026-11-29", ""), ("", ""), ("jinan 小区 · 2026-11-29", ""), *REPORT_JINAN,
-                     ("", ""), ("longhai 小区 · 2026-11-29", ""), *REPORT_LONGHAI]
+    assert cells == [("社区防疫卡口日报 2026-11-29", ""), ("", ""), ("小区：锦楠花园 · 2026-11-29", ""), *REPORT_JINAN,
+                     ("", ""), ("小区：龙海家园 · 2026-11-29", ""), *REPORT_LONGHAI]
 
 
 def test_daily_report_pdf_has_the_chinese_text(client, tmp_path):
@@ -277,7 +283,7 @@ def test_daily_report_pdf_has_the_chinese_text(client, tmp_path):
     pdf_text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "report.pdf"), "-"], capture_output=True,
                               text=True, check=True).stdout
     lines = [re.sub(r"\s+", " ", line).strip() for line in pdf_text.splitlines() if line.strip()]
-    assert lines[:3] == ["社区防疫卡口日报 2026-11-29", "jinan 小区 · 2026-11-29", "进入 4人 1车"]
+    assert lines[:3] == ["社区防疫卡口日报 2026-11-29", "小区：锦楠花园 · 2026-11-29", "进入 4人 1车"]
     for label, value in REPORT_JINAN + REPORT_LONGHAI:
         assert f"{label} {value}".strip() in lines
     fonts = subprocess.run(["pdffonts", str(tmp_path / "report.pdf")], capture_output=True, text=True).stdout
@@ -304,6 +310,6 @@ def test_cli_report_gives_the_same_in_every_format(office_day, tmp_path, client)
         assert (tmp_path / f"report.{fmt}").read_bytes()[:4] == (b"PK\x03\x04" if fmt == "xlsx" else b"%PDF")
     sheet = openpyxl.load_workbook(tmp_path / "report.xlsx").active
     assert sheet["A4"].value == "进入" and sheet["B4"].value == "4人 1车"
-    assert "jinan 小区 · 2026-11-29 进入 4人 1车" in re.sub(r"\s+", " ", subprocess.run(
+    assert "小区：锦楠花园 · 2026-11-29 进入 4人 1车" in re.sub(r"\s+", " ", subprocess.run(
         ["pdftotext", "-layout", str(tmp_path / "report.pdf"), "-"], capture_output=True, text=True).stdout)
     assert report_pairs(report("--format", "html", "--site", "jinan").output) == REPORT_JINAN
