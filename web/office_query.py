@@ -143,7 +143,7 @@ def count_events(db: sqlite_utils.Database, flt: OfficeFilter, cap: int = COUNT_
     """How many events match, counted up to ``cap`` + 1 (shown as "10,000+"): an exact total of a
     million rows would read them all on every page, as search engines know."""
     where, params = flt.where()
-    return db.conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM gate_events e WHERE {where} LIMIT ?)",
+    return db.conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM gate_events e WHERE {where} LIMIT ?) AS hits",
                            [*params, cap + 1]).fetchone()[0]
 
 
@@ -155,7 +155,7 @@ def choices(db: sqlite_utils.Database, sites: list[str]) -> dict:
     return {"sites": sites,
             "gates": column("SELECT name FROM gates ORDER BY name"),
             "lanes": column(f"SELECT DISTINCT lane FROM (SELECT lane FROM gate_events ORDER BY ts_utc DESC "
-                            f"LIMIT {LANE_SAMPLE}) WHERE lane IS NOT NULL ORDER BY lane")}
+                            f"LIMIT {LANE_SAMPLE}) AS recent WHERE lane IS NOT NULL ORDER BY lane")}
 
 
 # --- alerts ----------------------------------------------------------------------------
@@ -198,7 +198,7 @@ def find_alerts(db: sqlite_utils.Database, flt: OfficeFilter, open_only: bool = 
 def count_open_alerts(db: sqlite_utils.Database, cap: int = OPEN_ALERTS_CAP) -> int:
     """Unacknowledged alerts up to ``cap`` + 1, walking only the alerts' index."""
     return db.conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM gate_events e WHERE {office_indexes.alert('e.')} "
-                           f"AND {OPEN} LIMIT ?)", [cap + 1]).fetchone()[0]
+                           f"AND {OPEN} LIMIT ?) AS hits", [cap + 1]).fetchone()[0]
 
 
 # --- who is inside now -----------------------------------------------------------------
@@ -213,7 +213,7 @@ def _last_passages(db: sqlite_utils.Database, who: str, condition: str, site: st
             SELECT (SELECT min({who}) {walk})
             UNION ALL SELECT (SELECT min({who}) {walk} AND {who} > walk.who) FROM walk WHERE walk.who IS NOT NULL)
         SELECT x.*, walk.who AS who, p.name AS person_name, h.building, h.unit, h.room FROM walk
-        JOIN gate_events x ON x.rowid = (SELECT e.rowid {walk} AND {who} = walk.who
+        JOIN gate_events x ON (x.gate, x.seq) = (SELECT e.gate, e.seq {walk} AND {who} = walk.who
             AND (:until = '' OR e.ts_local < :until) ORDER BY e.ts_utc DESC, e.gate DESC, e.seq DESC LIMIT 1)
         LEFT JOIN persons p ON p.id = x.subject_id AND COALESCE(x.subject_kind, '') != 'vehicle'
         LEFT JOIN households h ON h.id = x.household_id

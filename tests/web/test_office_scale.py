@@ -11,7 +11,7 @@ import pytest
 
 from kiosk.core.clock import FixedClock
 from kiosk.office.service import Office
-from kiosk.store import db as store_db
+from kiosk.store.office_store import open_office_store
 from tests.web.office_day import at
 from tests.web.test_office_web import logged_in, text
 from web import create_app, office_query
@@ -29,10 +29,8 @@ ALIAS = re.compile(r"\bgate_events\s+(?:AS\s+)?(\w+)", re.I)
 def traced(office_day):
     """Every statement the office page runs, as run (parameters bound)."""
     statements: list[str] = []
-    real_open = store_db.open_db
-
-    def open_traced(path, role):
-        opened = real_open(path, role)
+    def open_traced(config):
+        opened = open_office_store(config)  # this office's store is its SQLite file
         opened.conn.set_trace_callback(statements.append)
         return opened
 
@@ -53,7 +51,7 @@ def unbounded_steps(conn, sql: str) -> list[str]:
 @pytest.mark.parametrize("url", PAGES)
 def test_every_page_query_is_an_index_search_or_bounded(traced, office_day, monkeypatch, url):
     app, statements, open_traced = traced
-    monkeypatch.setattr("web.office_web.open_db", open_traced)
+    monkeypatch.setattr("web.office_web.open_office_store", open_traced)
     client = logged_in(app)
     statements.clear()
     assert client.get(url).status_code == 200
