@@ -381,3 +381,29 @@ def verify_log(ctx):
         click.echo(problem, err=True)
     say("cli.verify_ok" if report.ok else "cli.verify_failed", count=report.checked)
     ctx.exit(0 if report.ok else 1)
+
+
+@click.command("acknowledge-lost-events")
+@click.argument("supervisor_id")
+@click.option("--pin", prompt=True, hide_input=True, envvar="KIOSK_PIN")
+@click.pass_context
+def acknowledge_lost_events(ctx, supervisor_id, pin):
+    """After the card lost recorded events (verify-log, doctor: "events lost"), let recording go on.
+
+    Records a `log_gap` event that declares the lost seqs and takes the seq after them, so no
+    seq the office may already hold is used twice. Needs a supervisor's PIN. Exit status 1 when
+    no events were lost.
+
+    \b
+    Example:
+        kiosk acknowledge-lost-events S001
+    """
+    gate = open_gate(ctx)
+    try:
+        event = gate.acknowledge_lost_events(supervisor_id, pin, now(gate))
+    except events_mod.LostEvents:
+        say("lost_events.none")
+        ctx.exit(1)
+    data = json.loads(event["data"])
+    say("lost_events.acknowledged", lost_from=data["lost_from"], lost_to=data["lost_to"], seq=event["seq"],
+        guard_id=event["guard_id"])

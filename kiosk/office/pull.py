@@ -25,7 +25,7 @@ from typing import Callable, Iterator
 import requests
 
 from kiosk.core import safe_json
-from kiosk.core.chain import GENESIS_HASH, event_hash
+from kiosk.core.chain import GENESIS_HASH, declared_gap, event_hash
 from kiosk.core.clock import parse_utc, utc_text
 from kiosk.core.protocol import (
     API,
@@ -155,10 +155,26 @@ class EventSink:
         self.stored = 0
 
     def add(self, row: dict) -> None:
-        check_link(event_row(row), self.seq, self.hash, self.gate_id)
+        gap = declared_gap(event_row(row))
+        check_link(row, *self._link_point(row, gap), self.gate_id)
         if not self.conn.execute(INSERT_EVENT, [self.name, *(row[c] for c in EVENT_COLUMNS), self.offset]).rowcount:
             raise SyncError("duplicate", f"event {row['id']} is already stored for another gate name")
+        if gap:
+            self.conn.execute("UPDATE gates SET lost_ranges = json_insert(coalesce(lost_ranges, '[]'), '$[#]', "
+                              "json_array(?, ?)) WHERE name = ?", [*gap, self.name])
         self.seq, self.hash, self.stored = row["seq"], row["hash"], self.stored + 1
+
+    def _link_point(self, row: dict, gap: tuple[int, int] | None) -> tuple[int, str | None]:
+        """The (seq, hash) the row must follow: the office's head; for the gate's declaration of
+        lost events (``log_gap``, some of them perhaps stored here already), the event before
+        the lost ones, which the office holds."""
+        if gap is None or not gap[0] - 1 <= self.seq <= gap[1]:
+            return self.seq, self.hash
+        before = gap[0] - 1
+        if before == self.seq:
+            return row["seq"] - 1, self.hash
+        held = self.conn.execute("SELECT hash FROM gate_events WHERE gate = ? AND seq = ?", [self.name, before]).fetchone()
+        return row["seq"] - 1, held[0] if held else GENESIS_HASH if before == 0 else None
 
     def save_cursor(self) -> None:
         self.conn.execute("UPDATE gates SET last_seq = ?, last_hash = ? WHERE name = ?",
@@ -460,8 +476,10 @@ def _reverify(office: Office, client: GateClient, gate: dict, lowest: int) -> No
     if first > last:
         return
     answer = json_object(client.request("GET", "/digest", params={"first": first, "last": last}).content, "/digest")
-    held = office.db.conn.execute("SELECT seq, hash FROM gate_events WHERE gate = ? AND seq BETWEEN ? AND ? "
-                                  "ORDER BY seq", [gate["name"], first, last]).fetchall()
+    lost = json.loads(gate["lost_ranges"] or "[]")  # declared lost on the gate: the office may hold them
+    held = [(seq, hash_) for seq, hash_ in office.db.conn.execute(
+        "SELECT seq, hash FROM gate_events WHERE gate = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+        [gate["name"], first, last]) if not any(low <= seq <= high for low, high in lost)]
     if field(answer, "digest", str, "/digest") != range_digest(held):
         raise ChainBreak(f"events {first}..{last} on the gate differ from those the office stored: "
                          "edited or rewritten on the gate after they were pulled")
