@@ -110,3 +110,28 @@ def office_hash_of(community, seq: int) -> str:
     with Office.open(community.office_home) as office:
         return office.db.conn.execute("SELECT hash FROM gate_events WHERE gate = 'jinan-gate' AND seq = ?",
                                       [seq]).fetchone()[0]
+
+
+def test_a_deleted_shm_with_the_processes_stopped_loses_nothing(community, tmp_path):
+    """The -shm is only the WAL's shared index: with every process stopped, SQLite rebuilds it
+    from the WAL at the next open. (With processes running it is outside SQLite's guarantees:
+    restart them; docs/resilience.md.)"""
+    clock = FixedClock(NOW)
+    with Gate.open(community.gate_home, clock=clock) as gate:
+        gate.db.conn.execute("PRAGMA wal_autocheckpoint=0")  # the events are only in the WAL...
+        for role in ("resident", "household_member", "monitored"):
+            gate.check(Scan(direction="in", token=community.tokens[role], temperature=36.5, lane="in"),
+                       clock.advance(seconds=20))
+        cut = Path(shutil.copytree(community.gate_home, tmp_path / "cut"))  # ...when the power goes
+    assert (cut / "gate.db-wal").stat().st_size > 0
+    (cut / "gate.db-shm").unlink()
+
+    verified = kiosk(cut, "verify-log")
+    assert (verified.exit_code, verified.output) == (0, "ok: 3 events checked\n")
+    findings = {finding.key: finding for finding in doctor.diagnose(cut, camera_timeout=0.1)}
+    assert "db_lost_tail" not in findings and "db_damaged" not in findings
+    assert findings["chain_ok"].line("en") == "[OK] Event log: 3 events, every one matches its hash"
+    with Gate.open(cut, clock=clock) as gate:
+        event = gate.check(Scan(direction="out", token=community.tokens["resident"], lane="out"),
+                           clock.advance(seconds=20)).event
+    assert event["seq"] == 4
