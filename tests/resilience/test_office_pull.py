@@ -7,6 +7,7 @@ wrapper that garbles its first answer), and a raw socket server that answers a b
 from __future__ import annotations
 
 import socket
+import sqlite3
 import threading
 from datetime import datetime, timezone
 
@@ -142,3 +143,38 @@ def test_a_duplicated_line_is_fetched_again_not_called_tampering(community, garb
     assert app.garbled
     assert (result.problem, result.broken, broken) == (None, False, None)
     assert stored == [1, 2]
+
+
+@pytest.mark.parametrize("released", [True, False])
+def test_a_batch_that_meets_a_busy_office_database_is_fetched_again(community, garbling_gate, released):
+    """A USB import holds the office database's write lock as the first batch arrives: the batch
+    is fetched again (three tries), then the pull says busy plainly (before: `database is locked`
+    crashed it)."""
+    url, secret, app = garbling_gate
+    app.garbled = True  # a clean link here: only the office database is busy
+    holder = sqlite3.connect(community.office_home / "office.db", isolation_level=None)
+    with Office.open(community.office_home) as office:
+        pull.add_gate(office, "jinan-gate", url, secret)
+        office.db.conn.execute("PRAGMA busy_timeout = 200")  # each try waits 0.2 s, not the kiosk's 10 s
+        begins = []
+
+        def import_running(sql: str) -> None:
+            if sql == "BEGIN IMMEDIATE":
+                begins.append(sql)
+                if len(begins) == 2:  # the first batch (after the health check's transaction)
+                    holder.execute("BEGIN IMMEDIATE")
+                elif len(begins) == 3 and released:
+                    holder.execute("ROLLBACK")
+
+        office.db.conn.set_trace_callback(import_running)
+        result = pull.pull_gate(office, "jinan-gate", lambda: datetime.now(timezone.utc))
+        office.db.conn.set_trace_callback(None)
+        if holder.in_transaction:
+            holder.execute("ROLLBACK")
+        stored = [row[0] for row in office.db.conn.execute("SELECT seq FROM gate_events ORDER BY seq")]
+    holder.close()
+    if released:
+        assert (result.problem, result.new_events, stored) == (None, 2, [1, 2])
+    else:
+        assert (result.problem, result.new_events, stored, len(begins)) == (
+            "[busy] the office database stayed busy (database is locked); nothing half stored, pull again", 0, [], 4)

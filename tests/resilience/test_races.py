@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from datetime import timedelta
 
 from kiosk.core.clock import FixedClock
 from kiosk.core.rules import Scan
+from kiosk.gate import sync_feed
 from kiosk.gate.service import Gate
 from kiosk.office.service import Office
 from kiosk.sim.demo import SITE
-from kiosk.store import registry
-from kiosk.store.db import open_db
+from kiosk.store import events, registry
+from kiosk.store.db import open_db, transaction
 from tests.conftest import NOW
 
 WAIT_S = 60  # generous: a busy CI machine
@@ -73,15 +75,16 @@ def signed_bundle(office, version: int, tables: dict) -> bytes:
 
 
 class LoaderTrace:
-    """The loader connection's statements inside write transactions, and the rows each swap
-    wrote into the registry tables; ``pause_at`` (a statement's start) blocks the loader
+    """A connection's statements inside write transactions, and the rows each transaction's
+    ``counted`` statements wrote (a registry load: its swap's); ``pause_at`` (a statement's start) blocks the loader
     there until ``resume`` is set."""
 
-    def __init__(self, conn: sqlite3.Connection, pause_at: str | None = None) -> None:
-        self.conn, self.pause_at = conn, pause_at
+    def __init__(self, conn: sqlite3.Connection, pause_at: str | None = None,
+                 counted: tuple[str, ...] = ("INSERT INTO main.", "DELETE FROM main.")) -> None:
+        self.conn, self.pause_at, self.counted = conn, pause_at, counted
         self.paused, self.resume = threading.Event(), threading.Event()
         self.write_transactions: list[list[str]] = []
-        self.registry_rows_written: list[int] = []
+        self.rows_written: list[int] = []
         self._inside, self._counted = False, 0
         conn.set_trace_callback(self._traced)
 
@@ -91,13 +94,13 @@ class LoaderTrace:
             self.resume.wait(WAIT_S)
         if self._inside:  # the rows the previous statement changed
             previous = self.write_transactions[-1][-1] if self.write_transactions[-1] else ""
-            if previous.startswith(("INSERT INTO main.", "DELETE FROM main.")):
-                self.registry_rows_written[-1] += self.conn.total_changes - self._counted
+            if previous.startswith(self.counted):
+                self.rows_written[-1] += self.conn.total_changes - self._counted
             self._counted = self.conn.total_changes
         if sql == "BEGIN IMMEDIATE":
             self._inside, self._counted = True, self.conn.total_changes
             self.write_transactions.append([])
-            self.registry_rows_written.append(0)
+            self.rows_written.append(0)
         elif self._inside:
             self.write_transactions[-1].append(sql)
             self._inside = sql not in ("COMMIT", "ROLLBACK")
@@ -129,7 +132,7 @@ def test_a_scan_is_recorded_while_a_big_registry_load_stages_its_rows(community)
     assert len(trace.write_transactions) == 1
     swap = trace.write_transactions[0]
     assert not [sql for sql in swap if "staged_" in sql]
-    assert trace.registry_rows_written == [1_500 + 3_000]  # the new households and persons
+    assert trace.rows_written == [1_500 + 3_000]  # the new households and persons
     loader.conn.close()
 
 
@@ -142,7 +145,7 @@ def test_a_next_version_writes_only_its_changes_under_the_lock(community):
     registry.load_bundle(loader, first, SITE, NOW)
     trace = LoaderTrace(loader.conn)
     registry.load_bundle(loader, second, SITE, NOW)
-    assert trace.registry_rows_written == [1]  # one person's phone
+    assert trace.rows_written == [1]  # one person's phone
     assert registry.get_person(loader, "X02999")["phone"] == "13900000000"
     loader.conn.close()
 
@@ -170,3 +173,20 @@ def test_a_load_that_lands_between_staging_and_swap_is_not_left_half_applied(com
         sorted(row["code"] for row in tables["risk_areas"])
     loader.conn.close()
     other.conn.close()
+
+
+def test_pruning_goes_in_short_batches(community):
+    """1,200 acknowledged events are pruned 500 at a time, each batch its own transaction with
+    its anchor (before: one transaction for all; 300,000 kept a scan waiting 4.96 s)."""
+    with Gate.open(community.gate_home, clock=FixedClock(NOW)) as gate:
+        with transaction(gate.db):
+            for i in range(1_200):
+                gate.record("ack", NOW, data={"note": i})
+        head = events.chain_head(gate.db)
+        gate.db.conn.execute("INSERT OR REPLACE INTO sync_acks VALUES (1, ?, ?)", [head[0], "2026-11-29T02:00:00Z"])
+        trace = LoaderTrace(gate.db.conn, counted=("DELETE FROM events",))
+        pruned = sync_feed.prune(gate.db, NOW + timedelta(days=100), retention_days=30)
+        anchor = gate.db.conn.execute("SELECT seq, hash FROM chain_anchor").fetchone()
+    assert pruned == 1_200
+    assert trace.rows_written[:3] == [500, 500, 200] and not any(trace.rows_written[3:])
+    assert anchor == head
