@@ -520,10 +520,14 @@ def _pull_batch(office: Office, client: GateClient, gate: dict, limit: int) -> t
 
 def _read_feed(response: requests.Response, sink: EventSink) -> dict | None:
     """Feed every event line to the sink; return the final cursor line (None if cut off)."""
-    for line in response.iter_lines(chunk_size=65536):
-        if not line:
-            continue
-        row = json_object(line, "an event line")
+    lines = (line for line in response.iter_lines(chunk_size=65536) if line)
+    for line in lines:
+        try:
+            row = json_object(line, "an event line")
+        except SyncError:
+            if next(lines, None) is None:  # the answer stopped inside its last line: a short read
+                return None
+            raise
         if "seq" not in row:
             return {"count": seq_field(row, "count", "the cursor line"), "done": field(row, "done", bool, "the cursor line")}
         sink.add(row)
