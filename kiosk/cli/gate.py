@@ -383,20 +383,21 @@ def verify_log(ctx):
     ctx.exit(0 if report.ok else 1)
 
 
-@click.command("acknowledge-lost-events")
+@click.command("log-gap")
 @click.argument("supervisor_id")
 @click.option("--pin", prompt=True, hide_input=True, envvar="KIOSK_PIN")
 @click.pass_context
-def acknowledge_lost_events(ctx, supervisor_id, pin):
-    """After the card lost recorded events (verify-log, doctor: "events lost"), let recording go on.
+def log_gap(ctx, supervisor_id, pin):
+    """Let recording go on after the card lost events: a supervisor's log_gap event.
 
-    Records a `log_gap` event that declares the lost seqs and takes the seq after them, so no
-    seq the office may already hold is used twice. Needs a supervisor's PIN. Exit status 1 when
-    no events were lost.
+    When verify-log or doctor say "events lost" (a truncated WAL), the gate decides but records
+    nothing. This records a `log_gap` event that declares the lost seqs and takes the seq after
+    them, so no seq the office may already hold is used twice. Needs a supervisor's PIN. Exit
+    status 1 when no events were lost.
 
     \b
     Example:
-        kiosk acknowledge-lost-events S001
+        kiosk log-gap S001
     """
     gate = open_gate(ctx)
     try:

@@ -134,7 +134,7 @@ def _after_lost_tail(db: sqlite_utils.Database, seq: int, kind: str, data: dict 
     if lost is not None:
         raise LostEvents("events_lost", f"events lost: the log ends at seq {seq} but had reached seq {lost[0]}; "
                                         "nothing is recorded until a supervisor acknowledges the gap "
-                                        "(kiosk acknowledge-lost-events)")
+                                        "(kiosk log-gap)")
     return seq + 1, data
 
 

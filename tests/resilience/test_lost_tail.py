@@ -29,7 +29,7 @@ from tests.conftest import NOW
 from tests.resilience.test_failing_storage import serve
 
 LOST = ("events lost: the log ends at seq 0 but had reached seq 3; nothing is recorded until a supervisor "
-        "acknowledges the gap (kiosk acknowledge-lost-events)")
+        "acknowledges the gap (kiosk log-gap)")
 
 
 def kiosk(home: Path, *args: str):
@@ -69,13 +69,13 @@ def test_lost_events_stop_recording_until_a_supervisor_declares_the_gap(communit
         assert (refused.value.decision.outcome, str(refused.value)) == ("allow", LOST)  # decided, not recorded
         assert gate.db.conn.execute("SELECT count(*) FROM events").fetchone()[0] == 0
 
-    guard = kiosk(cut, "acknowledge-lost-events", GUARD[0], "--pin", GUARD[2])
+    guard = kiosk(cut, "log-gap", GUARD[0], "--pin", GUARD[2])
     assert (guard.exit_code, guard.output.strip()) == (
         1, "Error: [supervisor_required] only a supervisor can acknowledge lost events")
-    acknowledged = kiosk(cut, "acknowledge-lost-events", SUPERVISOR[0], "--pin", SUPERVISOR[2])
+    acknowledged = kiosk(cut, "log-gap", SUPERVISOR[0], "--pin", SUPERVISOR[2])
     assert (acknowledged.exit_code, acknowledged.output) == (
         0, "Lost events 1-3 acknowledged by S001 (event seq 4): recording goes on\n")
-    again = kiosk(cut, "acknowledge-lost-events", SUPERVISOR[0], "--pin", SUPERVISOR[2])
+    again = kiosk(cut, "log-gap", SUPERVISOR[0], "--pin", SUPERVISOR[2])
     assert (again.exit_code, again.output) == (
         1, "No events were lost: the event log's head is not below its watermark. Nothing recorded\n")
     verified = kiosk(cut, "verify-log")
