@@ -107,9 +107,10 @@ def prune(db: sqlite_utils.Database, now: datetime, retention_days: float) -> in
     while True:
         with transaction(db) as conn:
             start = anchor(conn)[0]
-            last = conn.execute("SELECT seq, hash FROM events WHERE seq <= ? ORDER BY seq DESC LIMIT 1",
-                                [min(limit, start + PRUNE_BATCH)]).fetchone()
-            if last is None or last[0] <= start:
+            # The last of the next PRUNE_BATCH events (counted as rows: a declared log gap skips seqs).
+            last = conn.execute("SELECT seq, hash FROM (SELECT seq, hash FROM events WHERE seq > ? AND seq <= ? "
+                                "ORDER BY seq LIMIT ?) ORDER BY seq DESC LIMIT 1", [start, limit, PRUNE_BATCH]).fetchone()
+            if last is None:
                 return deleted
             deleted += conn.execute("DELETE FROM events WHERE seq <= ?", [last[0]]).rowcount
             conn.execute("INSERT OR REPLACE INTO chain_anchor VALUES (1, ?, ?)", [last[0], last[1]])

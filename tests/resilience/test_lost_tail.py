@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,12 +20,12 @@ from click.testing import CliRunner
 from kiosk.cli.root import cli
 from kiosk.core.clock import FixedClock
 from kiosk.core.rules import Scan
-from kiosk.gate import doctor
+from kiosk.gate import doctor, sync_feed
 from kiosk.gate.service import Gate, NotRecorded
 from kiosk.office import pull
 from kiosk.office.service import Office
 from kiosk.sim.demo import GUARD, SUPERVISOR
-from kiosk.store import tokens
+from kiosk.store import tokens, watermark
 from tests.conftest import NOW
 from tests.resilience.test_failing_storage import serve
 
@@ -135,3 +136,19 @@ def test_a_deleted_shm_with_the_processes_stopped_loses_nothing(community, tmp_p
         event = gate.check(Scan(direction="out", token=community.tokens["resident"], lane="out"),
                            clock.advance(seconds=20)).event
     assert event["seq"] == 4
+
+
+def test_pruning_goes_past_a_declared_gap_wider_than_a_batch(community):
+    """Ten events, then the card lost up to seq 700 (the watermark says so): after the supervisor's
+    `log_gap` (seq 701) and one more event, pruning takes all twelve."""
+    clock = FixedClock(NOW)
+    with Gate.open(community.gate_home, clock=clock) as gate:
+        for i in range(10):
+            gate.record("ack", clock.advance(seconds=1), data={"note": i})
+        watermark.write(watermark.path_of(gate.db.conn), 700, "f" * 64)  # what the card had reached
+        gap = gate.acknowledge_lost_events(SUPERVISOR[0], SUPERVISOR[2], clock.advance(seconds=1))
+        last = gate.record("ack", clock.advance(seconds=1), data={"note": "after"})
+        gate.db.conn.execute("INSERT INTO sync_acks VALUES (1, ?, ?)", [last["seq"], "2026-11-29T02:00:00Z"])
+        pruned = sync_feed.prune(gate.db, NOW + timedelta(days=100), retention_days=30)
+        anchor = gate.db.conn.execute("SELECT seq FROM chain_anchor").fetchone()[0]
+    assert (gap["seq"], last["seq"], pruned, anchor) == (701, 702, 12, 702)
