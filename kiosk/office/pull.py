@@ -518,16 +518,24 @@ def _pull_batch(office: Office, client: GateClient, gate: dict, limit: int) -> t
     return sink.stored, bool(trailer["done"])
 
 
+def _lines(response: requests.Response) -> Iterator[bytes | None]:
+    """The answer's newline-ended lines, then None if it stopped inside one."""
+    pending = b""
+    for chunk in response.iter_content(chunk_size=65536):
+        *complete, pending = (pending + chunk).split(b"\n")
+        yield from complete
+    if pending.strip():
+        yield None
+
+
 def _read_feed(response: requests.Response, sink: EventSink) -> dict | None:
     """Feed every event line to the sink; return the final cursor line (None if cut off)."""
-    lines = (line for line in response.iter_lines(chunk_size=65536) if line)
-    for line in lines:
-        try:
-            row = json_object(line, "an event line")
-        except SyncError:
-            if next(lines, None) is None:  # the answer stopped inside its last line: a short read
-                return None
-            raise
+    for line in _lines(response):
+        if line is None:  # the answer stopped inside a line (the gate ends every line): a short read
+            return None
+        if not line.strip():
+            continue
+        row = json_object(line, "an event line")
         if "seq" not in row:
             return {"count": seq_field(row, "count", "the cursor line"), "done": field(row, "done", bool, "the cursor line")}
         sink.add(row)
