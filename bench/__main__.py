@@ -12,7 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-MODULES = ("bench.decoders", "bench.pipeline", "bench.core", "bench.sync", "bench.scale", "bench.office_pages")
+MODULES = ("bench.decoders", "bench.pipeline", "bench.core", "bench.sync", "bench.scale", "bench.office_pages",
+           "bench.registry_load")
 
 
 def quick_args(name: str, scratch: Path) -> list[str]:

@@ -381,3 +381,30 @@ def verify_log(ctx):
         click.echo(problem, err=True)
     say("cli.verify_ok" if report.ok else "cli.verify_failed", count=report.checked)
     ctx.exit(0 if report.ok else 1)
+
+
+@click.command("log-gap")
+@click.argument("supervisor_id")
+@click.option("--pin", prompt=True, hide_input=True, envvar="KIOSK_PIN")
+@click.pass_context
+def log_gap(ctx, supervisor_id, pin):
+    """Let recording go on after the card lost events: a supervisor's log_gap event.
+
+    When verify-log or doctor say "events lost" (a truncated WAL), the gate decides but records
+    nothing. This records a `log_gap` event that declares the lost seqs and takes the seq after
+    them, so no seq the office may already hold is used twice. Needs a supervisor's PIN. Exit
+    status 1 when no events were lost.
+
+    \b
+    Example:
+        kiosk log-gap S001
+    """
+    gate = open_gate(ctx)
+    try:
+        event = gate.acknowledge_lost_events(supervisor_id, pin, now(gate))
+    except events_mod.LostEvents:
+        say("lost_events.none")
+        ctx.exit(1)
+    data = json.loads(event["data"])
+    say("lost_events.acknowledged", lost_from=data["lost_from"], lost_to=data["lost_to"], seq=event["seq"],
+        guard_id=event["guard_id"])

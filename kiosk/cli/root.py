@@ -21,7 +21,7 @@ from kiosk.store.config import ConfigError, resolve_home
 
 COMMANDS = (
     gate.init, gate.keys_group, gate.registry_group, gate.check, gate.guard_group, gate.events_cmd,
-    gate.shifts_cmd, gate.verify_log,
+    gate.shifts_cmd, gate.verify_log, gate.log_gap,
     sync.token_group, sync.export_cmd, sync.export_key_cmd, sync.prune_cmd,
     loop.run, loop.doctor, loop.demo, decode,
     web.serve_cmd, web.web_user_group, tls.tls_group,

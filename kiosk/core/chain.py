@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 GENESIS_HASH = "0" * 64
+# The kind of event a supervisor records after events were lost on the gate (a truncated WAL):
+# it declares the lost seqs (data: lost_from, lost_to) and takes the seq after them, so the seqs
+# the office may already hold are never used again. Its prev_hash is the surviving head's hash.
+LOG_GAP = "log_gap"
 # The fields covered by the hash, in the order they are stored.
 HASHED_FIELDS = (
     "seq", "id", "gate_id", "site_id", "lane", "direction", "kind", "outcome", "codes",
@@ -47,7 +51,7 @@ def verify_rows(rows: Iterable[dict], start_seq: int, start_hash: str) -> ChainR
     checked = 0
     for row in rows:
         checked += 1
-        if row["seq"] != expected_seq:
+        if row["seq"] != expected_seq and declared_gap(row) != (expected_seq, row["seq"] - 1):
             problems.append(f"seq {row['seq']}: expected seq {expected_seq} (events missing)")
         if row["prev_hash"] != prev:
             problems.append(f"seq {row['seq']}: prev_hash does not match the previous event")
@@ -55,3 +59,16 @@ def verify_rows(rows: Iterable[dict], start_seq: int, start_hash: str) -> ChainR
             problems.append(f"seq {row['seq']}: content does not match its hash (altered)")
         expected_seq, prev = row["seq"] + 1, row["hash"]
     return ChainReport(ok=not problems, checked=checked, problems=problems)
+
+
+def declared_gap(row: dict) -> tuple[int, int] | None:
+    """(lost_from, lost_to) of a well-formed ``log_gap`` event (it comes right after the range),
+    else None."""
+    if row.get("kind") != LOG_GAP:
+        return None
+    try:
+        data = json.loads(row["data"]) if isinstance(row.get("data"), str) else None
+        lost = int(data["lost_from"]), int(data["lost_to"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    return lost if lost[0] <= lost[1] and lost[1] + 1 == row.get("seq") else None

@@ -33,6 +33,7 @@ _KINDS = [
     EventKind("sign_on", duty=True),
     EventKind("sign_off", duty=True),
     EventKind("ack"),  # a guard saw an alarm (the screen's alarm strip) or the handover note
+    EventKind("log_gap"),  # a supervisor acknowledged events lost on the gate (kiosk.core.chain.LOG_GAP)
     EventKind("login_failed"),  # a wrong PIN or password on the web page (data: who, source, code)
 ]
 

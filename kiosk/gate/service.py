@@ -325,6 +325,14 @@ class Gate:
             return self.record("sign_on", now, guard_id=guard.id, lane=lane, nonce=nonce,
                                data={"name": guard.name, "organisation": guard.organisation})
 
+    def acknowledge_lost_events(self, supervisor_id: str, pin: str, now: datetime) -> dict:
+        """A supervisor's ``log_gap`` event after the card lost events: it declares the lost seqs
+        and takes the seq after them, and recording goes on (kiosk.store.events)."""
+        supervisor = guards.authenticate(self.db, supervisor_id, pin, now)
+        if supervisor.role != "supervisor":
+            raise guards.GuardError("supervisor_required", "only a supervisor can acknowledge lost events")
+        return self.record("log_gap", now, guard_id=supervisor.id, data={"name": supervisor.name})
+
     def sign_off(self, guard_id: str, pin: str, now: datetime, handover_note: str = "",
                  nonce: str | None = None) -> dict:
         """Take a guard off duty; a repeated ``nonce`` returns the first sign-off unchanged."""

@@ -107,9 +107,10 @@ def prune(db: sqlite_utils.Database, now: datetime, retention_days: float) -> in
     while True:
         with transaction(db) as conn:
             start = anchor(conn)[0]
-            last = conn.execute("SELECT seq, hash FROM events WHERE seq <= ? ORDER BY seq DESC LIMIT 1",
-                                [min(limit, start + PRUNE_BATCH)]).fetchone()
-            if last is None or last[0] <= start:
+            # The last of the next PRUNE_BATCH events (counted as rows: a declared log gap skips seqs).
+            last = conn.execute("SELECT seq, hash FROM (SELECT seq, hash FROM events WHERE seq > ? AND seq <= ? "
+                                "ORDER BY seq LIMIT ?) ORDER BY seq DESC LIMIT 1", [start, limit, PRUNE_BATCH]).fetchone()
+            if last is None:
                 return deleted
             deleted += conn.execute("DELETE FROM events WHERE seq <= ?", [last[0]]).rowcount
             conn.execute("INSERT OR REPLACE INTO chain_anchor VALUES (1, ?, ?)", [last[0], last[1]])
@@ -119,7 +120,7 @@ def held_digest(db: sqlite_utils.Database, first: int, last: int) -> dict:
     """The digest of the events first..last as they are now: each hash recomputed from the
     row's content, so an edit that kept the old hash column shows as well as a rehashed one."""
     rows = events_mod.iter_events(db, since=first - 1, limit=last - first + 1)
-    pairs = [(row["seq"], event_hash(row)) for row in rows]
+    pairs = [(row["seq"], event_hash(row)) for row in rows if row["seq"] <= last]  # lost seqs (log_gap) leave holes
     return {"first": first, "last": last, "count": len(pairs), "digest": range_digest(pairs)}
 
 

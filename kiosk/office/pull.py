@@ -26,7 +26,7 @@ import psycopg
 import requests
 
 from kiosk.core import safe_json
-from kiosk.core.chain import GENESIS_HASH, event_hash
+from kiosk.core.chain import GENESIS_HASH, declared_gap, event_hash
 from kiosk.core.clock import parse_utc, utc_text
 from kiosk.core.protocol import (
     API,
@@ -152,15 +152,32 @@ class EventSink:
         self.seq, self.hash = gate["last_seq"], gate["last_hash"] or GENESIS_HASH
         self.gate_id, self.offset = gate.get("gate_id"), gate.get("clock_offset_s")
         self.rows: list[list] = []
+        self.gaps: list[list[int]] = []  # seq ranges the gate declared lost (log_gap events)
 
     @property
     def stored(self) -> int:
         return len(self.rows)
 
     def add(self, row: dict) -> None:
-        check_link(event_row(row), self.seq, self.hash, self.gate_id)
+        gap = declared_gap(event_row(row))
+        check_link(row, *self._link_point(row, gap), self.gate_id)
         self.rows.append([self.name, *(row[c] for c in EVENT_COLUMNS), self.offset])
+        if gap:
+            self.gaps.append(list(gap))
         self.seq, self.hash = row["seq"], row["hash"]
+
+    def _link_point(self, row: dict, gap: tuple[int, int] | None) -> tuple[int, str | None]:
+        """The (seq, hash) the row must follow: the office's head; for the gate's declaration of
+        lost events (``log_gap``, some of them perhaps stored here already), the event before
+        the lost ones, which the office holds."""
+        if gap is None or not gap[0] - 1 <= self.seq <= gap[1]:
+            return self.seq, self.hash
+        before = gap[0] - 1
+        if before == self.seq:
+            return row["seq"] - 1, self.hash
+        held = self.store.conn.execute("SELECT hash FROM gate_events WHERE gate = ? AND seq = ?",
+                                       [self.name, before]).fetchone()
+        return row["seq"] - 1, held[0] if held else GENESIS_HASH if before == 0 else None
 
     def save_cursor(self) -> None:
         """Store the verified rows in one go (COPY on PostgreSQL) and move the cursor past them."""
@@ -168,6 +185,10 @@ class EventSink:
             raise SyncError("duplicate", "an event of this batch is already stored for another gate name")
         self.store.conn.execute("UPDATE gates SET last_seq = ?, last_hash = ? WHERE name = ?",
                                 [self.seq, self.hash, self.name])
+        if self.gaps:
+            held = self.store.conn.execute("SELECT lost_ranges FROM gates WHERE name = ?", [self.name]).fetchone()
+            self.store.conn.execute("UPDATE gates SET lost_ranges = ? WHERE name = ?",
+                                    [json.dumps(json.loads(held[0] or "[]") + self.gaps), self.name])
 
 
 # --- office side: pulling --------------------------------------------------------------
@@ -468,8 +489,10 @@ def _reverify(office: Office, client: GateClient, gate: dict, lowest: int) -> No
     if first > last:
         return
     answer = json_object(client.request("GET", "/digest", params={"first": first, "last": last}).content, "/digest")
-    held = office.store.conn.execute("SELECT seq, hash FROM gate_events WHERE gate = ? AND seq BETWEEN ? AND ? "
-                                  "ORDER BY seq", [gate["name"], first, last]).fetchall()
+    lost = json.loads(gate["lost_ranges"] or "[]")  # declared lost on the gate: the office may hold them
+    held = [(seq, hash_) for seq, hash_ in office.store.conn.execute(
+        "SELECT seq, hash FROM gate_events WHERE gate = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+        [gate["name"], first, last]) if not any(low <= seq <= high for low, high in lost)]
     if field(answer, "digest", str, "/digest") != range_digest(held):
         raise ChainBreak(f"events {first}..{last} on the gate differ from those the office stored: "
                          "edited or rewritten on the gate after they were pulled")
@@ -508,10 +531,22 @@ def _pull_batch(office: Office, client: GateClient, gate: dict, limit: int) -> t
     return sink.stored, bool(trailer["done"])
 
 
+def _lines(response: requests.Response) -> Iterator[bytes | None]:
+    """The answer's newline-ended lines, then None if it stopped inside one."""
+    pending = b""
+    for chunk in response.iter_content(chunk_size=65536):
+        *complete, pending = (pending + chunk).split(b"\n")
+        yield from complete
+    if pending.strip():
+        yield None
+
+
 def _read_feed(response: requests.Response, sink: EventSink) -> dict | None:
     """Feed every event line to the sink; return the final cursor line (None if cut off)."""
-    for line in response.iter_lines(chunk_size=65536):
-        if not line:
+    for line in _lines(response):
+        if line is None:  # the answer stopped inside a line (the gate ends every line): a short read
+            return None
+        if not line.strip():
             continue
         row = json_object(line, "an event line")
         if "seq" not in row:

@@ -326,6 +326,12 @@ BEGIN
 END;
 """
 
+# Office: the seq ranges a gate declared lost (its log_gap events: a truncated WAL), as a JSON list
+# of [from, to]; the rolling re-check leaves them out (the office may hold events the gate lost).
+OFFICE_LOST_RANGES = """
+ALTER TABLE gates ADD COLUMN lost_ranges TEXT;
+"""
+
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
 MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS,
                                               GATE_VISITORS, GATE_SECURITY, GATE_HISTORY_INDEXES, MOVEMENTS_SQL,
@@ -333,7 +339,7 @@ MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REM
                                      "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS, OFFICE_RECORDS, OFFICE_WEB,
                                                 OFFICE_PASSES, OFFICE_REVERIFY, OFFICE_SESSIONS, OFFICE_ACK_WITHHELD,
                                                 OFFICE_PHOTOS_SQL, OFFICE_REPORT_INDEX, OFFICE_PAGE_INDEXES,
-                                                OFFICE_HEALTH_PERIODS, SECURITY_LOG_SQL]}
+                                                OFFICE_HEALTH_PERIODS, SECURITY_LOG_SQL, OFFICE_LOST_RANGES]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

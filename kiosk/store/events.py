@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import sqlite_utils
 
-from kiosk.core.chain import GENESIS_HASH, ChainReport, event_hash, verify_rows
+from kiosk.core.chain import GENESIS_HASH, LOG_GAP, ChainReport, event_hash, verify_rows
 from kiosk.core.clock import Stamp
 from kiosk.core.event_kinds import check_kind
 from kiosk.store import movements, watermark
@@ -31,6 +31,14 @@ OPTIONAL_FIELDS = ("lane", "direction", "outcome", "pass_id", "subject_kind", "s
 
 class RecordingError(Exception):
     """An event could not be stored durably (disk full, read-only, I/O error, locked, corrupt)."""
+
+
+class LostEvents(RecordingError):
+    """The log is shorter than its watermark: recording waits for a supervisor's ``log_gap``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def chain_head(db: sqlite_utils.Database) -> tuple[int, str]:
@@ -86,6 +94,7 @@ def _append(db: sqlite_utils.Database, gate_id: str, site_id: str, kind: str, st
             if earlier:
                 return earlier
         seq, prev_hash = chain_head(db)
+        next_seq, data = _after_lost_tail(db, seq, kind, data)
         latest = _latest_time(db, seq)
         if latest and stamp.utc < latest:
             # The clock went back (a Pi without network after a power cut): keep seq order,
@@ -96,7 +105,7 @@ def _append(db: sqlite_utils.Database, gate_id: str, site_id: str, kind: str, st
         if event["temperature"] is not None:  # stored as REAL: hash what will be read back
             event["temperature"] = float(event["temperature"])
         event.update(
-            seq=seq + 1, id=time_ordered_id(), gate_id=gate_id, site_id=site_id, kind=kind,
+            seq=next_seq, id=time_ordered_id(), gate_id=gate_id, site_id=site_id, kind=kind,
             codes=json.dumps(codes or []), ts_utc=stamp.utc, ts_local=stamp.local, tz=stamp.tz,
             clock_synced=int(stamp.clock_synced),
             data=json.dumps(data or {}, sort_keys=True, ensure_ascii=False), prev_hash=prev_hash,
@@ -108,6 +117,25 @@ def _append(db: sqlite_utils.Database, gate_id: str, site_id: str, kind: str, st
         movements.note(db.conn, event)  # the passback/quota state, committed with its event
         _mark_head(db)
     return event
+
+
+def _after_lost_tail(db: sqlite_utils.Database, seq: int, kind: str, data: dict | None) -> tuple[int, dict | None]:
+    """The next event's seq. Below the watermark (the card lost committed events) nothing is
+    recorded: the lost seqs may be at the office already, and reusing them would break its chain.
+    A supervisor's ``log_gap`` event (Gate.acknowledge_lost_events) declares the lost range and
+    takes the seq after it; recording goes on from there."""
+    path = watermark.path_of(db.conn)
+    mark = watermark.read(path) if path else None
+    lost = mark if mark and mark[0] > seq else None
+    if kind == LOG_GAP:
+        if lost is None:
+            raise LostEvents("no_events_lost", f"no events were lost: the log's head is seq {seq}")
+        return lost[0] + 1, {**(data or {}), "lost_from": seq + 1, "lost_to": lost[0], "lost_head_hash": lost[1]}
+    if lost is not None:
+        raise LostEvents("events_lost", f"events lost: the log ends at seq {seq} but had reached seq {lost[0]}; "
+                                        "nothing is recorded until a supervisor acknowledges the gap "
+                                        "(kiosk log-gap)")
+    return seq + 1, data
 
 
 def _mark_head(db: sqlite_utils.Database) -> None:

@@ -13,10 +13,11 @@ import gzip
 import json
 import sqlite3
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -192,33 +193,45 @@ def settings(db: sqlite_utils.Database) -> dict[str, Any]:
 
 
 def load_bundle(db: sqlite_utils.Database, data: bytes, site_id: str, now: datetime) -> BundleInfo:
-    """Apply a bundle atomically; refuse older, foreign or badly signed ones."""
+    """Apply a bundle atomically; refuse older, foreign or badly signed ones.
+
+    The rows are first copied into staging tables of this connection's TEMP schema, which takes
+    no lock on the gate's database; only the swap (new and changed rows in, removed rows out)
+    holds the write lock, so a lane recording a scan waits for that short transaction only.
+    """
     envelope_kid = _peek_key_id(data)
     payload = open_bundle(data, trusted_keys(db))
     version = int(payload["version"])
     if payload["site_id"] != site_id:
         raise BundleError("wrong_site", f"bundle is for site {payload['site_id']!r}, this gate is {site_id!r}")
+    _check_newer(db, version)
+    _check_settings(payload.get("settings", {}))
+    try:  # rows the database refuses roll the whole bundle back
+        photos = {pid: base64.b64decode(text, validate=True) for pid, text in payload.get("photos", {}).items()}
+        with _staged(db, payload["tables"]) as swap, transaction(db):
+            _check_newer(db, version)  # again under the lock: another process may have loaded one meanwhile
+            swap()
+            replace_photos(db.conn, photos)
+            for text in payload.get("trusted_keys", []):
+                trust_key(db, text, now)
+            db["registry_meta"].upsert_all([
+                {"key": "version", "value": str(version)},
+                {"key": "site_id", "value": site_id},
+                {"key": "issued_utc", "value": payload["issued_utc"]},
+                {"key": "loaded_utc", "value": utc_text(now)},
+                {"key": "key_id", "value": envelope_kid},
+                {"key": "settings", "value": json.dumps(payload.get("settings", {}))},
+            ], pk="key")
+    except (sqlite3.DatabaseError, ValueError, TypeError, AttributeError, OverflowError) as exc:
+        raise BundleError("malformed", f"bundle rows refused by the database: {exc}") from exc
+    counts = {t: len(payload["tables"].get(t, [])) for t in REGISTRY_TABLES}
+    return BundleInfo(version, site_id, payload["issued_utc"], envelope_kid, counts)
+
+
+def _check_newer(db: sqlite_utils.Database, version: int) -> None:
     if version <= current_version(db):
         raise BundleError("not_newer", f"bundle version {version} is not newer than the loaded "
                                        f"version {current_version(db)}")
-    _check_settings(payload.get("settings", {}))
-    with transaction(db):
-        try:  # rows the database refuses roll the whole bundle back
-            _replace_tables(db, payload, now)
-            replace_photos(db.conn, {pid: base64.b64decode(text, validate=True)
-                                     for pid, text in payload.get("photos", {}).items()})
-        except (sqlite3.DatabaseError, ValueError, TypeError, AttributeError) as exc:
-            raise BundleError("malformed", f"bundle rows refused by the database: {exc}") from exc
-        db["registry_meta"].upsert_all([
-            {"key": "version", "value": str(version)},
-            {"key": "site_id", "value": site_id},
-            {"key": "issued_utc", "value": payload["issued_utc"]},
-            {"key": "loaded_utc", "value": utc_text(now)},
-            {"key": "key_id", "value": envelope_kid},
-            {"key": "settings", "value": json.dumps(payload.get("settings", {}))},
-        ], pk="key")
-    counts = {t: len(payload["tables"].get(t, [])) for t in REGISTRY_TABLES}
-    return BundleInfo(version, site_id, payload["issued_utc"], envelope_kid, counts)
 
 
 def _check_settings(settings: Any) -> None:
@@ -229,15 +242,83 @@ def _check_settings(settings: Any) -> None:
         raise BundleError("malformed", f"bundle rule settings are invalid: {exc}") from exc
 
 
-def _replace_tables(db: sqlite_utils.Database, payload: dict[str, Any], now: datetime) -> None:
-    for table in reversed(REGISTRY_TABLES):
-        db.conn.execute(f"DELETE FROM {table}")
+# --- staging and swap ----------------------------------------------------------------
+# In this connection's TEMP schema (no lock on the gate's database), per registry table:
+# ``staged_<table>``, the bundle's rows (the table's columns, no constraints: the swap's INSERT
+# checks them; a unique index on the key refuses a bundle repeating one); ``changed_<table>``,
+# its rows that are new or differ from the loaded registry; ``removed_<table>``, the keys of
+# loaded rows the bundle no longer has.
+
+@contextmanager
+def _staged(db: sqlite_utils.Database, tables: dict[str, Any]) -> Iterator[Callable[[], None]]:
+    """Stage the bundle's rows and their difference to the loaded registry without the write
+    lock; give the swap, to call inside the write transaction; drop the TEMP tables afterwards."""
+    conn = db.conn
+    try:
+        with transaction(db, immediate=False):  # one snapshot of the registry; writes TEMP only
+            for table in REGISTRY_TABLES:
+                _stage_table(conn, table, tables.get(table, []))
+            base_version = current_version(db)
+            _diff(conn)
+        yield lambda: _swap(db, base_version)
+    finally:
+        for table in REGISTRY_TABLES:
+            for kind in ("staged", "changed", "removed"):
+                conn.execute(f"DROP TABLE IF EXISTS temp.{kind}_{table}")
+
+
+def _stage_table(conn: sqlite3.Connection, table: str, rows: list[dict]) -> None:
+    columns, key = _columns(conn, table)
+    conn.execute(f"DROP TABLE IF EXISTS temp.staged_{table}")
+    conn.execute(f"CREATE TEMP TABLE staged_{table} AS SELECT * FROM main.{table} WHERE 0")
+    conn.execute(f"CREATE UNIQUE INDEX temp.staged_{table}_key ON staged_{table} ({', '.join(key)})")
+    named = list(dict.fromkeys(name for row in rows for name in row))
+    unknown = [name for name in named if name not in columns]
+    if unknown:
+        raise ValueError(f"table {table} has no column named {unknown[0]!r}")
+    if named:
+        conn.executemany(f"INSERT INTO temp.staged_{table} ({', '.join(named)}) "
+                         f"VALUES ({', '.join('?' for _ in named)})",
+                         ([row.get(name) for name in named] for row in rows))
+    if conn.execute(f"SELECT 1 FROM temp.staged_{table} WHERE {' OR '.join(f'{k} IS NULL' for k in key)}").fetchone():
+        raise ValueError(f"a row of table {table} has no {'/'.join(key)}")
+
+
+def _diff(conn: sqlite3.Connection) -> None:
+    """The changed and removed rows of every registry table, against the registry as it is now."""
     for table in REGISTRY_TABLES:
-        rows = payload["tables"].get(table, [])
-        if rows:
-            db[table].insert_all(rows)
-    for text in payload.get("trusted_keys", []):
-        trust_key(db, text, now)
+        columns, key = _columns(conn, table)
+        names, same_key = ", ".join(columns), " AND ".join(f"staged.{name} IS {table}.{name}" for name in key)
+        conn.execute(f"DROP TABLE IF EXISTS temp.changed_{table}")
+        conn.execute(f"DROP TABLE IF EXISTS temp.removed_{table}")
+        conn.execute(f"CREATE TEMP TABLE changed_{table} AS SELECT {names} FROM temp.staged_{table} "
+                     f"EXCEPT SELECT {names} FROM main.{table}")
+        conn.execute(f"CREATE TEMP TABLE removed_{table} AS SELECT {', '.join(key)} FROM main.{table} "
+                     f"WHERE NOT EXISTS (SELECT 1 FROM temp.staged_{table} AS staged WHERE {same_key})")
+
+
+def _swap(db: sqlite_utils.Database, base_version: int) -> None:
+    """Make the registry tables equal the staged ones (inside the write transaction): changed
+    rows in, parents first, then removed rows out, children first. Unchanged rows are not
+    touched, so a new version of the same registry is a short transaction."""
+    conn = db.conn
+    if current_version(db) != base_version:  # another load came in between: the difference is stale
+        _diff(conn)
+    for table in REGISTRY_TABLES:
+        columns, key = _columns(conn, table)
+        updates = ", ".join(f"{name} = excluded.{name}" for name in columns if name not in key)
+        conn.execute(f"INSERT INTO main.{table} ({', '.join(columns)}) SELECT * FROM temp.changed_{table} "
+                     f"WHERE true ON CONFLICT ({', '.join(key)}) DO "
+                     + (f"UPDATE SET {updates}" if updates else "NOTHING"))
+    for table in reversed(REGISTRY_TABLES):
+        key = ", ".join(_columns(conn, table)[1])
+        conn.execute(f"DELETE FROM main.{table} WHERE ({key}) IN (SELECT {key} FROM temp.removed_{table})")
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> tuple[list[str], list[str]]:
+    """A registry table's columns and its primary key's columns, in order."""
+    info = conn.execute(f"PRAGMA main.table_info({table})").fetchall()
+    return [row[1] for row in info], [row[1] for row in sorted(info, key=lambda row: row[5]) if row[5]]
 
 
 def load_bundle_file(db: sqlite_utils.Database, path: Path, site_id: str, now: datetime) -> BundleInfo:

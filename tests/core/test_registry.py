@@ -137,6 +137,40 @@ def test_bundle_rows_the_database_refuses_leave_everything_as_it_was(gate, offic
     assert refused(gate, bundle(office.signing_key(), version=9, tables=snapshot)) == "malformed"
 
 
+def test_a_bundle_repeating_a_key_or_without_one_is_refused(gate, office, snapshot):
+    repeated = {**snapshot, "persons": snapshot["persons"] + [{**snapshot["persons"][0], "name": "另一个"}]}
+    assert refused(gate, bundle(office.signing_key(), version=9, tables=repeated)) == "malformed"
+    keyless = {**snapshot, "risk_areas": snapshot["risk_areas"] + [{"name": "无代码", "level": "low"}]}
+    assert refused(gate, bundle(office.signing_key(), version=9, tables=keyless)) == "malformed"
+
+
+def test_a_new_version_leaves_exactly_the_bundles_rows(gate, office, snapshot):
+    """Removed, moved, changed and new rows across the foreign keys (staging, then the swap)."""
+    tables = {table: [dict(row) for row in rows] for table, rows in snapshot.items()}
+    gone = tables["persons"].pop()["id"]  # removed, with its health row and pass
+    tables["health"] = [row for row in tables["health"] if row["person_id"] != gone]
+    tables["passes"] = [row for row in tables["passes"] if row["subject_id"] != gone]
+    old_home = tables["persons"][0]["household_id"]
+    tables["households"].append({"id": "jinan:9-9-909", "site_id": "jinan", "building": "9", "unit": "9",
+                                 "room": "909"})
+    for person in tables["persons"]:  # everyone of the first household moves: it is removed
+        if person["household_id"] == old_home:
+            person["household_id"] = "jinan:9-9-909"
+    tables["households"] = [row for row in tables["households"] if row["id"] != old_home]
+    tables["vehicles"] = [dict(row, household_id="jinan:9-9-909") if row["household_id"] == old_home else row
+                          for row in tables["vehicles"]]
+    tables["passes"][0]["status"], tables["passes"][0]["reason"] = "blocked", "lost"
+    tables["visitors"] = [{"id": "V1", "name": "访客", "phone": None, "household_id": "jinan:9-9-909",
+                           "purpose": "探亲", "issued_by": "office"}]
+    registry.load_bundle(gate.db, bundle(office.signing_key(), version=9, tables=tables), "jinan", NOW)
+    for table in registry.REGISTRY_TABLES:
+        key = "plate" if table == "vehicles" else "person_id" if table == "health" else \
+            "code" if table == "risk_areas" else "id"
+        loaded = [dict(row) for row in gate.db.query(f"SELECT * FROM {table} ORDER BY {key}")]
+        assert loaded == sorted(tables[table], key=lambda row: row[key]), table
+    assert registry.current_version(gate.db) == 9
+
+
 def test_key_rotation_through_bundles(gate, office, snapshot):
     old, new = office.signing_key(), Ed25519PrivateKey.generate()
     both = [public_key_text(old.public_key()), public_key_text(new.public_key())]

@@ -40,7 +40,8 @@ def test_event_kind_flags_give_the_sets(flags, expected):
 
 def test_the_kinds_are_exactly_those_the_gate_records():
     assert set(KINDS) == {"scan", "manual", "override", "manual_open", "returnee", "sign_on", "sign_off",
-                          "delivery", "visitor_pass", "ack", "login_failed", "face_check"}
+                          "delivery", "visitor_pass", "ack", "login_failed", "face_check",
+                          "log_gap"}
 
 
 @pytest.mark.parametrize("query, what", [(codes_with, "alarms"), (kinds_with, "passages")])

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from kiosk.core.clock import FixedClock
 from kiosk.core.rules import Scan
 from kiosk.gate.service import Gate
@@ -88,9 +90,10 @@ def test_exits_stamped_in_the_future_do_not_count_as_recent(community):
     assert (resident.decision.outcome, resident.decision.codes) == ("deny", ("household_quota",))
 
 
-def test_a_gate_a_day_behind_refers_a_pass_issued_just_before_when_its_clock_is_unsynchronised(community, mint):
+@pytest.mark.parametrize("behind_by", [timedelta(hours=1), DAY])
+def test_a_gate_behind_refers_a_pass_issued_just_before_when_its_clock_is_unsynchronised(community, mint, behind_by):
     token = mint(valid_from=NOW, valid_until=NOW + 30 * DAY)
-    behind = FixedClock(NOW - DAY, synchronised=False)
+    behind = FixedClock(NOW - behind_by, synchronised=False)
     with Gate.open(community.gate_home, clock=behind) as gate:
         unsynced = gate.check(scan(token, "in"))
         behind.is_synchronised = True

@@ -126,7 +126,7 @@ def test_doctor_finds_a_row_altered_on_the_card(community):
     assert findings["chain_bad"].line("en").startswith("[ERROR] Event log altered or incomplete (1 problems)")
 
 
-def test_verify_log_on_a_destroyed_events_table_reports_without_traceback(community):
+def test_verify_log_and_doctor_on_a_destroyed_events_table_report_without_traceback(community):
     record_some(community.gate_home, FixedClock(NOW), community.tokens)
     db_path = community.gate_home / "gate.db"
     scribble(db_path, root_page(db_path, "events"))
@@ -134,6 +134,8 @@ def test_verify_log_on_a_destroyed_events_table_reports_without_traceback(commun
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit), result.exception
     assert "the event log cannot be read: database disk image is malformed" in result.output
+    damaged = {f.key: f for f in doctor.diagnose(community.gate_home, camera_timeout=0.1)}["db_damaged"]
+    assert damaged.line("en").startswith("[ERROR] The database is damaged: ")  # a damaged row page: doctor says so
 
 
 @needs_root

@@ -7,8 +7,9 @@ wrapper that garbles its first answer), and a raw socket server that answers a b
 from __future__ import annotations
 
 import socket
+import sqlite3
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import waitress
@@ -98,31 +99,41 @@ def test_a_second_pull_waits_for_the_first_then_gives_way_plainly(community):
             pass
 
 
-class DuplicateFirstLine:
-    """The gate's application, with the first line of its first event feed sent twice (a proxy's fault)."""
+class FaultyFeed:
+    """The gate's application behind a faulty proxy, once: ``duplicate`` sends the first line of
+    the first event feed twice; ``stale`` answers the second event request with the first one's
+    body (a cached answer); ``short`` cuts the first event feed in the middle of a line."""
 
-    def __init__(self, app) -> None:
-        self.app, self.garbled = app, False
+    def __init__(self, app, fault: str = "duplicate") -> None:
+        self.app, self.fault, self.garbled, self.first = app, fault, False, None
 
     def __call__(self, environ, start_response):
         body = self.app(environ, start_response)
         if environ["PATH_INFO"] != "/api/v1/events" or self.garbled:
             return body
-        self.garbled = True
         data = b"".join(body)
-        first = data.split(b"\n", 1)[0]
-        return [first + b"\n" + data]
+        if self.fault == "stale" and self.first is None:
+            self.first = data
+            return [data]
+        self.garbled = True
+        if self.fault == "stale":
+            return [self.first]
+        if self.fault == "short":
+            return [data[:len(data) // 2]]
+        return [data.split(b"\n", 1)[0] + b"\n" + data]
 
 
 @pytest.fixture
-def garbling_gate(community):
+def garbling_gate(community, request):
+    """(url, office token, the FaultyFeed wrapper); the fault by indirect parametrization."""
     clock = FixedClock(NOW)
     with Gate.open(community.gate_home, clock=clock) as gate:
         for role in ("resident", "household_member"):
             gate.check(Scan(direction="in", token=community.tokens[role], temperature=36.5, lane="in"),
                        clock.advance(seconds=30))
         secret = tokens.create_token(gate.db, "office", "office", NOW)[1]
-    app = DuplicateFirstLine(create_app({"KIOSK_HOME": str(community.gate_home), "CLOCK": clock}))
+    app = FaultyFeed(create_app({"KIOSK_HOME": str(community.gate_home), "CLOCK": clock}),
+                     getattr(request, "param", "duplicate"))
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -142,3 +153,68 @@ def test_a_duplicated_line_is_fetched_again_not_called_tampering(community, garb
     assert app.garbled
     assert (result.problem, result.broken, broken) == (None, False, None)
     assert stored == [1, 2]
+
+
+@pytest.mark.parametrize("released", [True, False])
+def test_a_batch_that_meets_a_busy_office_database_is_fetched_again(community, garbling_gate, released):
+    """A USB import holds the office database's write lock as the first batch arrives: the batch
+    is fetched again (three tries), then the pull says busy plainly (before: `database is locked`
+    crashed it)."""
+    url, secret, app = garbling_gate
+    app.garbled = True  # a clean link here: only the office database is busy
+    holder = sqlite3.connect(community.office_home / "office.db", isolation_level=None)
+    with Office.open(community.office_home) as office:
+        pull.add_gate(office, "jinan-gate", url, secret)
+        office.db.conn.execute("PRAGMA busy_timeout = 200")  # each try waits 0.2 s, not the kiosk's 10 s
+        begins = []
+
+        def import_running(sql: str) -> None:
+            if sql == "BEGIN IMMEDIATE":
+                begins.append(sql)
+                if len(begins) == 2:  # the first batch (after the health check's transaction)
+                    holder.execute("BEGIN IMMEDIATE")
+                elif len(begins) == 3 and released:
+                    holder.execute("ROLLBACK")
+
+        office.db.conn.set_trace_callback(import_running)
+        result = pull.pull_gate(office, "jinan-gate", lambda: datetime.now(timezone.utc))
+        office.db.conn.set_trace_callback(None)
+        if holder.in_transaction:
+            holder.execute("ROLLBACK")
+        stored = [row[0] for row in office.db.conn.execute("SELECT seq FROM gate_events ORDER BY seq")]
+    holder.close()
+    if released:
+        assert (result.problem, result.new_events, stored) == (None, 2, [1, 2])
+    else:
+        assert (result.problem, result.new_events, stored, len(begins)) == (
+            "[busy] the office database stayed busy (database is locked); nothing half stored, pull again", 0, [], 4)
+
+
+
+@pytest.mark.parametrize("garbling_gate", ["stale"], indirect=True)
+def test_a_stale_cached_answer_is_fetched_again_not_called_tampering(community, garbling_gate):
+    url, secret, app = garbling_gate
+    now = lambda: datetime.now(timezone.utc)  # noqa: E731
+    with Office.open(community.office_home) as office:
+        pull.add_gate(office, "jinan-gate", url, secret)
+        first = pull.pull_gate(office, "jinan-gate", now)
+        with Gate.open(community.gate_home, clock=FixedClock(NOW)) as gate:
+            gate.check(Scan(direction="out", token=community.tokens["resident"], lane="out"), NOW + timedelta(hours=1))
+        second = pull.pull_gate(office, "jinan-gate", now)  # answered with the first pull's feed, then afresh
+        stored = [row[0] for row in office.db.conn.execute("SELECT seq FROM gate_events ORDER BY seq")]
+    assert app.garbled
+    assert (first.new_events, second.problem, second.broken, second.new_events, stored) == (2, None, False, 1,
+                                                                                          [1, 2, 3])
+
+
+@pytest.mark.parametrize("garbling_gate", ["short"], indirect=True)
+def test_a_short_read_is_not_called_tampering_and_the_next_pull_completes(community, garbling_gate):
+    url, secret, app = garbling_gate
+    now = lambda: datetime.now(timezone.utc)  # noqa: E731
+    with Office.open(community.office_home) as office:
+        pull.add_gate(office, "jinan-gate", url, secret)
+        cut, whole = (pull.pull_gate(office, "jinan-gate", now) for _ in range(2))
+        stored = [row[0] for row in office.db.conn.execute("SELECT seq FROM gate_events ORDER BY seq")]
+    assert (cut.problem, cut.broken) == ("[truncated] the gate's answer ended early; the batch will be fetched "
+                                         "again", False)
+    assert (whole.problem, whole.broken, stored) == (None, False, [1, 2])
