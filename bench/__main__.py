@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-MODULES = ("bench.decoders", "bench.pipeline", "bench.core", "bench.sync", "bench.scale")
+MODULES = ("bench.decoders", "bench.pipeline", "bench.core", "bench.sync", "bench.scale", "bench.district")
 
 
 def quick_args(name: str, scratch: Path) -> list[str]:

@@ -179,6 +179,8 @@ class VerifiedBatch:
 def store_batch(office: Office, batch: VerifiedBatch) -> None:
     """The one place events are written (pulls, USB imports): the held rows and the gate's new cursor
     in one transaction; the batch is then empty and can take the next rows."""
+    if not batch.rows:
+        return
     with writing(office) as conn:
         if conn.executemany(INSERT_EVENT, batch.rows).rowcount != len(batch.rows):
             ids = [row[2] for row in batch.rows]  # [gate, seq, id, ...]: EVENT_COLUMNS starts with seq, id
@@ -440,8 +442,9 @@ def _acknowledge(office: Office, client: GateClient, gate: dict, result: PullRes
     if offset is not None and abs(offset) > max_offset_s:
         withheld = (f"not acknowledged: the gate's clock is {offset:+.0f} s off (more than {max_offset_s:g} s); "
                     f"it would prune by a wrong date. Fix its time (chrony, docs/resilience.md)")
-    with writing(office) as conn:
-        conn.execute("UPDATE gates SET ack_withheld = ? WHERE name = ?", [withheld, gate["name"]])
+    if withheld != gate["ack_withheld"]:  # each write is an fsync, and the other gates' writes wait for it
+        with writing(office) as conn:
+            conn.execute("UPDATE gates SET ack_withheld = ? WHERE name = ?", [withheld, gate["name"]])
     result.ack_withheld = withheld
     if withheld is None:
         client.request("POST", "/ack", json={"seq": gate["last_seq"], "hash": gate["last_hash"]})
@@ -513,9 +516,10 @@ def _reverify(office: Office, client: GateClient, gate: dict, lowest: int) -> No
     if field(answer, "digest", str, "/digest") != range_digest(held):
         raise ChainBreak(f"events {first}..{last} on the gate differ from those the office stored: "
                          "edited or rewritten on the gate after they were pulled")
-    with writing(office) as conn:
-        conn.execute("UPDATE gates SET verified_seq = ? WHERE name = ?",
-                     [0 if last >= gate["last_seq"] else last, gate["name"]])
+    verified = 0 if last >= gate["last_seq"] else last
+    if verified != gate["verified_seq"]:
+        with writing(office) as conn:
+            conn.execute("UPDATE gates SET verified_seq = ? WHERE name = ?", [verified, gate["name"]])
 
 
 def _check_head(gate: dict, health: dict) -> None:
@@ -578,12 +582,14 @@ def _pull_shifts(office: Office, client: GateClient, gate: dict, now: datetime) 
     for log in logs:
         if not isinstance(log, dict) or not isinstance(log.get("shift_id"), str) or not isinstance(log.get("date"), str):
             raise bad_answer("/shifts: a shift log without shift_id and date")
+    if not logs:
+        return
     with writing(office) as conn:
         for log in logs:
             conn.execute("INSERT OR REPLACE INTO gate_shift_logs VALUES (?, ?, ?, ?)",
                          [gate["name"], log["shift_id"], json.dumps(log, ensure_ascii=False), utc_text(now)])
-        if logs:  # next time start from the shift that was open now
-            conn.execute("UPDATE gates SET shifts_since = ? WHERE name = ?", [logs[-1]["date"], gate["name"]])
+        # next time start from the shift that was open now
+        conn.execute("UPDATE gates SET shifts_since = ? WHERE name = ?", [logs[-1]["date"], gate["name"]])
 
 
 def _first_shift_date(office: Office, name: str) -> str | None:
