@@ -542,7 +542,7 @@ def _pull_batch(office: Office, client: GateClient, gate: dict,
     batch, broken = VerifiedBatch(gate), None
     with response:
         try:
-            trailer = _read_feed(response, batch)
+            trailer = _read_feed(response, batch, limit)
         except ChainBreak as exc:
             broken, trailer = exc, {"done": True}  # keep the verified rows before the break
         else:
@@ -562,14 +562,17 @@ def _store_retrying(office: Office, batch: VerifiedBatch) -> None:
                 raise
 
 
-def _read_feed(response: requests.Response, batch: VerifiedBatch) -> dict | None:
-    """Verify every event line into the batch; return the final cursor line (None if cut off)."""
+def _read_feed(response: requests.Response, batch: VerifiedBatch, limit: int) -> dict | None:
+    """Verify every event line into the batch; return the final cursor line (None if cut off).
+    The answer is held in memory until it is stored: a gate sending more than asked is refused."""
     for line in response.iter_lines(chunk_size=65536):
         if not line:
             continue
         row = json_object(line, "an event line")
         if "seq" not in row:
             return {"count": seq_field(row, "count", "the cursor line"), "done": field(row, "done", bool, "the cursor line")}
+        if len(batch.rows) >= limit:
+            raise bad_answer(f"more than the {limit} events asked for")
         batch.add(row)
     return None
 

@@ -8,9 +8,11 @@ Every gate's events must end up in the office exactly once, whatever the others 
 from __future__ import annotations
 
 import socket
+import threading
 from datetime import datetime, timezone
 
 import pytest
+import waitress
 from click.testing import CliRunner
 
 from bench.fleet import GateServers, make_gate
@@ -21,6 +23,7 @@ from kiosk.office import pull
 from kiosk.office.service import Office
 from kiosk.store.config import create_home
 from tests.conftest import NOW
+from web import create_app
 
 GOOD = [f"g{n}" for n in range(1, 7)]
 EVENTS = 600  # three batches of 200 each: the gates' writes interleave
@@ -134,3 +137,31 @@ def test_the_pool_size_comes_from_the_configuration_and_is_checked(tmp_path):
                                                     "(kiosk.toml [sync] pull_workers or --workers)\n")
     flag = CliRunner().invoke(cli, ["--home", str(tmp_path / "office"), "office", "pull", "--workers", "65"])
     assert flag.exit_code == 2
+
+
+class SendsMore:
+    """The gate's application, answering /events with ten times the events asked for (a hostile gate)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if environ["PATH_INFO"] == "/api/v1/events":
+            environ["QUERY_STRING"] = environ["QUERY_STRING"].replace("limit=50", "limit=500")
+        return self.app(environ, start_response)
+
+
+def test_a_gate_that_sends_more_than_asked_is_refused_before_it_fills_the_memory(fleet, tmp_path):
+    gate = fleet[0]["g2"]
+    server = waitress.create_server(SendsMore(create_app({"KIOSK_HOME": str(gate.home)})), host="127.0.0.1", port=0,
+                                    threads=1)
+    threading.Thread(target=server.run, daemon=True).start()
+    office = Office(create_home(tmp_path / "office", {"role": "office", "site_id": "nanqin"}))
+    try:
+        pull.add_gate(office, "g2", f"http://127.0.0.1:{server.effective_port}", gate.token)
+        result = pull.pull_gate(office, "g2", lambda: datetime.now(timezone.utc), limit=50)
+        assert result.problem == "[bad_answer] malformed answer from the gate: more than the 50 events asked for"
+        assert held(office, "g2") == []
+    finally:
+        office.close()
+        server.close()
