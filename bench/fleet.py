@@ -46,8 +46,10 @@ class GateServers:
 
         self.servers = []
         for gate in gates:
+            # poll(), not select(): a loop still polling when the server is closed sees the closed
+            # sockets as such instead of dying on EBADF in its thread
             server = waitress.create_server(create_app({"KIOSK_HOME": str(gate.home)}), host="127.0.0.1", port=0,
-                                            threads=threads)
+                                            threads=threads, asyncore_use_poll=True)
             threading.Thread(target=server.run, name=f"serve-{gate.name}", daemon=True).start()
             gate.url = f"http://127.0.0.1:{server.effective_port}"
             self.servers.append(server)

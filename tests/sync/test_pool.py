@@ -154,7 +154,7 @@ class SendsMore:
 def test_a_gate_that_sends_more_than_asked_is_refused_before_it_fills_the_memory(fleet, tmp_path):
     gate = fleet[0]["g2"]
     server = waitress.create_server(SendsMore(create_app({"KIOSK_HOME": str(gate.home)})), host="127.0.0.1", port=0,
-                                    threads=1)
+                                    threads=1, asyncore_use_poll=True)
     threading.Thread(target=server.run, daemon=True).start()
     office = Office(create_home(tmp_path / "office", {"role": "office", "site_id": "nanqin"}))
     try:
