@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 MODULES = ("bench.decoders", "bench.pipeline", "bench.core", "bench.sync", "bench.scale", "bench.office_pages",
-           "bench.registry_load")
+           "bench.registry_load", "bench.district")
 
 
 def quick_args(name: str, scratch: Path) -> list[str]:

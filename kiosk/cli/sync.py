@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -19,6 +20,9 @@ from kiosk.store import tokens
 from kiosk.store.config import open_private
 from kiosk.store.levels import LEVELS, Levels
 from web import daily_report
+
+MAX_PULL_WORKERS = 64  # threads, each with a connection and up to a batch of events in memory
+
 
 # --- gate: tokens, export, prune -------------------------------------------------------
 
@@ -212,57 +216,51 @@ def office_gate_reset(ctx, name):
     say("sync.chain_reset", name=name)
 
 
-class _Progress:
-    """A progress bar per gate, only on a terminal."""
-
-    def __init__(self, name: str) -> None:
-        self.name, self.bar = name, None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar is None:
-            self.bar = click.progressbar(length=max(total, 1), label=self.name, file=sys.stderr)
-            self.bar.__enter__()
-        self.bar.update(done - self.bar.pos)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-
-
 @click.command("pull")
 @click.argument("names", nargs=-1)
 @click.option("--batch", type=click.IntRange(1, protocol.MAX_LIMIT), default=5000, show_default=True)
+@click.option("--workers", type=click.IntRange(1, MAX_PULL_WORKERS),
+              help="Gates pulled at the same time (default: sync.pull_workers in kiosk.toml, 8).")
 @click.option("--verbose", "-v", is_flag=True, help="Print the summary even when not on a terminal.")
 @click.pass_context
-def office_pull(ctx, names, batch, verbose):
+def office_pull(ctx, names, batch, workers, verbose):
     """Pull new events and shift logs from every gate (or the named ones), verify, store, acknowledge.
 
+    Several gates are pulled at once (--workers); a gate that fails does not stop the others.
     Exit status 0 when every gate pulled fine, 1 when a gate was unreachable or a chain broke.
     Quiet unless something is wrong when not on a terminal (for the systemd timer).
 
     \b
     Example:
         kiosk office pull jinan-gate
+        kiosk office pull --workers 16
     """
     office = open_office(ctx)
-    tty = sys.stderr.isatty()
-    failed = False
-    with pull.pull_lock(office, wait_s=2 * office.config.settings.sync.pull_deadline_s):
-        for gate in pull.networked_gates(office, names):
-            progress = _Progress(gate["name"]) if tty else None
-            result = pull.pull_gate(office, gate["name"], now, batch, progress)
-            if progress:
-                progress.close()
-            if result.problem:
-                failed = True
-                mark = "!!! " if result.broken else ""
-                click.echo(f"{mark}{result.gate}: {result.problem}", err=True)
-            if result.ack_withheld:
-                click.echo(f"{result.gate}: {result.ack_withheld}", err=True)
-            if tty or verbose:
-                offset = "-" if result.clock_offset_s is None else f"{result.clock_offset_s:+.3f} s"
-                say("sync.pulled" if result.ok else "sync.pulled_failed", gate=result.gate,
-                    new=result.new_events, last=result.last_seq, offset=offset)
+    sync_settings = office.config.settings.sync
+    workers = workers or sync_settings.pull_workers
+    if not 1 <= workers <= MAX_PULL_WORKERS:
+        raise click.ClickException(t("pool.bad_workers", workers=workers, most=MAX_PULL_WORKERS))
+    talk = sys.stderr.isatty() or verbose
+    started, done = time.monotonic(), []
+
+    def finished(result: pull.PullResult) -> None:
+        done.append(result)
+        if result.problem:
+            mark = "!!! " if result.broken else ""
+            click.echo(f"{mark}{result.gate}: {result.problem}", err=True)
+        if result.ack_withheld:
+            click.echo(f"{result.gate}: {result.ack_withheld}", err=True)
+        if talk:
+            offset = "-" if result.clock_offset_s is None else f"{result.clock_offset_s:+.3f} s"
+            say("sync.pulled" if result.ok else "sync.pulled_failed", gate=result.gate,
+                new=result.new_events, last=result.last_seq, offset=offset)
+
+    with pull.pull_lock(office, wait_s=2 * sync_settings.pull_deadline_s):
+        pull.pull_gates(office, names, now, batch, workers, finished)
+    failed = sum(1 for result in done if not result.ok)
+    if talk and len(done) > 1:
+        say("pool.summary", gates=len(done), failed=failed, new=sum(result.new_events for result in done),
+            seconds=f"{time.monotonic() - started:.1f}")
     ctx.exit(1 if failed else 0)
 
 

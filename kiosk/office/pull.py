@@ -16,7 +16,8 @@ import sqlite3
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -43,7 +44,7 @@ from kiosk.office import service as office_mod
 from kiosk.office.pinning import pinned_session
 from kiosk.office.service import Office
 from kiosk.store.db import transaction
-from kiosk.store.office_store import OfficeStore, copy_registry, insert_events
+from kiosk.store.office_store import OfficeConnection, OfficeStore, copy_registry, insert_events
 
 
 def add_gate(office: Office, name: str, url: str, token: str, export_key: str | None = None) -> None:
@@ -74,11 +75,13 @@ def networked_gates(office: Office, names: tuple[str, ...] | list[str]) -> list[
 def reset_chain(office: Office, name: str) -> None:
     """Accept pulls again after an operator has looked into a chain break."""
     get_gate(office, name)
-    office.store.conn.execute("UPDATE gates SET chain_broken = NULL WHERE name = ?", [name])
+    with writing(office) as conn:
+        conn.execute("UPDATE gates SET chain_broken = NULL WHERE name = ?", [name])
 
 
 def mark_broken(office: Office, name: str, message: str) -> None:
-    office.store.conn.execute("UPDATE gates SET chain_broken = ? WHERE name = ?", [message, name])
+    with writing(office) as conn:
+        conn.execute("UPDATE gates SET chain_broken = ? WHERE name = ?", [message, name])
 
 
 # --- office side: storing events -------------------------------------------------------
@@ -143,20 +146,29 @@ def event_row(row: dict) -> dict:
     return row
 
 
-class EventSink:
-    """Verifies one gate's events and stores them with its cursor (``save_cursor``), in the
-    transaction the caller holds open: rows and cursor commit together or not at all."""
+# One writer at a time: the pull's threads fetch and verify at the same time but write one
+# after the other, each answer in its own short transaction, so none waits in SQLite's busy
+# handler and no transaction stays open while a gate is still sending.
+_WRITER = threading.Lock()
 
-    def __init__(self, store: OfficeStore, gate: dict) -> None:
-        self.store, self.name = store, gate["name"]
+
+@contextmanager
+def writing(office: Office) -> Iterator[OfficeConnection]:
+    """A short write transaction on the office's store, one thread of this process at a time."""
+    with _WRITER, transaction(office.store) as conn:
+        yield conn
+
+
+class VerifiedBatch:
+    """A gate's events, each checked to continue the chain from its cursor, held until store_batch."""
+
+    def __init__(self, gate: dict, store: OfficeStore) -> None:
+        self.name, self.store = gate["name"], store
         self.seq, self.hash = gate["last_seq"], gate["last_hash"] or GENESIS_HASH
         self.gate_id, self.offset = gate.get("gate_id"), gate.get("clock_offset_s")
         self.rows: list[list] = []
         self.gaps: list[list[int]] = []  # seq ranges the gate declared lost (log_gap events)
-
-    @property
-    def stored(self) -> int:
-        return len(self.rows)
+        self.stored = 0
 
     def add(self, row: dict) -> None:
         gap = declared_gap(event_row(row))
@@ -179,16 +191,22 @@ class EventSink:
                                        [self.name, before]).fetchone()
         return row["seq"] - 1, held[0] if held else GENESIS_HASH if before == 0 else None
 
-    def save_cursor(self) -> None:
-        """Store the verified rows in one go (COPY on PostgreSQL) and move the cursor past them."""
-        if insert_events(self.store, self.rows) != len(self.rows):
+
+def store_batch(office: Office, batch: VerifiedBatch, conn: OfficeConnection | None = None) -> None:
+    """The one place events are written (pulls, USB imports): the held rows and the gate's new
+    cursor in one transaction (COPY on PostgreSQL), or in ``conn``'s open one; the batch is then
+    empty and can take the next rows."""
+    if not batch.rows:
+        return
+    with (nullcontext(conn) if conn is not None else writing(office)) as conn:
+        if insert_events(office.store, batch.rows) != len(batch.rows):
             raise SyncError("duplicate", "an event of this batch is already stored for another gate name")
-        self.store.conn.execute("UPDATE gates SET last_seq = ?, last_hash = ? WHERE name = ?",
-                                [self.seq, self.hash, self.name])
-        if self.gaps:
-            held = self.store.conn.execute("SELECT lost_ranges FROM gates WHERE name = ?", [self.name]).fetchone()
-            self.store.conn.execute("UPDATE gates SET lost_ranges = ? WHERE name = ?",
-                                    [json.dumps(json.loads(held[0] or "[]") + self.gaps), self.name])
+        conn.execute("UPDATE gates SET last_seq = ?, last_hash = ? WHERE name = ?", [batch.seq, batch.hash, batch.name])
+        if batch.gaps:
+            held = conn.execute("SELECT lost_ranges FROM gates WHERE name = ?", [batch.name]).fetchone()
+            conn.execute("UPDATE gates SET lost_ranges = ? WHERE name = ?",
+                         [json.dumps(json.loads(held[0] or "[]") + batch.gaps), batch.name])
+    batch.stored, batch.rows, batch.gaps = batch.stored + len(batch.rows), [], []
 
 
 # --- office side: pulling --------------------------------------------------------------
@@ -257,6 +275,10 @@ class GateClient:
         if response.status_code >= 400:
             raise _error_of(response)
         return response
+
+    def out_of_time(self) -> bool:
+        """The deadline passed: cut by the timer, or a read that timed out at it (its timeout was what remained)."""
+        return self.expired or time.monotonic() >= self.ends
 
     def _cut(self) -> None:
         self.expired = True
@@ -333,12 +355,12 @@ def pin_export_key(office: Office, name: str) -> str | None:
             key = export_key_of(measure_offset(client)[0])
         finally:
             client.close()
-        office.store.conn.execute("UPDATE gates SET export_key = coalesce(export_key, ?) WHERE name = ?", [key, name])
+        with writing(office) as conn:
+            conn.execute("UPDATE gates SET export_key = coalesce(export_key, ?) WHERE name = ?", [key, name])
     return get_gate(office, name)["export_key"]
 
 
-def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int = 5000,
-              progress: Callable[[int, int], None] | None = None) -> PullResult:
+def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int = 5000) -> PullResult:
     """Fetch, verify and store a gate's new events and shift logs, then acknowledge.
 
     A chain that seems broken is fetched once more before it is called broken: a duplicated
@@ -354,16 +376,16 @@ def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int
     sync = office.config.settings.sync
     client = GateClient(gate, deadline_s=sync.pull_deadline_s)
     try:
-        head, lowest = _record_health(office, client, gate, now(), result)
-        total = max(0, head - gate["last_seq"])
-        _pull_events(office, client, name, limit, result, total, progress)
+        lowest = _record_health(office, client, gate, now(), result)
+        _pull_events(office, client, name, limit, result)
         gate = get_gate(office, name)
         result.last_seq = gate["last_seq"]
         _reverify(office, client, gate, lowest)
         _pull_shifts(office, client, gate, now())
         _acknowledge(office, client, gate, result, sync.max_clock_offset_s)
     except ChainBreak as exc:
-        _broken(office, result, f"seq after {get_gate(office, name)['last_seq']}: {exc}")
+        result.last_seq = get_gate(office, name)["last_seq"]
+        _broken(office, result, f"seq after {result.last_seq}: {exc}")
     except Pruned as exc:
         _broken(office, result, f"the gate pruned events this office never stored (its lowest seq is "
                                 f"{exc.lowest_seq}, the office holds up to {gate['last_seq']})")
@@ -373,7 +395,7 @@ def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int
         else:
             result.problem = f"[{exc.code}] {exc}"
     except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
-        if client.expired:
+        if client.out_of_time():
             result.problem = f"[deadline] {DeadlinePassed(client.deadline_s)}"
         else:
             result.problem = f"unreachable or bad answer: {exc.__class__.__name__}: {exc}"
@@ -386,30 +408,49 @@ def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int
     return result
 
 
-BUSY_RETRIES = 3  # a batch is fetched again when the office database stayed locked (a USB import)
+def pull_gates(office: Office, names: tuple[str, ...] | list[str], now: Callable[[], datetime], limit: int = 5000,
+               workers: int = 8, finished: Callable[[PullResult], None] | None = None) -> list[PullResult]:
+    """Pull every networked gate (or the named ones), ``workers`` at a time; a result per gate.
+
+    Each gate is pulled by pull_gate on its own connection to the office's store, so a gate
+    that is refused, slow, cut off or broken is only its own result: the others go on.
+    ``finished`` is called in this thread with each result as its gate is done.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
+    gates = [gate["name"] for gate in networked_gates(office, names)]
+    results = []
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pull") as pool:
+        for future in as_completed([pool.submit(_pull_one, office, name, now, limit) for name in gates]):
+            results.append(future.result())
+            if finished:
+                finished(results[-1])
+    return results
 
 
-def _pull_events(office: Office, client: GateClient, name: str, limit: int, result: PullResult, total: int,
-                 progress: Callable[[int, int], None] | None) -> None:
-    transport_retry, busy = True, 0
+def _pull_one(office: Office, name: str, now: Callable[[], datetime], limit: int) -> PullResult:
+    try:
+        with Office(office.config) as own:  # a connection serves one thread at a time
+            return pull_gate(own, name, now, limit)
+    except Exception as exc:  # whatever goes wrong with one gate is that gate's result, not the run's end
+        return PullResult(name, problem=f"[internal] {exc.__class__.__name__}: {exc}")
+
+
+BUSY_RETRIES = 3  # an answer is written again when the office database stayed locked (a USB import)
+
+
+def _pull_events(office: Office, client: GateClient, name: str, limit: int, result: PullResult) -> None:
+    transport_retry = True
     while True:
-        try:
-            batch, done = _pull_batch(office, client, get_gate(office, name), limit)
-        except ChainBreak:
+        stored, done, broken = _pull_batch(office, client, get_gate(office, name), limit)
+        result.new_events += stored  # the verified rows before a break are kept
+        if broken:
             if not transport_retry:
-                raise
-            transport_retry = False  # verified rows before it are kept; fetch the rest once more
+                raise broken
+            transport_retry = False  # fetch the rest once more: a transport fault is not repeated
             continue
-        except sqlite3.OperationalError as exc:
-            busy += 1
-            if "locked" not in str(exc) and "busy" not in str(exc) or busy >= BUSY_RETRIES:
-                raise
-            continue
-        result.new_events += batch
         client.progressed()
-        if progress:
-            progress(result.new_events, total)
-        if done or batch == 0:
+        if done or stored == 0:
             return
 
 
@@ -422,7 +463,9 @@ def _acknowledge(office: Office, client: GateClient, gate: dict, result: PullRes
     if offset is not None and abs(offset) > max_offset_s:
         withheld = (f"not acknowledged: the gate's clock is {offset:+.0f} s off (more than {max_offset_s:g} s); "
                     f"it would prune by a wrong date. Fix its time (chrony, docs/resilience.md)")
-    office.store.conn.execute("UPDATE gates SET ack_withheld = ? WHERE name = ?", [withheld, gate["name"]])
+    if withheld != gate["ack_withheld"]:  # each write is an fsync, and the other gates' writes wait for it
+        with writing(office) as conn:
+            conn.execute("UPDATE gates SET ack_withheld = ? WHERE name = ?", [withheld, gate["name"]])
     result.ack_withheld = withheld
     if withheld is None:
         client.request("POST", "/ack", json={"seq": gate["last_seq"], "hash": gate["last_hash"]})
@@ -455,18 +498,18 @@ def _broken(office: Office, result: PullResult, message: str) -> None:
 
 
 def _record_health(office: Office, client: GateClient, gate: dict, now: datetime,
-                   result: PullResult) -> tuple[int, int]:
-    """Measure and keep the clock offset; returns the gate's last and lowest seq."""
+                   result: PullResult) -> int:
+    """Measure and keep the clock offset; returns the gate's lowest seq."""
     health, offset = measure_offset(client)
     if gate["gate_id"] and health["gate_id"] != gate["gate_id"]:
         raise SyncError("wrong_gate", f"{gate['url']} answers as gate {health['gate_id']!r}, "
                                       f"not {gate['gate_id']!r}")
     _check_head(gate, health)
-    twin = office.store.conn.execute("SELECT name FROM gates WHERE gate_id = ? AND name != ?",
-                                  [health["gate_id"], gate["name"]]).fetchone()
-    if twin:
-        raise SyncError("wrong_gate", f"gate {health['gate_id']!r} is already pulled as {twin[0]!r}")
-    with transaction(office.store) as conn:
+    with writing(office) as conn:  # checked and claimed at once: two names of one gate pulled together
+        twin = conn.execute("SELECT name FROM gates WHERE gate_id = ? AND name != ?",
+                            [health["gate_id"], gate["name"]]).fetchone()
+        if twin:
+            raise SyncError("wrong_gate", f"gate {health['gate_id']!r} is already pulled as {twin[0]!r}")
         conn.execute("UPDATE gates SET gate_id = ?, site_id = ?, clock_offset_s = ?, last_contact_utc = ?, "
                      "export_key = coalesce(export_key, ?) WHERE name = ?",
                      [health["gate_id"], health["site_id"], offset, utc_text(now), export_key_of(health), gate["name"]])
@@ -475,7 +518,7 @@ def _record_health(office: Office, client: GateClient, gate: dict, now: datetime
     if health["last_seq"] < gate["last_seq"]:
         raise ChainBreak(f"the gate's log ends at seq {health['last_seq']}, but this office holds its events up to "
                          f"{gate['last_seq']}: events were removed or the gate's log was replaced")
-    return health["last_seq"], seq_field(health, "lowest_seq", "/health", low=1)
+    return seq_field(health, "lowest_seq", "/health", low=1)
 
 
 def _reverify(office: Office, client: GateClient, gate: dict, lowest: int) -> None:
@@ -496,8 +539,10 @@ def _reverify(office: Office, client: GateClient, gate: dict, lowest: int) -> No
     if field(answer, "digest", str, "/digest") != range_digest(held):
         raise ChainBreak(f"events {first}..{last} on the gate differ from those the office stored: "
                          "edited or rewritten on the gate after they were pulled")
-    office.store.conn.execute("UPDATE gates SET verified_seq = ? WHERE name = ?",
-                           [0 if last >= gate["last_seq"] else last, gate["name"]])
+    verified = 0 if last >= gate["last_seq"] else last
+    if verified != gate["verified_seq"]:
+        with writing(office) as conn:
+            conn.execute("UPDATE gates SET verified_seq = ? WHERE name = ?", [verified, gate["name"]])
 
 
 def _check_head(gate: dict, health: dict) -> None:
@@ -512,23 +557,32 @@ def _check_head(gate: dict, health: dict) -> None:
                          "events were lost on the gate")
 
 
-def _pull_batch(office: Office, client: GateClient, gate: dict, limit: int) -> tuple[int, bool]:
-    """One request; its rows and the new cursor are committed together or not at all."""
+def _pull_batch(office: Office, client: GateClient, gate: dict,
+                limit: int) -> tuple[int, bool, ChainBreak | None]:
+    """One request, read and verified in full, then its rows and the new cursor stored together:
+    (rows stored, whether the gate has no more, the chain break that ended the answer early)."""
     response = client.request("GET", "/events", params={"since": gate["last_seq"], "limit": limit}, stream=True)
-    broken = None
-    with response, transaction(office.store):
-        sink = EventSink(office.store, gate)
+    batch, broken = VerifiedBatch(gate, office.store), None
+    with response:
         try:
-            trailer = _read_feed(response, sink)
+            trailer = _read_feed(response, batch, limit)
         except ChainBreak as exc:
             broken, trailer = exc, {"done": True}  # keep the verified rows before the break
         else:
-            if trailer is None or trailer["count"] != sink.stored:
+            if trailer is None or trailer["count"] != len(batch.rows):
                 raise SyncError("truncated", "the gate's answer ended early; the batch will be fetched again")
-        sink.save_cursor()
-    if broken:
-        raise broken
-    return sink.stored, bool(trailer["done"])
+    _store_retrying(office, batch)
+    return batch.stored, bool(trailer["done"]), broken
+
+
+def _store_retrying(office: Office, batch: VerifiedBatch) -> None:
+    """store_batch, tried again while another process (a long USB import) keeps the database locked."""
+    for attempt in range(1, BUSY_RETRIES + 1):
+        try:
+            return store_batch(office, batch)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or attempt == BUSY_RETRIES:
+                raise
 
 
 def _lines(response: requests.Response) -> Iterator[bytes | None]:
@@ -541,8 +595,9 @@ def _lines(response: requests.Response) -> Iterator[bytes | None]:
         yield None
 
 
-def _read_feed(response: requests.Response, sink: EventSink) -> dict | None:
-    """Feed every event line to the sink; return the final cursor line (None if cut off)."""
+def _read_feed(response: requests.Response, batch: VerifiedBatch, limit: int) -> dict | None:
+    """Verify every event line into the batch; return the final cursor line (None if cut off).
+    The answer is held in memory until it is stored: a gate sending more than asked is refused."""
     for line in _lines(response):
         if line is None:  # the answer stopped inside a line (the gate ends every line): a short read
             return None
@@ -551,7 +606,9 @@ def _read_feed(response: requests.Response, sink: EventSink) -> dict | None:
         row = json_object(line, "an event line")
         if "seq" not in row:
             return {"count": seq_field(row, "count", "the cursor line"), "done": field(row, "done", bool, "the cursor line")}
-        sink.add(row)
+        if len(batch.rows) >= limit:
+            raise bad_answer(f"more than the {limit} events asked for")
+        batch.add(row)
     return None
 
 
@@ -563,13 +620,15 @@ def _pull_shifts(office: Office, client: GateClient, gate: dict, now: datetime) 
     for log in logs:
         if not isinstance(log, dict) or not isinstance(log.get("shift_id"), str) or not isinstance(log.get("date"), str):
             raise bad_answer("/shifts: a shift log without shift_id and date")
-    with transaction(office.store) as conn:
+    if not logs:
+        return
+    with writing(office) as conn:
         for log in logs:
             conn.execute("INSERT INTO gate_shift_logs VALUES (?, ?, ?, ?) ON CONFLICT (gate, shift_id) DO UPDATE "
                          "SET log = excluded.log, pulled_utc = excluded.pulled_utc",
                          [gate["name"], log["shift_id"], json.dumps(log, ensure_ascii=False), utc_text(now)])
-        if logs:  # next time start from the shift that was open now
-            conn.execute("UPDATE gates SET shifts_since = ? WHERE name = ?", [logs[-1]["date"], gate["name"]])
+        # next time start from the shift that was open now
+        conn.execute("UPDATE gates SET shifts_since = ? WHERE name = ?", [logs[-1]["date"], gate["name"]])
 
 
 def _first_shift_date(office: Office, name: str) -> str | None:

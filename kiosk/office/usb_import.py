@@ -18,9 +18,8 @@ from kiosk.core import safe_json
 from kiosk.core.i18n import t
 from kiosk.core.protocol import USB_FORMAT, SyncError, signed_export_message
 from kiosk.core.signing import parse_public_key_text, verify
-from kiosk.office.pull import ChainBreak, EventSink, chosen_gates, event_row, get_gate
+from kiosk.office.pull import ChainBreak, VerifiedBatch, chosen_gates, event_row, get_gate, store_batch, writing
 from kiosk.office.service import Office
-from kiosk.store.db import transaction
 
 
 @dataclass
@@ -79,6 +78,9 @@ def _gate_for(office: Office, header: dict, name: str | None) -> dict:
                     f"no gate for {header.get('gate_id')!r}: add it with `kiosk office gate add` or name --gate")
 
 
+ROWS_HELD = 5000  # verified events held in memory before they are written (the file can hold millions)
+
+
 def import_events(office: Office, path: Path, gate_name: str | None = None) -> ImportResult:
     """Take an export file exactly once: verify signature and chain, then store all or nothing."""
     header, trailer = check_signature(path)
@@ -91,8 +93,8 @@ def import_events(office: Office, path: Path, gate_name: str | None = None) -> I
         raise SyncError("unknown_key", f"{path} is signed by another key than gate {gate['name']!r} uses")
     if gate["chain_broken"]:
         raise SyncError("chain_broken", f"gate {gate['name']!r} has a broken chain: {gate['chain_broken']}")
-    with transaction(office.store) as conn:
-        sink = EventSink(office.store, {**gate, "clock_offset_s": None, "gate_id": header["gate_id"]})
+    with writing(office) as conn:
+        batch = VerifiedBatch({**gate, "clock_offset_s": None, "gate_id": header["gate_id"]}, office.store)
         held, count = 0, 0
         for line in _event_lines(path):
             row = event_row(_json_line(line, "event"))
@@ -100,12 +102,14 @@ def import_events(office: Office, path: Path, gate_name: str | None = None) -> I
             if row["seq"] <= gate["last_seq"]:
                 held += _check_held(conn, gate["name"], row)
             else:
-                sink.add(row)
+                batch.add(row)
+                if len(batch.rows) >= ROWS_HELD:
+                    store_batch(office, batch, conn)  # inside the file's transaction: still all or nothing
         if count != trailer.get("count"):
             raise SyncError("malformed", f"{path}: {count} events, the trailer says {trailer.get('count')}")
-        sink.save_cursor()
+        store_batch(office, batch, conn)
         conn.execute("UPDATE gates SET gate_id = ? WHERE name = ?", [header["gate_id"], gate["name"]])
-    return ImportResult(gate["name"], sink.stored, held, sink.seq)
+    return ImportResult(gate["name"], batch.stored, held, batch.seq)
 
 
 def _event_lines(path: Path) -> Iterator[bytes]:

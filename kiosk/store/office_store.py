@@ -10,6 +10,7 @@ kiosk.store.postgres): office code writes one SQL for both. docs/storage.md, doc
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Union
 
 import psycopg
@@ -17,9 +18,10 @@ import sqlite_utils
 
 from kiosk.store import db as sqlite_db
 from kiosk.store.config import Config, ConfigError
-from kiosk.store.postgres import EVENT_TABLE_COLUMNS, PgDatabase, migrate
+from kiosk.store.postgres import EVENT_TABLE_COLUMNS, PgConnection, PgDatabase, migrate
 
 OfficeStore = Union[sqlite_utils.Database, PgDatabase]
+OfficeConnection = Union[sqlite3.Connection, PgConnection]  # ``store.conn``
 
 INSERT_EVENT = (f"INSERT OR IGNORE INTO gate_events ({', '.join(EVENT_TABLE_COLUMNS)}) "
                 f"VALUES ({', '.join('?' for _ in EVENT_TABLE_COLUMNS)})")

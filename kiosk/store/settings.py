@@ -295,6 +295,8 @@ class SyncTable(Table):
                                      "(each stored batch starts a fresh deadline) before it is cut off")
     max_clock_offset_s: float = setting(300, "office: a gate whose clock is further off than this is "
                                         "pulled but not acknowledged, so it prunes nothing")
+    pull_workers: int = setting(8, "office: gates `kiosk office pull` pulls at the same time (1-64); "
+                                "each fetches and verifies on its own, the writes take turns")
 
 
 @table

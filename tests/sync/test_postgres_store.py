@@ -14,10 +14,10 @@ from kiosk.cli.root import cli
 from kiosk.core.protocol import SyncError
 from kiosk.gate import usb_export
 from kiosk.gate.service import Gate
-from kiosk.office import usb_import
-from kiosk.office.pull import EventSink, add_gate, get_gate
+from kiosk.office import pull, usb_import
+from kiosk.office.pull import VerifiedBatch, add_gate, get_gate
 from kiosk.office.service import Office
-from kiosk.store.db import MIGRATIONS, statements, transaction
+from kiosk.store.db import MIGRATIONS, statements
 from kiosk.store.postgres import PgDatabase, month_of, next_month, schema_to_postgres, to_postgres
 from tests.conftest import NOW
 from tests.postgres_server import use_database
@@ -60,11 +60,10 @@ def gate_events(gate_home, count, start):
 
 
 def store_batch(office, name, rows):
-    with transaction(office.store):
-        sink = EventSink(office.store, get_gate(office, name))
-        for row in rows:
-            sink.add(row)
-        sink.save_cursor()
+    batch = VerifiedBatch(get_gate(office, name), office.store)
+    for row in rows:
+        batch.add(row)
+    pull.store_batch(office, batch)
 
 
 def test_a_new_month_gets_its_partition_and_a_twin_gate_name_stores_nothing(postgres, community, tmp_path):
