@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -67,10 +71,26 @@ def office_login(client, name=OFFICE_USER, password=OFFICE_PASSWORD):
 
 @pytest.fixture(scope="session")
 def office_day_template(tmp_path_factory):
-    """The scripted two-gate day (tests/web/office_day.py), played and pulled once per session."""
-    from tests.web.office_day import scripted_day
+    """The scripted two-gate day (tests/web/office_day.py), played and pulled once per test run.
 
-    return scripted_day(tmp_path_factory.mktemp("office-day") / "day")
+    Under pytest-xdist (make test) the first worker to need it plays it in the run's shared folder
+    while the other waits on the lock, then reads the office folder it left.
+    """
+    from tests.web.office_day import OfficeDay, scripted_day
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return scripted_day(tmp_path_factory.mktemp("office-day") / "day")
+    shared = tmp_path_factory.getbasetemp().parent / "office-day"  # the workers' basetemps share a parent
+    shared.mkdir(exist_ok=True)
+    played = shared / "played.json"
+    with (shared / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not played.exists():
+            day = scripted_day(shared / "day")
+            played.write_text(json.dumps({"office": str(day.office_home),
+                                          "gates": {site: str(home) for site, home in day.gate_homes.items()}}))
+    folders = json.loads(played.read_text())
+    return OfficeDay(Path(folders["office"]), {site: Path(home) for site, home in folders["gates"].items()})
 
 
 @pytest.fixture(scope="module")
