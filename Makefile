@@ -33,8 +33,14 @@ demo: system-packages venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
+# Two pytest-xdist workers (CI machines have 2 cores), each taking whole test files: a file's
+# module-scoped servers and browser start once. Tests wait on conditions, never on luck, so a busy
+# machine makes them slower, not wrong. `make test PYTEST_ARGS=` runs them in one process.
+# Tests marked single_process (ids pytest-xdist cannot tell apart) run after, in one process.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 test: test-system-packages venv lint
-	$(PY) -m pytest -W error -p no:cacheprovider
+	$(PY) -m pytest -W error -p no:cacheprovider $(PYTEST_ARGS) -m "not single_process"
+	$(PY) -m pytest -W error -p no:cacheprovider -m single_process
 
 # Not part of `make test`: installs the gate into an arm64 Debian root under qemu
 # (root needed; about 25-40 minutes, see docs/raspberry-pi.md).

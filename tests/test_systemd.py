@@ -24,6 +24,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -106,15 +107,13 @@ def verify(units: list[Path], workdir: Path, user: bool = False) -> tuple[int, s
         (copies / unit.name).write_text(text)
         names.append(unit.name)
     env = dict(os.environ, SYSTEMD_LOG_COLOR="0", SYSTEMD_PAGER="")
-    cmd = [analyze]
-    if user:
-        # The user manager wants a runtime directory of its own.
-        runtime = workdir / "xdg-runtime"
-        runtime.mkdir(mode=0o700, exist_ok=True)
-        env["XDG_RUNTIME_DIR"] = str(runtime)
-        cmd.append("--user")
-    cmd += ["verify", "--man=no", "--generators=no", *names]
-    proc = subprocess.run(cmd, cwd=copies, env=env, capture_output=True, text=True, timeout=300)
+    cmd = [analyze, *(["--user"] if user else []), "verify", "--man=no", "--generators=no", *names]
+    # The user manager wants a runtime directory of its own, with a short path: sockets go under it
+    # (gpg-agent's), a socket's path has at most 107 bytes and pytest-xdist's tmp_path is longer.
+    with tempfile.TemporaryDirectory(prefix="xdg-") as runtime:
+        if user:
+            env["XDG_RUNTIME_DIR"] = runtime
+        proc = subprocess.run(cmd, cwd=copies, env=env, capture_output=True, text=True, timeout=300)
     return proc.returncode, (proc.stdout + proc.stderr).strip()
 
 

@@ -11,10 +11,10 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import segno
-from fpdf import FPDF
 
 from kiosk.core import pdf_fonts
 from kiosk.core.clock import parse_utc, utc_text
@@ -23,6 +23,9 @@ from kiosk.core.names import mask_name
 from kiosk.office import photos
 from kiosk.office.pass_book import find_passes
 from kiosk.office.service import Office, token_of
+
+if TYPE_CHECKING:  # fpdf (with fontTools and Pillow) is imported when cards are written, not by every `kiosk` command
+    from fpdf import FPDF
 
 COLUMNS, ROWS = 2, 4
 CARD_W, CARD_H = 95.0, 65.0  # mm; 2 x 4 on A4 (210 x 297) leaves margins for the cut marks
@@ -64,6 +67,8 @@ def cards_for(office: Office, site_id: str, now: datetime, household: str | None
 
 def write_cards(cards: list[Card], compound: str, out: Path) -> int:
     """Write the cards to an A4 PDF, 8 a page; returns the number of pages."""
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_auto_page_break(False)
     pdf.set_title(t("passes.card.title", compound=compound))

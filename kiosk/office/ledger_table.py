@@ -15,8 +15,6 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from openpyxl.utils import get_column_letter
-
 from kiosk.core.errors import KioskError
 
 # Each field the import reads, with the headers offices give it (compared without spaces).
@@ -78,6 +76,8 @@ def field_for(header: object, columns: dict[str, tuple[str, ...]] = COLUMNS) -> 
 
 
 def _table(header_line: int, cells: list[object], fields: list[str | None], body: list[list[object]]) -> LedgerTable:
+    from openpyxl.utils import get_column_letter  # here: openpyxl takes longer to import than most commands run
+
     table = LedgerTable(header_line, {})
     for position, (cell, name) in enumerate(zip(cells, fields)):
         if name is None or name in table.columns.values():

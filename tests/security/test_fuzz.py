@@ -186,6 +186,7 @@ schema = schemathesis.openapi.from_dict(OPENAPI)
 schema.config.generation.update(max_examples=40, deterministic=True, modes=list(schemathesis.GenerationMode))
 
 
+@pytest.mark.single_process  # one test id for every API operation: pytest-xdist would run only one
 @schema.parametrize()
 @settings(suppress_health_check=list(HealthCheck), deadline=None)
 def test_api_never_answers_5xx_to_valid_or_invalid_requests(case, app, api):

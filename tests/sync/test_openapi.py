@@ -30,6 +30,7 @@ def test_the_served_description_is_the_one_tested(live_api):
     assert requests.get(base + "/openapi.json", timeout=PATIENCE_S).json() == OPENAPI
 
 
+@pytest.mark.single_process  # one test id for every API operation: pytest-xdist would run only one
 @schema.parametrize()
 @settings(suppress_health_check=list(HealthCheck), deadline=None)
 def test_api_conforms_to_its_openapi_description(case, live_api):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -67,17 +71,38 @@ def office_login(client, name=OFFICE_USER, password=OFFICE_PASSWORD):
 
 @pytest.fixture(scope="session")
 def office_day_template(tmp_path_factory):
-    """The scripted two-gate day (tests/web/office_day.py), played and pulled once per session and
-    store: ``office_day_template(cluster)`` has the office's store on that PostgreSQL cluster."""
-    from tests.web.office_day import scripted_day
+    """The scripted two-gate day (tests/web/office_day.py), played and pulled once per test run and
+    store: ``office_day_template(cluster)`` has the office's store on that PostgreSQL cluster.
+
+    Under pytest-xdist (make test) the first worker to need the SQLite day plays it in the run's
+    shared folder while the other waits on the lock, then reads the office folder it left; a
+    PostgreSQL day lives in the worker's own cluster, so each worker plays its own.
+    """
+    from tests.web.office_day import OfficeDay, scripted_day
 
     days = {}
+
+    def shared_sqlite_day() -> OfficeDay:
+        shared = tmp_path_factory.getbasetemp().parent / "office-day"  # the workers' basetemps share a parent
+        shared.mkdir(exist_ok=True)
+        played = shared / "played.json"
+        with (shared / "lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not played.exists():
+                day = scripted_day(shared / "day")
+                played.write_text(json.dumps({"office": str(day.office_home),
+                                              "gates": {site: str(home) for site, home in day.gate_homes.items()}}))
+        folders = json.loads(played.read_text())
+        return OfficeDay(Path(folders["office"]), {site: Path(home) for site, home in folders["gates"].items()})
 
     def template(postgres=None):
         store = "sqlite" if postgres is None else "postgresql"
         if store not in days:
-            url = postgres.new_database() if postgres else None
-            days[store] = scripted_day(tmp_path_factory.mktemp(f"office-day-{store}") / "day", url)
+            if postgres is None and os.environ.get("PYTEST_XDIST_WORKER"):
+                days[store] = shared_sqlite_day()
+            else:
+                url = postgres.new_database() if postgres else None
+                days[store] = scripted_day(tmp_path_factory.mktemp(f"office-day-{store}") / "day", url)
         return days[store]
     return template
 

@@ -184,6 +184,8 @@ def test_an_alarm_reaches_an_open_form_and_stays_until_acknowledged(guard_page, 
         guard_page.click("#alarms button.ack")
         guard_page.wait_for_url(server.url + "/actions/vehicle")
     assert guard_page.locator("#alarms button.ack").count() == 0
+    # A person no other test here checks: R007 (second_resident) was let in by the manual check above seconds
+    # ago, and the same pass in the same direction within duplicate_window_s is rightly a duplicate_scan.
     record_scan(community.gate_home, community.tokens["monitored"], "in", 38.7)
     guard_page.wait_for_selector("#alarms form.alarm-item:has-text('发热')", timeout=PATIENCE_MS)
     record_scan(community.gate_home, community.tokens["resident"], "out", 36.5)  # the next scan keeps it
