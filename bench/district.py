@@ -30,6 +30,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -248,6 +249,7 @@ def measure_report(folder: Path, size: int, gates: int, database: str, rounds: i
     create_office(home, sites, database)
     day = date(2026, 11, 29)
     fill_s = fill_office(home, size, gates, 30, day)
+    print(f"{store_name(database)}, {size:,} events: filled in {fill_s:.0f} s", flush=True)
     with Office.open(home) as office:
         defs, tz = shift_defs(office.config["shifts"]), office.config["timezone"]
         start = datetime(day.year, day.month, day.day, tzinfo=timezone(timedelta(hours=8)))
@@ -259,9 +261,11 @@ def measure_report(folder: Path, size: int, gates: int, database: str, rounds: i
             day_rows = len(office.store.conn.execute("SELECT * FROM gate_events WHERE ts_utc >= ? AND ts_utc < ?",
                                                   window).fetchall())
             raw_s.append(time.perf_counter() - began)
+            print(f"{store_name(database)}, {size:,} events: raw read of the day {raw_s[-1]:.2f} s", flush=True)
             began = time.perf_counter()
             report = daily_report(office.store, day, Levels.of(office.config), defs, tz)
             report_s.append(time.perf_counter() - began)
+            print(f"{store_name(database)}, {size:,} events: daily_report {report_s[-1]:.2f} s", flush=True)
         mib = store_mib(office)
     passages = sum(c[way]["persons"] for c in report["compounds"] for way in ("entries", "exits"))
     fevers = sum(len(c["fevers"]) for c in report["compounds"])
@@ -346,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.throwaway_postgres:
         from bench.postgres_cluster import PostgresCluster
 
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `timeout` too stops the cluster (finally below)
         cluster = PostgresCluster().start()
         databases.append(cluster.url())
     try:
