@@ -300,9 +300,10 @@ def report_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_doc(pulls: dict | None, reports: list[dict], command: str, stores: list[str], out: Path) -> None:
+def write_doc(pulls: dict | None, reports: list[dict], command: str, stores: dict[str, str], out: Path) -> None:
+    """``stores``: each store's name in the tables, and as described (PostgreSQL with its version)."""
     body = (f"## District scale\n\nCommand (from the repository root): `{command}`; office stores: "
-            f"{' and '.join(stores)}, the same gates and sizes for each; "
+            f"{' and '.join(stores.values())}, the same gates and sizes for each; "
             f"run {datetime.now(timezone.utc):%Y-%m-%d}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
             "on a machine shared with other work (times vary by tens of percent between runs).\n\n")
     if pulls:
@@ -315,7 +316,7 @@ def write_doc(pulls: dict | None, reports: list[dict], command: str, stores: lis
                  "transaction (SQLite synchronous=FULL; PostgreSQL by COPY), then acknowledged; times include "
                  "interpreter start-up. The raw baseline fetches the same answers with the same pool size in its own "
                  "process and only counts the lines. Every run is checked: the office holds every event exactly "
-                 f"once. Making the gate folders took {pulls['made_s']:.0f} s.\n\n" + pull_table(pulls, stores) + "\n\n")
+                 f"once. Making the gate folders took {pulls['made_s']:.0f} s.\n\n" + pull_table(pulls, list(stores)) + "\n\n")
     if reports:
         body += ("Daily report: office events written straight into the store in bulk (200 gates in 20 "
                  "communities, 30 days, 0.1% fever refusals, 3,600 residents; SQLite by executemany, PostgreSQL by "
@@ -354,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         cluster = PostgresCluster().start()
         databases.append(cluster.url())
     try:
-        stores = [store_name(d) if d == SQLITE else f"PostgreSQL {server_version(d)}" for d in databases]
+        stores = {store_name(d): store_name(d) if d == SQLITE else f"PostgreSQL {server_version(d)}" for d in databases}
         pulls, reports = measure(databases, args)
     finally:
         if cluster is not None:
