@@ -102,7 +102,7 @@ def republish(community, office, gate, tmp_path):
     return _republish
 
 
-# --- the office store: SQLite, or PostgreSQL on a throw-away cluster (tests/postgres_server.py) ---
+# --- the office store: SQLite, or PostgreSQL on a throw-away cluster (bench/postgres_cluster.py) ---
 
 STORES = ("sqlite", "postgresql")
 
@@ -110,7 +110,7 @@ STORES = ("sqlite", "postgresql")
 @pytest.fixture(scope="session")
 def postgres():
     """One PostgreSQL cluster for the whole run, started only when a test asks for it."""
-    from tests.postgres_server import PostgresCluster
+    from bench.postgres_cluster import PostgresCluster
 
     cluster = PostgresCluster().start()
     yield cluster
