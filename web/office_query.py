@@ -18,6 +18,7 @@ from kiosk.core.event_kinds import kinds_with
 from kiosk.core.plates import normalise_plate
 from kiosk.store import office_indexes
 from kiosk.store.levels import Levels
+from kiosk.store.postgres import PgDatabase
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000  # events counted exactly; more is shown as "10,000+"
@@ -208,13 +209,18 @@ def _last_passages(db: sqlite_utils.Database, who: str, condition: str, site: st
     (a local time; '' for now), if it was in. A loose index scan: the index gives each person (or
     vehicle) once, then their newest passage, so the cost grows with the residents, not the log."""
     walk = f"FROM gate_events e WHERE {condition} AND e.site_id = :site"
+    newest = (f"{walk} AND {who} = walk.who AND (:until = '' OR e.ts_local < :until) "
+              "ORDER BY e.ts_utc DESC, e.gate DESC, e.seq DESC LIMIT 1")
+    # Each walked id's newest passage: SQLite finds it by key; PostgreSQL plans the same join
+    # as a loop over every passage in, so it gets the row from a LATERAL subquery instead.
+    last = (f"CROSS JOIN LATERAL (SELECT e.* {newest}) x" if isinstance(db, PgDatabase)
+            else f"JOIN gate_events x ON (x.gate, x.seq) = (SELECT e.gate, e.seq {newest})")
     return list(db.query(
         f"""WITH RECURSIVE walk(who) AS (
             SELECT (SELECT min({who}) {walk})
             UNION ALL SELECT (SELECT min({who}) {walk} AND {who} > walk.who) FROM walk WHERE walk.who IS NOT NULL)
         SELECT x.*, walk.who AS who, p.name AS person_name, h.building, h.unit, h.room FROM walk
-        JOIN gate_events x ON (x.gate, x.seq) = (SELECT e.gate, e.seq {walk} AND {who} = walk.who
-            AND (:until = '' OR e.ts_local < :until) ORDER BY e.ts_utc DESC, e.gate DESC, e.seq DESC LIMIT 1)
+        {last}
         LEFT JOIN persons p ON p.id = x.subject_id AND COALESCE(x.subject_kind, '') != 'vehicle'
         LEFT JOIN households h ON h.id = x.household_id
         WHERE x.direction = 'in' ORDER BY x.ts_utc, walk.who""",
