@@ -178,6 +178,7 @@ def fill_office(home: Path, size: int, gates: int, days: int, last_day: date) ->
     from kiosk.office import pull
     from kiosk.office.service import Office
     from kiosk.store.db import transaction
+    from kiosk.store.office_store import insert_events
 
     began = time.perf_counter()
     with Office.open(home) as office:
@@ -192,7 +193,7 @@ def fill_office(home: Path, size: int, gates: int, days: int, last_day: date) ->
         rows = office_rows(size, gates, days, last_day, office.config["timezone"], shift_defs(office.config["shifts"]))
         while chunk := [row for _, row in zip(range(FILL_CHUNK), rows)]:
             with transaction(store):
-                stored = insert_rows(store, chunk)
+                stored = insert_events(store, chunk)
             if stored != len(chunk):
                 raise RuntimeError(f"{len(chunk)} rows written, {stored} stored")
         with transaction(store):
@@ -215,18 +216,6 @@ def event_indexes(store) -> list[tuple[str, str]]:
         "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)").fetchall()
     # a partitioned table's index reads "ON ONLY gate_events": made again, it must reach the partitions
     return [(name, sql.replace(" ON ONLY ", " ON ", 1)) for name, sql in found]
-
-
-def insert_rows(store, rows: list[tuple]) -> int:
-    """The rows stored: executemany on SQLite, COPY into the monthly partitions on PostgreSQL."""
-    from kiosk.core.protocol import EVENT_COLUMNS
-    from kiosk.store.postgres import PgDatabase
-
-    if isinstance(store, PgDatabase):
-        return store.insert_events(rows)
-    insert = (f"INSERT INTO gate_events (gate, {', '.join(EVENT_COLUMNS)}, clock_offset_s) "
-              f"VALUES ({', '.join('?' for _ in range(len(EVENT_COLUMNS) + 2))})")
-    return store.conn.executemany(insert, rows).rowcount
 
 
 def store_mib(office) -> float:

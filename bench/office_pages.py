@@ -31,15 +31,12 @@ from kiosk.core.clock import FixedClock
 from kiosk.store import web_users
 from kiosk.store.config import create_home
 from kiosk.store.db import open_db, transaction
+from kiosk.store.office_store import INSERT_EVENT
 
 HEADING = "## Office pages"
 SITES = {"jinan": (1500, 2754, 459), "longhai": (461, 846, 141)}  # households, persons, vehicles
 LOGIN = ("office", "bench-office-2026")
 TZ = timezone(timedelta(hours=8))
-COLUMNS = ("gate", "seq", "id", "gate_id", "site_id", "lane", "direction", "kind", "outcome", "codes", "pass_id",
-           "subject_kind", "subject_id", "household_id", "plate", "temperature", "guard_id", "shift_id", "ts_utc",
-           "ts_local", "tz", "clock_synced", "nonce", "data", "prev_hash", "hash", "clock_offset_s")
-INSERT = f"INSERT INTO gate_events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
 SHIFTS = (("night", 0), ("morning", 8), ("afternoon", 16))
 
 
@@ -111,7 +108,7 @@ def fill(db, people: dict[str, list[dict]], count: int, rng: random.Random) -> d
                 batch.append(_row(gate, seqs[gate], site, moment, e))
         if len(batch) >= 50_000 or d == days - 1:
             with transaction(db):
-                db.conn.executemany(INSERT, batch)
+                db.conn.executemany(INSERT_EVENT, batch)
             batch = []
     return first + timedelta(days=days - 1)
 

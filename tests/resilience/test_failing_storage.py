@@ -185,7 +185,9 @@ def serve(home, clock):
     return f"http://127.0.0.1:{server.effective_port}", stop
 
 
-def test_a_truncated_wal_is_found_by_verify_log_doctor_and_the_office(community, tmp_path):
+def gate_that_lost_its_wal(community, tmp_path) -> tuple[Path, str, FixedClock]:
+    """(a copy of the gate folder whose WAL held seq 1-3, already pulled by the office, and was
+    lost with the processes stopped; the office's token; the clock)."""
     clock = FixedClock(NOW)
     with Gate.open(community.gate_home, clock=clock) as gate:
         secret = tokens.create_token(gate.db, "office", "office", NOW)[1]
@@ -205,6 +207,11 @@ def test_a_truncated_wal_is_found_by_verify_log_doctor_and_the_office(community,
         stop()
     (cut / "gate.db-wal").write_bytes(b"")  # the card lost the WAL
     (cut / "gate.db-shm").unlink()
+    return cut, secret, clock
+
+
+def test_a_truncated_wal_is_found_by_verify_log_doctor_and_the_office(community, tmp_path):
+    cut, secret, clock = gate_that_lost_its_wal(community, tmp_path)
 
     result = CliRunner().invoke(cli, ["--home", str(cut), "--lang", "en", "verify-log"])
     assert result.exit_code == 1

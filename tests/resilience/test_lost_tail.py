@@ -25,9 +25,9 @@ from kiosk.gate.service import Gate, NotRecorded
 from kiosk.office import pull
 from kiosk.office.service import Office
 from kiosk.sim.demo import GUARD, SUPERVISOR
-from kiosk.store import tokens, watermark
+from kiosk.store import watermark
 from tests.conftest import NOW
-from tests.resilience.test_failing_storage import serve
+from tests.resilience.test_failing_storage import gate_that_lost_its_wal, serve
 
 LOST = ("events lost: the log ends at seq 0 but had reached seq 3; nothing is recorded until a supervisor "
         "acknowledges the gap (kiosk log-gap)")
@@ -40,25 +40,7 @@ def kiosk(home: Path, *args: str):
 @pytest.fixture
 def lost_tail(community, tmp_path):
     """(the gate folder that lost seq 1-3 from its WAL, the office's token, the clock)."""
-    clock = FixedClock(NOW)
-    with Gate.open(community.gate_home, clock=clock) as gate:
-        secret = tokens.create_token(gate.db, "office", "office", NOW)[1]
-    url, stop = serve(community.gate_home, clock)
-    try:
-        with Gate.open(community.gate_home, clock=clock) as gate:
-            gate.db.conn.execute("PRAGMA wal_autocheckpoint=0")  # the events stay in the WAL...
-            for role in ("resident", "household_member", "monitored"):
-                gate.check(Scan(direction="in", token=community.tokens[role], temperature=36.5, lane="in"),
-                           clock.advance(seconds=20))
-            with Office.open(community.office_home) as office:
-                pull.add_gate(office, "jinan-gate", url, secret)
-                assert pull.pull_gate(office, "jinan-gate", clock.now).ok  # the office holds seq 1-3
-            cut = Path(shutil.copytree(community.gate_home, tmp_path / "cut"))  # ...when the power goes
-    finally:
-        stop()
-    (cut / "gate.db-wal").write_bytes(b"")  # the card lost the WAL
-    (cut / "gate.db-shm").unlink()
-    return cut, secret, clock
+    return gate_that_lost_its_wal(community, tmp_path)
 
 
 def test_lost_events_stop_recording_until_a_supervisor_declares_the_gap(community, lost_tail):

@@ -190,7 +190,6 @@ def test_a_batch_that_meets_a_busy_office_database_is_fetched_again(community, g
             "[busy] the office database stayed busy (database is locked); nothing half stored, pull again", 0, [], 4)
 
 
-
 @pytest.mark.parametrize("garbling_gate", ["stale"], indirect=True)
 def test_a_stale_cached_answer_is_fetched_again_not_called_tampering(community, garbling_gate):
     url, secret, app = garbling_gate
