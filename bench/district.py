@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.postgres_cluster import PostgresCluster
 
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `timeout` too stops the cluster (finally below)
-        cluster = PostgresCluster().start()
+        cluster = PostgresCluster(durable=True).start()
         databases.append(cluster.url())
     try:
         stores = {store_name(d): store_name(d) if d == SQLITE else f"PostgreSQL {server_version(d)}" for d in databases}

@@ -31,7 +31,9 @@ def postgres_bin() -> Path | None:
 
 
 class PostgresCluster:
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        """``durable``: the server's defaults (fsync, full-page writes, synchronous commit) as a real
+        office runs it, for the benchmarks; without, the tests' faster unsafe settings."""
         binaries = postgres_bin()
         if binaries is None:
             raise RuntimeError("PostgreSQL is not installed: `make test` installs Debian's postgresql package")
@@ -40,6 +42,7 @@ class PostgresCluster:
         self.data, self.socket = self.folder / "data", self.folder
         self.user = pwd.getpwnam("nobody") if os.geteuid() == 0 else None
         self._counter = 0
+        self.durable = durable
 
     def _run(self, *args: str) -> None:
         command = [str(self.bin / args[0]), *args[1:]]
@@ -54,8 +57,9 @@ class PostgresCluster:
             os.chown(self.folder, self.user.pw_uid, self.user.pw_gid)
         self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8",
                   "--locale=C", "--no-sync")
-        options = (f"-c listen_addresses='' -c unix_socket_directories={self.socket} -p {PORT} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60")
+        options = f"-c listen_addresses='' -c unix_socket_directories={self.socket} -p {PORT} -c max_connections=60"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "server.log"),
                   "-w", "-t", "120", "start")
         return self

@@ -37,11 +37,11 @@ def daily_report(db: sqlite_utils.Database, day: date, levels: Levels, defs: lis
     overview, which shows no shift logs, leaves them out (``with_shifts``): they cost most."""
     if level not in LEVELS:
         raise ValueError(f"report level must be one of {', '.join(LEVELS)}, not {level!r}")
-    gates = [row["name"] for row in db.query("SELECT name FROM gates ORDER BY name")]
     end = (day + timedelta(days=1)).isoformat()
     groups = _groups(levels, level, key)
     sites = [site for _, _, members in groups for site in members]
-    compounds = {site: _compound(db, day, site, gates if with_shifts else [], defs, tz_name, end) for site in sites}
+    gates = _gates_by_site(db, day) if with_shifts else {}
+    compounds = {site: _compound(db, day, site, gates.get(site, []), defs, tz_name, end) for site in sites}
     return {"date": day.isoformat(), "level": level,
             "compounds": [dict(_added_up([compounds[s] for s in members]), site=part_id, name=name, level=level,
                                sites=list(members)) for part_id, name, members in groups]}
@@ -93,6 +93,19 @@ def _events(db: sqlite_utils.Database, day: date, site: str, where: str = "1 = 1
         "LEFT JOIN persons p ON p.id = e.subject_id AND COALESCE(e.subject_kind, '') != 'vehicle' "
         f"WHERE {ON_DAY} AND e.site_id = ? AND {where} ORDER BY e.ts_utc, e.gate, e.seq",
         [*_on_day(day), site, *params]))
+
+
+def _gates_by_site(db, day: date) -> dict[str, list[str]]:
+    """Each compound's gates, by name: where the gate last said it stands (``gates.site_id``, kept
+    by every pull) and any gate with events there that day. Read once for the whole report: at a
+    district's hundreds of gates, asking per compound and gate cost a scan of each gate's log."""
+    pairs = {tuple(row) for row in db.execute("SELECT site_id, name FROM gates WHERE site_id IS NOT NULL").fetchall()}
+    pairs |= {tuple(row) for row in db.execute(f"SELECT DISTINCT e.site_id, e.gate FROM gate_events e WHERE {ON_DAY}",
+                                               _on_day(day)).fetchall()}
+    sites: dict[str, list[str]] = {}
+    for site, gate in sorted(pairs):
+        sites.setdefault(site, []).append(gate)
+    return sites
 
 
 def _compound(db, day: date, site: str, gates: list[str], defs, tz_name: str, end: str) -> dict:
@@ -161,9 +174,6 @@ def _shifts(db, day: date, site: str, gates: list[str], defs, tz_name: str) -> l
     """Per gate of the compound and shift: the guards on duty (name, times) and the counts."""
     rows = []
     for gate in gates:
-        if not db.conn.execute("SELECT 1 FROM gate_events WHERE gate = ? AND site_id = ? LIMIT 1",
-                               [gate, site]).fetchone():
-            continue
         for ref, log in shift_logs(db, gate, day, defs, tz_name):
             rows.append({"gate": gate, "shift": ref.shift.key, "name_zh": ref.name_zh, "name_en": ref.name_en,
                          "guards": log["guards"], "entries": log["entries"], "exits": log["exits"],
