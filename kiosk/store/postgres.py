@@ -158,7 +158,6 @@ class PgDatabase:
         for json_type in ("json", "jsonb"):  # JSON comes back as text, as SQLite's json_object gives it
             raw.adapters.register_loader(json_type, TextLoader)
         self.conn = PgConnection(raw)
-        self._months: set[str] = set()
 
     def __getitem__(self, table: str) -> PgTable:
         return PgTable(self, table)
@@ -190,19 +189,18 @@ class PgDatabase:
 
     def _ensure_months(self, months: set[str]) -> None:
         """Create the missing monthly partitions, inside the open transaction (DDL is
-        transactional here: a rolled-back pull leaves no partition); one creator at a time."""
-        missing = months - self._months
-        if missing:
-            held = {row[0] for row in self.execute(
-                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                "WHERE i.inhparent = 'gate_events'::regclass")}
-            missing = {m for m in missing if partition_name(m) not in held}
+        transactional here: a rolled-back pull leaves no partition); one creator at a time. Asked
+        of the catalogue each time, not remembered: a partition made in a transaction that rolled
+        back is gone."""
+        held = {row[0] for row in self.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'gate_events'::regclass")}
+        missing = {m for m in months if partition_name(m) not in held}
         if missing:
             self.execute("SELECT pg_advisory_xact_lock(hashtext('kiosk gate_events partitions'))")
             for month in sorted(missing):
                 self.execute(f"CREATE TABLE IF NOT EXISTS {partition_name(month)} PARTITION OF gate_events "
                              f"FOR VALUES FROM ('{month}') TO ('{next_month(month)}')")
-        self._months |= months
 
     def close(self) -> None:
         self.conn.close()

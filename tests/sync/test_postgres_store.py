@@ -90,6 +90,12 @@ def test_a_new_month_gets_its_partition_and_a_twin_gate_name_stores_nothing(post
         store_batch(office, "jinan-gate", later)  # a pull bringing a new month makes its partition
         assert office.store.execute("SELECT tableoid::regclass::text FROM gate_events WHERE seq = 31").fetchone()[0] \
             == "gate_events_2027_01"
+        every = gate_events(community.gate_home, 1, NOW + timedelta(days=120))  # seq 32 opens March 2027
+        with pytest.raises(SyncError, match="already stored for another gate name"):
+            store_batch(office, "twin", every)  # refused: March's partition, made in its transaction, is gone
+        store_batch(office, "jinan-gate", every[-1:])
+        assert office.store.execute("SELECT tableoid::regclass::text FROM gate_events WHERE seq = 32").fetchone()[0] \
+            == "gate_events_2027_03"
     with Office.open(tmp_path / "district") as office:  # the migrations are not applied twice
         assert office.store.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(MIGRATIONS["office"])
 
