@@ -56,7 +56,7 @@ def face_reports(office: Office, pass_ids: list[str]) -> dict[str, list[dict]]:
     first: each pass in the answer is marked for the office's attention (lent, stolen, copied?)."""
     if not pass_ids:
         return {}
-    rows = office.db.query(
+    rows = office.store.query(  # the events are in the store (PostgreSQL at a district), not office.db
         f"SELECT pass_id, gate, ts_local FROM gate_events WHERE kind = 'face_check' "
         f"AND pass_id IN ({','.join('?' for _ in pass_ids)}) ORDER BY ts_utc, gate, seq", list(pass_ids))
     reports: dict[str, list[dict]] = {}

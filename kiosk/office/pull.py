@@ -44,7 +44,7 @@ from kiosk.office import service as office_mod
 from kiosk.office.pinning import pinned_session
 from kiosk.office.service import Office
 from kiosk.store.db import transaction
-from kiosk.store.office_store import OfficeConnection, OfficeStore, copy_registry, insert_events
+from kiosk.store.office_store import OfficeConnection, OfficeStore, insert_events
 
 
 def add_gate(office: Office, name: str, url: str, token: str, export_key: str | None = None) -> None:
@@ -369,7 +369,6 @@ def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int
     """
     gate = get_gate(office, name)
     result = PullResult(name, last_seq=gate["last_seq"])
-    copy_registry(office.db, office.store)  # the names the pages show, on PostgreSQL
     if gate["chain_broken"]:
         result.problem, result.broken = f"chain broken, pulls refused until resolved: {gate['chain_broken']}", True
         return result

@@ -332,6 +332,15 @@ OFFICE_LOST_RANGES = """
 ALTER TABLE gates ADD COLUMN lost_ranges TEXT;
 """
 
+# Office: a counter of changes to the registry tables a PostgreSQL store copies (names, households,
+# health and its periods), kept by office.db's triggers; the store records the count it copied,
+# so a rename or a health change reaches the district's pages and reports at the next open.
+# NULL until the first change: a store that never copied (NULL too) copies once.
+OFFICE_REGISTRY_CHANGES = "CREATE TABLE registry_changes (n INTEGER);\nINSERT INTO registry_changes VALUES (NULL);\n" + "".join(
+    f"CREATE TRIGGER registry_changed_{table}_{action.lower()} AFTER {action} ON {table} BEGIN\n"
+    "    UPDATE registry_changes SET n = COALESCE(n, 0) + 1;\nEND;\n"
+    for table in ("households", "persons", "health", "health_periods") for action in ("INSERT", "UPDATE", "DELETE"))
+
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
 MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS,
                                               GATE_VISITORS, GATE_SECURITY, GATE_HISTORY_INDEXES, MOVEMENTS_SQL,
@@ -339,7 +348,8 @@ MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REM
                                      "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS, OFFICE_RECORDS, OFFICE_WEB,
                                                 OFFICE_PASSES, OFFICE_REVERIFY, OFFICE_SESSIONS, OFFICE_ACK_WITHHELD,
                                                 OFFICE_PHOTOS_SQL, OFFICE_REPORT_INDEX, OFFICE_PAGE_INDEXES,
-                                                OFFICE_HEALTH_PERIODS, SECURITY_LOG_SQL, OFFICE_LOST_RANGES]}
+                                                OFFICE_HEALTH_PERIODS, SECURITY_LOG_SQL, OFFICE_LOST_RANGES,
+                                                OFFICE_REGISTRY_CHANGES]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

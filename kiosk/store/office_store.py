@@ -42,13 +42,19 @@ def open_office_store(config: Config, sqlite: sqlite_utils.Database | None = Non
         store = PgDatabase(url)
     except psycopg.OperationalError as exc:  # said plainly by the CLI, never a traceback
         raise ConfigError(code="store_unreachable", text="district.store_unreachable", error=str(exc).strip()) from exc
-    if url not in _migrated:  # once per process: the office page opens a connection per request
-        try:
+    try:
+        if url not in _migrated:  # once per process: the office page opens a connection per request
             migrate(store, sqlite_db.MIGRATIONS["office"], sqlite_db.statements)
-        except BaseException:
-            store.close()
-            raise
-        _migrated.add(url)
+            _migrated.add(url)
+        registry = sqlite or sqlite_db.open_db(config.db_path, "office")
+        try:
+            copy_registry(registry, store)  # what office.db's registry changed since: before anything reads it
+        finally:
+            if sqlite is None:
+                registry.conn.close()
+    except BaseException:
+        store.close()
+        raise
     return store
 
 
@@ -69,15 +75,28 @@ def insert_events(store: OfficeStore, rows: list[list]) -> int:
 JOINED_REGISTRY = ("households", "persons", "health", "health_periods")
 
 
-def copy_registry(db: sqlite_utils.Database, store: OfficeStore) -> None:
+def copy_registry(db: sqlite_utils.Database, store: OfficeStore) -> bool:
     """Give a PostgreSQL store the registry tables the pages join, as ``office.db`` holds them
-    now (the registry itself is edited in office.db only). Nothing to do on SQLite: one file."""
+    now (the registry itself is edited in office.db only), when they changed since the store's
+    last copy (``registry_changes``, counted by office.db's triggers); True when copied. Nothing
+    to do on SQLite: one file."""
     if not isinstance(store, PgDatabase):
-        return
+        return False
+    # the count first, then the rows: a change in between is copied again next time, never missed
+    changes = db.execute(REGISTRY_CHANGES).fetchone()[0] or 0
+    if store.execute(REGISTRY_CHANGES).fetchone()[0] == changes:
+        return False
     with sqlite_db.transaction(store):
         store.execute("SELECT pg_advisory_xact_lock(hashtext('kiosk registry copy'))")  # one copier at a time
+        if store.execute(REGISTRY_CHANGES).fetchone()[0] == changes:
+            return False  # another process copied it while this one waited
         for table in reversed(JOINED_REGISTRY):
             store.execute(f"DELETE FROM {table}")
         for table in JOINED_REGISTRY:
             columns = [column.name for column in db[table].columns]
             store.copy_rows(table, columns, db.execute(f"SELECT {', '.join(columns)} FROM {table}"))
+        store.execute("UPDATE registry_changes SET n = ?", [changes])
+    return True
+
+
+REGISTRY_CHANGES = "SELECT n FROM registry_changes"

@@ -75,11 +75,11 @@ def schema_to_postgres(statement: str) -> list[str]:
     text = re.sub(r"\bINTEGER\b", "BIGINT", text)
     text = re.sub(r"\bREAL\b", "DOUBLE PRECISION", text)
     text = re.sub(r"\bBLOB\b", "BYTEA", text)
-    if re.match(r"\s*CREATE\s+TRIGGER\s+\w+\s+AFTER\s+(INSERT|UPDATE)\b[^;]*?\bON\s+health\b", text,
-                flags=re.IGNORECASE | re.DOTALL):
-        return []  # the registry is edited in office.db, whose triggers keep health_periods; copy_registry brings it
+    if re.match(r"\s*CREATE\s+TRIGGER\s+\w+\s+AFTER\s+(INSERT|UPDATE|DELETE)\b[^;]*?"
+                r"\bON\s+(households|persons|health|health_periods)\s", text, flags=re.IGNORECASE | re.DOTALL):
+        return []  # the registry is edited in office.db, whose triggers keep health_periods and registry_changes
     if re.match(r"\s*CREATE\s+TRIGGER\b", text, flags=re.IGNORECASE):
-        raise ValueError("triggers are not translated: only those on the registry's health table are known")
+        raise ValueError("triggers are not translated: only those on the registry's tables are known")
     if not re.match(r"\s*CREATE\s+TABLE\s+gate_events\b", text):
         return [text]
     text = text.replace("id TEXT NOT NULL UNIQUE", "id TEXT NOT NULL")

@@ -7,6 +7,7 @@ import html
 import json
 import re
 
+import pytest
 from sync_helpers import kiosk
 
 from kiosk.core.clock import FixedClock
@@ -16,10 +17,12 @@ from kiosk.office.service import Office
 from kiosk.sim.demo import ROLES
 from kiosk.store import photos, web_users
 from kiosk.store.db import transaction
-from tests.conftest import NOW
+from tests.conftest import NOW, STORES
 from tests.web.conftest import TOKEN, csrf_token, sign_on
 from tests.web.test_holder_photo import portrait
 from web import create_app
+
+pytestmark = pytest.mark.parametrize("office_store", STORES, indirect=True)  # each test on both office stores
 
 
 def test_a_face_mismatch_at_the_gate_is_an_office_alert_and_marks_the_pass(community, office_with_gate):
@@ -39,8 +42,8 @@ def test_a_face_mismatch_at_the_gate_is_an_office_alert_and_marks_the_pass(commu
     assert pulled.returncode == 0, pulled.stderr
 
     with Office.open(office_with_gate) as office:
-        [reported] = list(office.db.query("SELECT * FROM gate_events WHERE kind = 'face_check'"))
-        web_users.add_user(office.db, "duty-office", "office", "office-pass-2026", "office")
+        [reported] = list(office.store.query("SELECT * FROM gate_events WHERE kind = 'face_check'"))
+        web_users.add_user(office.store, "duty-office", "office", "office-pass-2026", "office")
         stored = [path.read_bytes() for path in office.config.db_path.parent.glob(office.config.db_path.name + "*")]
     assert stored and not any(photo in data for data in stored)  # the pull brings no photo from the gate
     assert (json.loads(reported["codes"]), reported["pass_id"], reported["gate"]) == \

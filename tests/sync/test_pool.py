@@ -22,7 +22,7 @@ from kiosk.gate.service import Gate
 from kiosk.office import pull
 from kiosk.office.service import Office
 from kiosk.store.config import create_home
-from tests.conftest import NOW
+from tests.conftest import NOW, STORES
 from web import create_app
 
 GOOD = [f"g{n}" for n in range(1, 7)]
@@ -43,10 +43,13 @@ def fleet(tmp_path_factory):
     silent.close()
 
 
-def new_office(folder, fleet, silent: bool = True):
-    """An office that pulls the fleet, plus a wrong token, a second name for g1 and (``silent``) a dead gate."""
+def new_office(folder, fleet, silent: bool = True, database: str | None = None):
+    """An office that pulls the fleet, plus a wrong token, a second name for g1 and (``silent``) a
+    dead gate; its store on SQLite, or at the PostgreSQL ``database``."""
     gates, silent_url, _ = fleet
     settings = {"role": "office", "site_id": "nanqin", "sync": {"pull_deadline_s": 6}}
+    if database:
+        settings["database"] = database
     office = Office(create_home(folder / "office", settings))
     for gate in gates.values():
         pull.add_gate(office, gate.name, gate.url, gate.token)
@@ -58,7 +61,7 @@ def new_office(folder, fleet, silent: bool = True):
 
 
 def held(office: Office, gate_id: str) -> list[tuple]:
-    return office.db.conn.execute("SELECT seq, id, hash FROM gate_events WHERE gate_id = ? ORDER BY seq",
+    return office.store.conn.execute("SELECT seq, id, hash FROM gate_events WHERE gate_id = ? ORDER BY seq",
                                   [gate_id]).fetchall()
 
 
@@ -67,10 +70,12 @@ def gate_log(gate) -> list[tuple]:
         return opened.db.conn.execute("SELECT seq, id, hash FROM events ORDER BY seq").fetchall()
 
 
-def test_every_gate_is_pulled_exactly_once_whatever_the_others_do(fleet, tmp_path):
+@pytest.mark.parametrize("store", STORES)
+def test_every_gate_is_pulled_exactly_once_whatever_the_others_do(fleet, tmp_path, request, store):
     gates = fleet[0]
-    office = new_office(tmp_path, fleet)
-    finished = []
+    database = request.getfixturevalue("postgres").new_database() if store == "postgresql" else None
+    office = new_office(tmp_path, fleet, database=database)
+    finished, sizes = [], {name: len(gate_log(gates[name])) for name in GOOD}  # a run on the other store adds 50
     try:
         results = pull.pull_gates(office, [], lambda: datetime.now(timezone.utc), limit=200, workers=3,
                                   finished=finished.append)
@@ -78,11 +83,12 @@ def test_every_gate_is_pulled_exactly_once_whatever_the_others_do(fleet, tmp_pat
         assert finished == results  # reported one by one as each gate was done
         assert sorted(by_gate) == sorted([*GOOD, "tampered", "refused", "g1-again", "silent"])
         for name in GOOD[1:]:
-            assert (by_gate[name].problem, by_gate[name].new_events, by_gate[name].last_seq) == (None, EVENTS, EVENTS)
+            assert (by_gate[name].problem, by_gate[name].new_events, by_gate[name].last_seq) == \
+                (None, sizes[name], sizes[name])
             assert held(office, name) == gate_log(gates[name])
         # g1 under two names at once: one name claims it, the other is refused; its events are held once
         first, second = sorted([by_gate["g1"], by_gate["g1-again"]], key=lambda result: result.ok, reverse=True)
-        assert (first.problem, first.new_events) == (None, EVENTS)
+        assert (first.problem, first.new_events) == (None, sizes["g1"])
         assert second.problem == f"[wrong_gate] gate 'g1' is already pulled as {first.gate!r}"
         assert held(office, "g1") == gate_log(gates["g1"])
         assert (by_gate["tampered"].broken, by_gate["tampered"].new_events) == (True, TAMPERED_SEQ - 1)
@@ -93,8 +99,8 @@ def test_every_gate_is_pulled_exactly_once_whatever_the_others_do(fleet, tmp_pat
         assert by_gate["silent"].problem == ("[deadline] the gate sent no complete batch within 6 s (a slow or "
                                              "stuck link); cut off, nothing half stored, the next pull goes on "
                                              "from here")
-        total = office.db.conn.execute("SELECT count(*), count(DISTINCT id) FROM gate_events").fetchone()
-        assert total == (6 * EVENTS + TAMPERED_SEQ - 1,) * 2
+        total = office.store.conn.execute("SELECT count(*), count(DISTINCT id) FROM gate_events").fetchone()
+        assert total == (sum(sizes.values()) + TAMPERED_SEQ - 1,) * 2
 
         for name in GOOD[:3]:  # new events at three gates; the next pull takes exactly those
             with Gate.open(gates[name].home) as gate:

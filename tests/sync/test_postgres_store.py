@@ -18,6 +18,7 @@ from kiosk.office import pull, usb_import
 from kiosk.office.pull import VerifiedBatch, add_gate, get_gate
 from kiosk.office.service import Office
 from kiosk.store.db import MIGRATIONS, statements
+from kiosk.store.office_store import copy_registry
 from kiosk.store.postgres import PgDatabase, month_of, next_month, schema_to_postgres, to_postgres
 from tests.conftest import NOW
 from tests.postgres_server import use_database
@@ -123,3 +124,25 @@ def test_a_usb_export_is_taken_exactly_once_into_postgresql(postgres, community,
         first, again = (usb_import.import_events(office, tmp_path / "a.events") for _ in range(2))
         assert (first.new_events, first.already_held, again.new_events, again.already_held) == (20, 0, 0, 20)
         assert office.store.execute("SELECT count(*), max(seq) FROM gate_events").fetchone() == (20, 20)
+
+
+def test_the_registry_is_copied_to_postgresql_when_office_db_changed_and_only_then(postgres, community):
+    use_database(community.office_home, postgres.new_database())
+    with Office.open(community.office_home) as office:  # the first open copies what office.db holds
+        persons = office.db.execute("SELECT count(*) FROM persons").fetchone()[0]
+        assert office.store.execute("SELECT count(*) FROM persons").fetchone()[0] == persons > 0
+        assert copy_registry(office.db, office.store) is False  # nothing changed since
+        office.db.conn.execute("UPDATE persons SET name = '新名字' WHERE id = 'R002'")
+        office.db.conn.execute("UPDATE health SET status = 'home_isolation' WHERE person_id = 'R007'")
+        deleted = office.db.conn.execute("DELETE FROM health WHERE person_id = "
+                                         "(SELECT min(person_id) FROM health WHERE person_id != 'R007')").rowcount
+        assert deleted == 1
+    with Office.open(community.office_home) as office:  # a report, a page or a pull opens the store: copied
+        def held(db):
+            return [tuple(row) for row in db.execute(
+                "SELECT p.id, p.name, h.status FROM persons p LEFT JOIN health h ON h.person_id = p.id ORDER BY p.id")]
+        assert held(office.store) == held(office.db)
+        assert ("R002", "新名字") in [row[:2] for row in held(office.store)]
+        periods = "SELECT person_id, status, since FROM health_periods ORDER BY person_id, status"
+        assert [tuple(r) for r in office.store.execute(periods)] == [tuple(r) for r in office.db.execute(periods)]
+        assert copy_registry(office.db, office.store) is False

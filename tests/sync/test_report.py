@@ -7,6 +7,7 @@ import io
 from datetime import timedelta
 
 import openpyxl
+import pytest
 from sync_helpers import kiosk
 
 from kiosk.core.clock import FixedClock
@@ -14,7 +15,9 @@ from kiosk.core.rules import Scan
 from kiosk.gate.service import Gate
 from kiosk.office.pull import add_gate
 from kiosk.office.service import Office
-from tests.conftest import NOW
+from tests.conftest import NOW, STORES
+
+pytestmark = pytest.mark.parametrize("office_store", STORES, indirect=True)  # each test on both office stores
 
 NOTE = '=HYPERLINK("http://x")<script>'
 
@@ -43,7 +46,7 @@ def import_to_office(community, tmp_path):
     assert kiosk(community.office_home, "office", "import-events", str(out)).returncode == 0
 
 
-def test_csv_report_has_shifts_totals_and_neutralised_formulas(community, tmp_path):
+def test_csv_report_has_shifts_totals_and_neutralised_formulas(community, office_store, tmp_path):
     record_a_morning(community)
     import_to_office(community, tmp_path)
     result = kiosk(community.office_home, "office", "report", "--date", "2026-11-29", "--format", "csv")
@@ -59,7 +62,7 @@ def test_csv_report_has_shifts_totals_and_neutralised_formulas(community, tmp_pa
     assert [r["shift"] for r in csv.DictReader(io.StringIO(only.stdout))] == ["morning", "total"]
 
 
-def test_daily_report_xlsx_and_html_escape_and_neutralise(community, tmp_path):
+def test_daily_report_xlsx_and_html_escape_and_neutralise(community, office_store, tmp_path):
     record_a_morning(community)
     import_to_office(community, tmp_path)
     with Office.open(community.office_home) as office:  # a name that looks like a formula, one that looks like markup
@@ -81,7 +84,7 @@ def test_daily_report_xlsx_and_html_escape_and_neutralise(community, tmp_path):
                  "--format", "xlsx").returncode == 2  # needs --out
 
 
-def test_report_of_a_day_without_events_has_zero_rows_per_shift(community, tmp_path):
+def test_report_of_a_day_without_events_has_zero_rows_per_shift(community, office_store, tmp_path):
     record_a_morning(community)
     import_to_office(community, tmp_path)
     day = (NOW - timedelta(days=3)).date().isoformat()

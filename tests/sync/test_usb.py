@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sync_helpers import gate_rows, kiosk, office_rows
 
 from bench.sync import fill_events
@@ -11,7 +12,9 @@ from kiosk.gate import sync_feed
 from kiosk.gate.service import Gate
 from kiosk.office import pull
 from kiosk.office.service import Office
-from tests.conftest import NOW
+from tests.conftest import NOW, STORES
+
+pytestmark = pytest.mark.parametrize("office_store", STORES, indirect=True)  # each test on both office stores
 
 
 def fill(home, count):
@@ -40,7 +43,7 @@ def add_usb_gate(community, export_key=None):
         pull.add_gate(office, "jinan-gate", "", "", export_key or gate_export_key(community))
 
 
-def test_export_import_is_exactly_once(community, tmp_path):
+def test_export_import_is_exactly_once(community, office_store, tmp_path):
     add_usb_gate(community)
     fill(community.gate_home, 300)
     first = export(community, tmp_path, name="a.events")
@@ -59,7 +62,7 @@ def test_export_import_is_exactly_once(community, tmp_path):
     assert office_rows(community.office_home) == gate_rows(community.gate_home)
 
 
-def test_a_file_that_does_not_continue_the_chain_is_refused_and_changes_nothing(community, tmp_path):
+def test_a_file_that_does_not_continue_the_chain_is_refused_and_changes_nothing(community, office_store, tmp_path):
     add_usb_gate(community)
     fill(community.gate_home, 100)
     late = export(community, tmp_path, since=60)
@@ -69,7 +72,7 @@ def test_a_file_that_does_not_continue_the_chain_is_refused_and_changes_nothing(
     assert office_rows(community.office_home) == []
 
 
-def test_an_altered_file_or_a_foreign_key_is_refused(community, tmp_path):
+def test_an_altered_file_or_a_foreign_key_is_refused(community, office_store, tmp_path):
     add_usb_gate(community)
     fill(community.gate_home, 20)
     path = export(community, tmp_path)
@@ -90,7 +93,7 @@ def test_an_altered_file_or_a_foreign_key_is_refused(community, tmp_path):
     assert len(office_rows(community.office_home)) == 20
 
 
-def test_a_registered_export_key_is_enforced_from_the_first_file(community, tmp_path):
+def test_a_registered_export_key_is_enforced_from_the_first_file(community, office_store, tmp_path):
     key = gate_export_key(community)
     assert key.startswith("ed25519:")
     add_usb_gate(community, export_key=key)
@@ -110,7 +113,7 @@ def test_pulls_and_imports_mix_without_duplicates(community, office_with_gate, t
     assert office_rows(office_with_gate) == gate_rows(community.gate_home)
 
 
-def test_export_refuses_what_was_pruned(community, tmp_path):
+def test_export_refuses_what_was_pruned(community, office_store, tmp_path):
     fill(community.gate_home, 10)
     with Gate.open(community.gate_home) as gate:
         head = gate.db.conn.execute("SELECT hash FROM events WHERE seq = 4").fetchone()[0]

@@ -1,6 +1,7 @@
 """The office's own page in Chromium at 1366x768: `kiosk serve` on the office folder, real HTTP.
 
-The scripted two-gate day (tests/web/office_day.py) is served; one browser for the module.
+The scripted two-gate day (tests/web/office_day.py) is served from each office store (SQLite,
+PostgreSQL); one browser per store.
 Screenshots go to test-artifacts/ (docs/screenshots/office-main.png and office-daily-report.png,
 shown in the README, are copies of them).
 """
@@ -15,12 +16,15 @@ from datetime import datetime
 import openpyxl
 import pytest
 
+from tests.conftest import STORES
 from tests.servers import KioskServer
 from tests.web.office_day import OFFICE_USER, PASSWORD
 from tests.web.test_browser import ARTIFACTS, PATIENCE_MS
 from web.screen_preview import launch_chromium
 
-pytestmark = pytest.mark.browser
+# Each store in turn (module scope: one server and browser per store); `kiosk serve` on the
+# PostgreSQL office runs in its own process like the SQLite one.
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("office_day", STORES, indirect=True, scope="module")]
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 VIEWPORT = {"width": 1366, "height": 768}
