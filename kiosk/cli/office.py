@@ -18,6 +18,7 @@ from kiosk.office import ledger as ledger_mod
 from kiosk.office import service as office_mod
 from kiosk.office.service import Office
 from kiosk.store.config import create_home, open_private
+from kiosk.store.office_store import connect_postgres
 
 # --- office ----------------------------------------------------------------------------
 
@@ -49,6 +50,8 @@ def office_init(ctx, sites, database):
     """
     if database is not None and not database.startswith(("postgresql://", "postgres://")):
         raise click.BadParameter(t("district.bad_database_url", value=database), param_hint="--database")
+    if database:
+        connect_postgres(database).close()  # unreachable: said before the folder is written, so init can be run again
     config = create_home(ctx.obj, {"role": "office", "site_id": sites[0], "sites": list(sites),
                                    **({"database": database} if database else {})})
     with Office(config) as office:

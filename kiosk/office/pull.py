@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator
 
-import psycopg
 import requests
 
 from kiosk.core import safe_json
@@ -45,6 +44,7 @@ from kiosk.office.pinning import pinned_session
 from kiosk.office.service import Office
 from kiosk.store.db import transaction
 from kiosk.store.office_store import OfficeConnection, OfficeStore, insert_events
+from kiosk.store.postgres import is_store_failure
 
 
 def add_gate(office: Office, name: str, url: str, token: str, export_key: str | None = None) -> None:
@@ -400,7 +400,9 @@ def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int
             result.problem = f"unreachable or bad answer: {exc.__class__.__name__}: {exc}"
     except sqlite3.OperationalError as exc:  # still busy after the retries (a long USB import)
         result.problem = f"[busy] the office database stayed busy ({exc}); nothing half stored, pull again"
-    except psycopg.OperationalError as exc:  # PostgreSQL gone, or a deadlock rolled the batch back
+    except Exception as exc:  # PostgreSQL gone, or a deadlock rolled the batch back
+        if not is_store_failure(exc):
+            raise
         result.problem = f"[store] the office's PostgreSQL database failed ({exc}); nothing half stored, pull again"
     finally:
         client.close()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import sqlite3
 from typing import Union
 
-import psycopg
 import sqlite_utils
 
 from kiosk.store import db as sqlite_db
@@ -38,10 +37,7 @@ def open_office_store(config: Config, sqlite: sqlite_utils.Database | None = Non
     url = database_url(config)
     if url is None:
         return sqlite or sqlite_db.open_db(config.db_path, "office")
-    try:
-        store = PgDatabase(url)
-    except psycopg.OperationalError as exc:  # said plainly by the CLI, never a traceback
-        raise ConfigError(code="store_unreachable", text="district.store_unreachable", error=str(exc).strip()) from exc
+    store = connect_postgres(url)
     try:
         if url not in _migrated:  # once per process: the office page opens a connection per request
             migrate(store, sqlite_db.MIGRATIONS["office"], sqlite_db.statements)
@@ -59,6 +55,16 @@ def open_office_store(config: Config, sqlite: sqlite_utils.Database | None = Non
 
 
 _migrated: set[str] = set()
+
+
+def connect_postgres(url: str) -> PgDatabase:
+    """A connection to the office's PostgreSQL store, or the plain error the CLI shows (never a traceback)."""
+    import psycopg
+
+    try:
+        return PgDatabase(url)
+    except psycopg.OperationalError as exc:
+        raise ConfigError(code="store_unreachable", text="district.store_unreachable", error=str(exc).strip()) from exc
 
 
 def insert_events(store: OfficeStore, rows: list[list]) -> int:

@@ -14,13 +14,13 @@ See docs/storage.md.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Iterator
-
-import psycopg
-from psycopg.rows import dict_row
-from psycopg.types.string import TextLoader
+import sys
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from kiosk.core.protocol import EVENT_COLUMNS
+
+if TYPE_CHECKING:
+    import psycopg
 
 EVENT_TABLE_COLUMNS = ("gate", *EVENT_COLUMNS, "clock_offset_s")
 MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
@@ -117,7 +117,9 @@ class PgConnection:
 
     @property
     def in_transaction(self) -> bool:
-        return self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        from psycopg.pq import TransactionStatus
+
+        return self.raw.info.transaction_status != TransactionStatus.IDLE
 
     def execute(self, sql: str, params: Iterable[Any] | dict = ()) -> psycopg.Cursor:
         return self.raw.execute(to_postgres(sql), _bound(params))
@@ -154,6 +156,9 @@ class PgDatabase:
     """An office store on PostgreSQL (``kiosk office init --database postgresql://...``)."""
 
     def __init__(self, url: str) -> None:
+        import psycopg  # here, not at import: every kiosk command (the gate's too) loads this module
+        from psycopg.types.string import TextLoader
+
         raw = psycopg.connect(url, autocommit=True)
         for json_type in ("json", "jsonb"):  # JSON comes back as text, as SQLite's json_object gives it
             raw.adapters.register_loader(json_type, TextLoader)
@@ -166,6 +171,8 @@ class PgDatabase:
         return self.conn.execute(sql, params)
 
     def query(self, sql: str, params: Iterable[Any] | dict = ()) -> Iterator[dict]:
+        from psycopg.rows import dict_row
+
         with self.conn.raw.cursor(row_factory=dict_row) as cursor:
             cursor.execute(to_postgres(sql), _bound(params))
             yield from cursor
@@ -173,10 +180,12 @@ class PgDatabase:
     def insert_events(self, rows: list[list]) -> int:
         """COPY event rows (EVENT_TABLE_COLUMNS) into their months' partitions, creating a
         month's partition when it is first seen; the number stored (fewer: an id already held)."""
+        from psycopg.errors import UniqueViolation
+
         self._ensure_months({month_of(row[EVENT_TABLE_COLUMNS.index("ts_utc")]) for row in rows} - {None})
         try:
             self.copy_rows("gate_events", EVENT_TABLE_COLUMNS, rows)
-        except psycopg.errors.UniqueViolation:
+        except UniqueViolation:
             return 0  # the open transaction is aborted: the caller refuses the batch
         return len(rows)
 
@@ -204,6 +213,13 @@ class PgDatabase:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def is_store_failure(exc: BaseException) -> bool:
+    """PostgreSQL gone, or the server rolled the transaction back (psycopg's OperationalError);
+    without psycopg imported yet, no PostgreSQL error can have happened."""
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, psycopg.OperationalError)
 
 
 def partition_name(month: str) -> str:

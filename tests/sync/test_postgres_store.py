@@ -4,10 +4,11 @@ The pulls, imports, pages and reports on both stores: test_pull, test_usb, tests
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
+from sync_helpers import gate_rows, kiosk, office_rows
 
 from bench.sync import fill_events
 from kiosk.cli.root import cli
@@ -111,6 +112,7 @@ def test_a_wrong_or_unreachable_database_is_said_plainly(tmp_path):
                                "--database", f"postgresql://nobody@/x?host={tmp_path}&connect_timeout=5"])
     assert gone.exit_code == 1
     assert gone.output.startswith("Error: [store_unreachable] the office's PostgreSQL database cannot be reached: ")
+    assert not (tmp_path / "b").exists() or list((tmp_path / "b").iterdir()) == []  # nothing written: run it again
 
 
 def test_a_usb_export_is_taken_exactly_once_into_postgresql(postgres, community, tmp_path):
@@ -146,3 +148,28 @@ def test_the_registry_is_copied_to_postgresql_when_office_db_changed_and_only_th
         periods = "SELECT person_id, status, since FROM health_periods ORDER BY person_id, status"
         assert [tuple(r) for r in office.store.execute(periods)] == [tuple(r) for r in office.db.execute(periods)]
         assert copy_registry(office.db, office.store) is False
+
+
+@pytest.mark.parametrize("office_store", ["postgresql"], indirect=True)
+def test_a_store_that_fails_mid_pull_is_said_plainly_and_holds_nothing_half_stored(community, office_with_gate):
+    """The events table held by another session past the store's lock timeout: the batch's COPY
+    fails (psycopg's OperationalError), the pull says so and stores nothing; the next pull completes."""
+    import psycopg
+
+    gate_events(community.gate_home, 50, NOW)
+    with Office.open(office_with_gate) as office:
+        url = office.config["database"]
+    with psycopg.connect(url, autocommit=True) as admin:
+        name = admin.execute("SELECT current_database()").fetchone()[0]
+        admin.execute(f"ALTER DATABASE {name} SET lock_timeout = '300ms'")  # new sessions: the office's
+    with psycopg.connect(url) as blocker:
+        blocker.execute("LOCK TABLE gate_events IN ACCESS EXCLUSIVE MODE")
+        with Office.open(office_with_gate) as office:
+            result = pull.pull_gate(office, "jinan-gate", lambda: datetime.now(timezone.utc))
+        assert result.problem.startswith("[store] the office's PostgreSQL database failed (")
+        assert result.problem.endswith("); nothing half stored, pull again")
+        blocker.rollback()
+    assert office_rows(office_with_gate) == []
+    again = kiosk(office_with_gate, "office", "pull")
+    assert again.returncode == 0, again.stderr
+    assert office_rows(office_with_gate) == gate_rows(community.gate_home)
