@@ -105,7 +105,16 @@ def next_month(month: str) -> str:
 
 def _bound(params: Iterable[Any] | dict) -> list | dict:
     """Parameters by position (``?``), or by name (``:name``, a dict) as sqlite3 takes them."""
-    return params if isinstance(params, dict) else list(params)
+    if isinstance(params, dict):
+        return {name: _text(value) for name, value in params.items()}
+    return [_text(value) for value in params]
+
+
+def _text(value: Any) -> Any:
+    """PostgreSQL's text cannot hold a NUL character, which SQLite's can (a hostile form field, a
+    typed plate, a ledger cell): U+FFFD stands in for it, so one such value never stops a pull or
+    a page. An event keeps the hash its gate gave it; the chain checks compare hashes."""
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
 
 
 class PgConnection:
@@ -126,7 +135,7 @@ class PgConnection:
 
     def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> psycopg.Cursor:
         cursor = self.raw.cursor()
-        cursor.executemany(to_postgres(sql), [list(row) for row in rows])
+        cursor.executemany(to_postgres(sql), [_bound(row) for row in rows])
         return cursor
 
     def close(self) -> None:
@@ -194,7 +203,7 @@ class PgDatabase:
         with self.conn.raw.cursor() as cursor:
             with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(row)
+                    copy.write_row(_bound(row))
 
     def _ensure_months(self, months: set[str]) -> None:
         """Create the missing monthly partitions, inside the open transaction (DDL is

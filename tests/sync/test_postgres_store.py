@@ -173,3 +173,31 @@ def test_a_store_that_fails_mid_pull_is_said_plainly_and_holds_nothing_half_stor
     again = kiosk(office_with_gate, "office", "pull")
     assert again.returncode == 0, again.stderr
     assert office_rows(office_with_gate) == gate_rows(community.gate_home)
+
+
+@pytest.mark.parametrize("office_store", ["postgresql"], indirect=True)
+def test_a_nul_character_from_a_gate_or_the_ledger_never_stops_a_postgresql_office(community, office_with_gate):
+    """SQLite keeps a NUL character in text, PostgreSQL refuses it: a plate typed with one at the
+    gate, or a ledger name, is stored with U+FFFD in its place and the pulls go on."""
+    from kiosk.core.clock import FixedClock
+    from kiosk.core.rules import Scan
+
+    with Gate.open(community.gate_home, clock=FixedClock(NOW)) as gate:
+        gate.check(Scan("out", token=community.tokens["resident"], temperature=None, lane="in", plate="陕A\x0012345"))
+    with Office.open(office_with_gate) as office:
+        office.db.conn.execute("UPDATE persons SET name = ? WHERE id = 'R002'", ["张\x00三"])
+    first = kiosk(office_with_gate, "office", "pull")
+    assert first.returncode == 0, first.stderr
+    fill_events_at(community.gate_home, 5)
+    again = kiosk(office_with_gate, "office", "pull")  # the chain goes on from the stored hash
+    assert again.returncode == 0, again.stderr
+    with Office.open(office_with_gate) as office:
+        assert [r[0] for r in office.store.execute("SELECT plate FROM gate_events WHERE plate IS NOT NULL")] == \
+            ["陕A\ufffd12345"]
+        assert office.store.execute("SELECT name FROM persons WHERE id = 'R002'").fetchone()[0] == "张\ufffd三"
+    assert [row[0] for row in office_rows(office_with_gate)] == [row[0] for row in gate_rows(community.gate_home)]
+
+
+def fill_events_at(gate_home, count):
+    with Gate.open(gate_home) as gate:
+        fill_events(gate.db, count, NOW, gate.gate_id, gate.site_id)

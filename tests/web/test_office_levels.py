@@ -14,6 +14,7 @@ from kiosk.cli.root import cli
 from kiosk.core.clock import FixedClock
 from kiosk.store.levels import Levels
 from kiosk.store.settings import ConfigError
+from tests.conftest import STORES
 from tests.web.office_day import at
 from tests.web.test_office_web import (
     HEALTH_SOURCE,
@@ -25,6 +26,8 @@ from tests.web.test_office_web import (
     text,
 )
 from web import create_app
+
+ON_BOTH_STORES = pytest.mark.parametrize("office_day", STORES, indirect=True, scope="module")
 
 DAY = "2026-11-29"
 REPORT_STREET = [
@@ -42,6 +45,7 @@ def client(office_day):
     return logged_in(app)
 
 
+@ON_BOTH_STORES
 def test_the_report_per_compound_per_community_and_for_the_street(client):
     by_community = client.get(f"/report?date={DAY}&level=community").get_data(as_text=True)
     assert "<h2>社区：锦南社区 · 2026-11-29</h2>" in by_community and "<h2>社区：海棠社区 · 2026-11-29</h2>" in by_community
@@ -56,6 +60,7 @@ def test_the_report_per_compound_per_community_and_for_the_street(client):
     assert cells == [("社区防疫卡口日报 2026-11-29", ""), ("", ""), ("街道：小寨路街道 · 2026-11-29", ""), *REPORT_STREET]
 
 
+@ON_BOTH_STORES
 def test_the_overview_adds_up_at_the_level_asked(client):
     assert "锦楠花园 当前在内 4人 1车 进入 4人 1车 · 外出 2人 0车 发热拦截 1 · 人工放行 1" in text(client.get(f"/?date={DAY}"))
     community = text(client.get(f"/?date={DAY}&level=community"))
@@ -66,6 +71,7 @@ def test_the_overview_adds_up_at_the_level_asked(client):
     assert "锦楠花园 当前在内" not in street
 
 
+@ON_BOTH_STORES
 def test_events_and_alerts_filter_by_community(client):
     haitang = client.get("/events?community=haitang").get_data(as_text=True)
     assert rows_of(haitang, "events") == rows_of(client.get("/events?site=longhai").get_data(as_text=True), "events")
@@ -77,6 +83,7 @@ def test_events_and_alerts_filter_by_community(client):
     assert [row.split(" ")[2] for row in alerts] == ["jinan-gate"]
 
 
+@ON_BOTH_STORES
 def test_the_cli_report_at_each_level(office_day):
     def report(*args):
         result = CliRunner().invoke(cli, ["--home", str(office_day), "office", "report", "--date", DAY,
@@ -88,6 +95,7 @@ def test_the_cli_report_at_each_level(office_day):
     assert report("--level", "community", "--community", "jinnan") == REPORT_JINAN
 
 
+@ON_BOTH_STORES
 def test_names_are_escaped_everywhere_they_are_shown(office_day, tmp_path):
     home = shutil.copytree(office_day, tmp_path / "office")
     toml = home / "kiosk.toml"

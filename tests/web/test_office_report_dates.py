@@ -6,18 +6,23 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from kiosk.core.shifts import shift_defs
 from kiosk.office import residents
 from kiosk.office.ledger import day_start
 from kiosk.office.service import Office
 from kiosk.store.levels import Levels
+from tests.conftest import STORES
 from web import daily_report
+
+pytestmark = pytest.mark.parametrize("office_day", STORES, indirect=True, scope="module")
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def health_on(office: Office, day: date) -> dict[str, dict[str, list[str]]]:
-    report = daily_report.daily_report(office.db, day, Levels.of(office.config), shift_defs(office.config["shifts"]),
+    report = daily_report.daily_report(office.store, day, Levels.of(office.config), shift_defs(office.config["shifts"]),
                                        "Asia/Shanghai")
     return {c["site"]: c["health"] for c in report["compounds"]}
 
@@ -29,6 +34,7 @@ def test_health_lists_are_those_in_force_on_the_reports_day(office_day):
         residents.set_health(office.db, "L002", "health_monitoring", later)  # 孙丽 monitored from the 30th
         residents.set_health(office.db, "R004", "central_quarantine", later,  # 陈静's quarantine: to the 30th
                              until=day_start(date(2026, 12, 1), SHANGHAI))
+    with Office.open(office_day) as office:  # as the next page or report opens it (PostgreSQL: the changes copied)
         day_29, day_30 = health_on(office, date(2026, 11, 29)), health_on(office, date(2026, 11, 30))
         day_27, day_1 = health_on(office, date(2026, 11, 27)), health_on(office, date(2026, 12, 1))
     assert day_29 == {"jinan": {"home_isolation": ["刘洋"], "central_quarantine": ["陈静"],

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from click.testing import CliRunner
 
 from kiosk.cli.root import cli
 from kiosk.core.clock import FixedClock
+from tests.conftest import STORES
 from tests.web.conftest import TOKEN
 from tests.web.office_day import OFFICE_USER, PASSWORD, VIEWER_USER, at
 from web import create_app
+
+pytestmark = pytest.mark.parametrize("office_day", STORES, indirect=True, scope="module")
 
 
 def _app(office_day):

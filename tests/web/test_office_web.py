@@ -313,3 +313,25 @@ def test_cli_report_gives_the_same_in_every_format(office_day, tmp_path, client)
     assert "小区：锦楠花园 · 2026-11-29 进入 4人 1车" in re.sub(r"\s+", " ", subprocess.run(
         ["pdftotext", "-layout", str(tmp_path / "report.pdf"), "-"], capture_output=True, text=True).stdout)
     assert report_pairs(report("--format", "html", "--site", "jinan").output) == REPORT_JINAN
+
+
+HOSTILE = ["\x00", "a\x00b", "'; DROP TABLE gate_events; --", "%", "?", ":site", "\\", "é" * 300, "-1", "9" * 40,
+           "2026-13-45T99:99", "<script>", "{}", "[]", "NULL"]
+
+
+def test_hostile_filter_values_never_answer_5xx_on_either_store(client):
+    """Every filter and date the pages take, given what a browser never sends (a NUL byte, which a
+    PostgreSQL text column refuses; quotes; the translator's own markers; huge numbers)."""
+    names = ["start", "end", "site", "gate", "lane", "shift", "outcome", "code", "person", "household", "plate",
+             "kind", "community", "after", "date", "level", "open"]
+    for value in HOSTILE:
+        query = dict.fromkeys(names, value)
+        for url in ("/", "/events", "/events.csv", "/events.xlsx", "/trace", "/shifts", "/alerts", "/inside",
+                    "/report", "/report.html", "/security"):
+            status = client.get(url, query_string=query).status_code
+            assert status in (200, 302, 400, 404), (url, value, status)
+        for name in names:
+            assert client.get("/events", query_string={name: value}).status_code in (200, 400), (name, value)
+        token = TOKEN.search(client.get("/alerts").get_data(as_text=True)).group(1)
+        acked = client.post(f"/alerts/{value.replace('/', '_') or 'x'}/ack", data={"note": value, "csrf_token": token})
+        assert acked.status_code in (302, 400, 404), (value, acked.status_code)
