@@ -172,29 +172,39 @@ def _health(db, site: str, day: date, tz_name: str) -> dict[str, list[str]]:
 
 def _shifts(db, day: date, site: str, gates: list[str], defs, tz_name: str) -> list[dict]:
     """Per gate of the compound and shift: the guards on duty (name, times) and the counts."""
-    rows = []
-    for gate in gates:
-        for ref, log in shift_logs(db, gate, day, defs, tz_name):
-            rows.append({"gate": gate, "shift": ref.shift.key, "name_zh": ref.name_zh, "name_en": ref.name_en,
-                         "guards": log["guards"], "entries": log["entries"], "exits": log["exits"],
-                         "handover_notes": log["handover_notes"]})
-    return rows
+    logs = shift_logs(db, gates, day, defs, tz_name)
+    return [{"gate": gate, "shift": ref.shift.key, "name_zh": ref.name_zh, "name_en": ref.name_en,
+             "guards": log["guards"], "entries": log["entries"], "exits": log["exits"],
+             "handover_notes": log["handover_notes"]} for gate in gates for ref, log in logs[gate]]
 
 
-def shift_logs(db, gate: str, day: date, defs, tz_name: str) -> list[tuple]:
-    """(shift, log) of each shift of the day at the gate: the counts from the shift's own events,
+def shift_logs(db, gates: list[str], day: date, defs, tz_name: str) -> dict[str, list[tuple]]:
+    """Per gate, (shift, log) of each shift of the day: the counts from the shift's own events,
     the guards from every sign-on and sign-off since the day before, cut to the shift (a guard
-    signed on before the shift and still on is on it too: kiosk.core.shifts.duty_within)."""
+    signed on before the shift and still on is on it too: kiosk.core.shifts.duty_within). Two
+    queries for all the gates: at a district's hundreds, one per gate and shift was most of a
+    report's time."""
+    if not gates:
+        return {}
     refs = shifts_of_day(day, defs, tz_name)
     since = shifts_of_day(day - timedelta(days=1), defs, tz_name) + refs
-    duty = DutyPeriods()
-    for event in db.query(f"SELECT * FROM gate_events WHERE gate = ? AND shift_id IN ({', '.join('?' for _ in since)}) "
-                          f"AND kind IN ({', '.join('?' for _ in DUTY_KINDS)}) AND guard_id IS NOT NULL "
-                          "ORDER BY ts_utc, seq", [gate, *(ref.id for ref in since), *DUTY_KINDS]):
-        duty.add(event, json.loads(event["data"]))
-    return [(ref, {**summarise(list(db.query("SELECT * FROM gate_events WHERE gate = ? AND shift_id = ? "
-                                             "ORDER BY ts_utc, seq", [gate, ref.id]))),
-                   "guards": duty_within(duty.periods, ref)}) for ref in refs]
+    duty = {gate: DutyPeriods() for gate in gates}
+    for event in db.query(f"SELECT * FROM gate_events WHERE gate IN ({_marks(gates)}) "
+                          f"AND shift_id IN ({_marks(since)}) AND kind IN ({_marks(DUTY_KINDS)}) "
+                          "AND guard_id IS NOT NULL ORDER BY gate, ts_utc, seq",
+                          [*gates, *(ref.id for ref in since), *DUTY_KINDS]):
+        duty[event["gate"]].add(event, json.loads(event["data"]))
+    events: dict[tuple[str, str], list[dict]] = {(gate, ref.id): [] for gate in gates for ref in refs}
+    for event in db.query(f"SELECT * FROM gate_events WHERE gate IN ({_marks(gates)}) "
+                          f"AND shift_id IN ({_marks(refs)}) ORDER BY gate, ts_utc, seq",
+                          [*gates, *(ref.id for ref in refs)]):
+        events[(event["gate"], event["shift_id"])].append(event)
+    return {gate: [(ref, {**summarise(events[(gate, ref.id)]), "guards": duty_within(duty[gate].periods, ref)})
+                   for ref in refs] for gate in gates}
+
+
+def _marks(values) -> str:
+    return ", ".join("?" for _ in values)
 
 
 def duty_text(period: dict) -> str:

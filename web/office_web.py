@@ -197,8 +197,8 @@ def export(fmt):
 def shifts():
     day = _day()
     gates = [row["name"] for row in db().query("SELECT name FROM gates ORDER BY name")]
-    logs = [{"gate": gate, "ref": ref, **log} for gate in gates
-            for ref, log in daily_report.shift_logs(db(), gate, day, shift_defs(config()["shifts"]), config()["timezone"])]
+    by_gate = daily_report.shift_logs(db(), gates, day, shift_defs(config()["shifts"]), config()["timezone"])
+    logs = [{"gate": gate, "ref": ref, **log} for gate in gates for ref, log in by_gate[gate]]
     return flask.render_template("office_web/shifts.html", logs=logs, day=day, duty_text=daily_report.duty_text)
 
 
