@@ -44,7 +44,7 @@ from kiosk.office.pinning import pinned_session
 from kiosk.office.service import Office
 from kiosk.store.db import transaction
 from kiosk.store.office_store import OfficeConnection, OfficeStore, insert_events
-from kiosk.store.postgres import is_store_failure
+from kiosk.store.postgres import EVENT_TABLE_COLUMNS, is_store_failure
 
 
 def add_gate(office: Office, name: str, url: str, token: str, export_key: str | None = None) -> None:
@@ -192,6 +192,9 @@ class VerifiedBatch:
         return row["seq"] - 1, held[0] if held else GENESIS_HASH if before == 0 else None
 
 
+SITE_COLUMN = EVENT_TABLE_COLUMNS.index("site_id")
+
+
 def store_batch(office: Office, batch: VerifiedBatch, conn: OfficeConnection | None = None) -> None:
     """The one place events are written (pulls, USB imports): the held rows and the gate's new
     cursor in one transaction (COPY on PostgreSQL), or in ``conn``'s open one; the batch is then
@@ -201,7 +204,9 @@ def store_batch(office: Office, batch: VerifiedBatch, conn: OfficeConnection | N
     with (nullcontext(conn) if conn is not None else writing(office)) as conn:
         if insert_events(office.store, batch.rows) != len(batch.rows):
             raise SyncError("duplicate", "an event of this batch is already stored for another gate name")
-        conn.execute("UPDATE gates SET last_seq = ?, last_hash = ? WHERE name = ?", [batch.seq, batch.hash, batch.name])
+        # a gate known only from USB files has no site from a health answer: its events say where it stands
+        conn.execute("UPDATE gates SET last_seq = ?, last_hash = ?, site_id = COALESCE(site_id, ?) WHERE name = ?",
+                     [batch.seq, batch.hash, batch.rows[-1][SITE_COLUMN], batch.name])
         if batch.gaps:
             held = conn.execute("SELECT lost_ranges FROM gates WHERE name = ?", [batch.name]).fetchone()
             conn.execute("UPDATE gates SET lost_ranges = ? WHERE name = ?",

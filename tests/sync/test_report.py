@@ -91,3 +91,23 @@ def test_report_of_a_day_without_events_has_zero_rows_per_shift(community, offic
     rows = list(csv.DictReader(io.StringIO(kiosk(community.office_home, "office", "report", "--date", day).stdout)))
     assert [(r["shift"], r["events"]) for r in rows] == [("night", "0"), ("morning", "0"), ("afternoon", "0"),
                                                          ("total", "0")]
+
+
+def test_a_gate_known_only_from_usb_files_has_its_shift_rows_on_a_quiet_day(community, office_store, tmp_path):
+    """The daily report lists each compound's gates from where they stand: a USB-only gate has no
+    health answer, so its imported events say it; on a day without its events its shifts show, empty."""
+    from kiosk.core.shifts import shift_defs
+    from kiosk.store.levels import Levels
+    from web.daily_report import daily_report
+
+    record_a_morning(community)
+    import_to_office(community, tmp_path)
+    with Office.open(community.office_home) as office:
+        assert office.store.execute("SELECT site_id FROM gates WHERE name = 'jinan-gate'").fetchone()[0] == "jinan"
+        quiet = (NOW - timedelta(days=3)).date()
+        report = daily_report(office.store, quiet, Levels.of(office.config), shift_defs(office.config["shifts"]),
+                              office.config["timezone"])
+    [jinan] = [c for c in report["compounds"] if c["site"] == "jinan"]
+    assert [(s["gate"], s["shift"], s["entries"], s["exits"], s["guards"]) for s in jinan["shifts"]] == [
+        ("jinan-gate", shift, {"persons": 0, "vehicles": 0}, {"persons": 0, "vehicles": 0}, [])
+        for shift in ("night", "morning", "afternoon")]
