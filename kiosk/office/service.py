@@ -25,7 +25,7 @@ from kiosk.store import registry
 from kiosk.store.config import Config, ConfigError, load_config, open_private, write_private
 from kiosk.store.db import open_db, transaction
 from kiosk.store.keys import generate_signing_key, load_signing_key
-from kiosk.store.office_store import open_office_store
+from kiosk.store.office_store import OfficeStore, open_office_store
 
 SIGNING_KEY = "signing.key"
 HEALTH_STATUSES = ("normal", "health_monitoring", "home_isolation", "central_quarantine")
@@ -43,16 +43,26 @@ class Office:
             raise ConfigError(f"{config.home} is a {config.role} folder, not an office")
         self.config = config
         self.db = db or open_db(config.db_path, "office")  # registry, ledger, pass book: always SQLite
-        self.store = open_office_store(config, self.db)  # gates, their events, web logins (kiosk.store.office_store)
+        self._store: OfficeStore | None = None
+
+    @property
+    def store(self) -> OfficeStore:
+        """Gates, their events, web logins (kiosk.store.office_store): opened on first use, so the
+        registry's commands go on while a district's PostgreSQL server is away."""
+        if self._store is None:
+            if self.db is None:
+                raise ValueError("the office is closed")
+            self._store = open_office_store(self.config, self.db)
+        return self._store
 
     @classmethod
     def open(cls, home=None) -> "Office":
         return cls(load_config(home))
 
     def close(self) -> None:
-        if self.store is not None and self.store is not self.db:
-            self.store.close()
-        self.store = None
+        if self._store is not None and self._store is not self.db:
+            self._store.close()
+        self._store = None
         if self.db is not None:
             self.db.conn.close()
             self.db = None

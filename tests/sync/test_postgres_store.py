@@ -201,3 +201,19 @@ def test_a_nul_character_from_a_gate_or_the_ledger_never_stops_a_postgresql_offi
 def fill_events_at(gate_home, count):
     with Gate.open(gate_home) as gate:
         fill_events(gate.db, count, NOW, gate.gate_id, gate.site_id)
+
+
+def test_the_registry_work_goes_on_while_the_district_database_is_away(community, tmp_path):
+    """Only what needs the store opens it: a ledger import and a bundle for the gates work from
+    office.db alone; a pull says plainly that the database cannot be reached."""
+    from kiosk.sim.demo import write_ledger
+
+    use_database(community.office_home, f"postgresql://nobody@/away?host={tmp_path}&connect_timeout=5")
+    ledger = kiosk(community.office_home, "office", "import", str(write_ledger(tmp_path / "ledger.csv")),
+                   "--site", "jinan")
+    assert ledger.returncode == 0, ledger.stderr
+    bundle = kiosk(community.office_home, "office", "bundle", "--site", "jinan", "--out", str(tmp_path / "r.bundle"))
+    assert bundle.returncode == 0, bundle.stderr
+    pulled = kiosk(community.office_home, "office", "pull")
+    assert pulled.returncode == 1
+    assert "[store_unreachable] the office's PostgreSQL database cannot be reached: " in pulled.stderr
