@@ -253,7 +253,15 @@ def _row_validity(row: dict, site_id: str, now: datetime, early: timedelta) -> s
 def _is_repeat(previous: dict, scan: Scan, now: datetime, rules: RuleSettings) -> bool:
     age = (now - parse_utc(previous["ts_utc"])).total_seconds()
     return previous["direction"] == scan.direction and 0 <= age < rules.duplicate_window_s \
-        and rules.severity["duplicate_scan"] != "off"
+        and rules.severity["duplicate_scan"] != "off" and not _brings_a_fever(previous, scan, rules)
+
+
+def _brings_a_fever(previous: dict, scan: Scan, rules: RuleSettings) -> bool:
+    """A fever reading the earlier decision did not have: decided anew and recorded (the fever
+    alarm sounds), never swallowed as a repeat of an allowed scan."""
+    value = scan.temperature
+    return value is not None and rules.plausible_min <= value <= rules.plausible_max \
+        and value >= rules.fever_threshold and "fever" not in json.loads(previous["codes"])
 
 
 def decision_from_event(event: dict, extra_codes: tuple[str, ...] = ()) -> Decision:

@@ -295,6 +295,17 @@ def test_duplicate_scan_changes_nothing(gate, community, clock):
     assert count(gate) == rows + 1
 
 
+def test_a_fever_reading_within_the_window_is_decided_and_recorded_not_swallowed(gate, community, clock):
+    first = gate.check(person(community.tokens["resident"], temperature=36.5))
+    assert outcome(first) == ("allow", ())
+    feverish = gate.check(person(community.tokens["resident"], temperature=38.7), clock.advance(seconds=4))
+    assert feverish.decision.outcome == "deny" and "fever" in feverish.decision.codes
+    assert "duplicate_scan" not in feverish.decision.codes and feverish.decision.duplicate_of is None
+    assert (feverish.event["seq"], feverish.event["temperature"], count(gate)) == (first.event["seq"] + 1, 38.7, 2)
+    again = gate.check(person(community.tokens["resident"], temperature=38.7), clock.advance(seconds=2))
+    assert outcome(again)[1][-1] == "duplicate_scan" and count(gate) == 2  # the refusal's repeat changes nothing
+
+
 def test_duplicate_of_a_refusal_repeats_the_refusal(gate, community, clock):
     first = gate.check(person(community.tokens["resident"], temperature=38.0))
     repeat = gate.check(person(community.tokens["resident"]), clock.advance(seconds=3))
