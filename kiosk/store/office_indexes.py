@@ -44,11 +44,12 @@ def vehicle_key(prefix: str = "") -> str:
 
 
 def alert(prefix: str = "") -> str:
-    """An event the office must see: an override or a refusal with an alerting code. ``codes`` is
-    the JSON list of code ids (``["fever"]``), so a quoted id matches exactly one code."""
+    """An event the office must see: an override, events a gate declared lost (``log_gap``: its
+    supervisor let recording go on after the card lost them), or a refusal with an alerting code.
+    ``codes`` is the JSON list of code ids (``["fever"]``), so a quoted id matches exactly one code."""
     p = prefix
     codes = " OR ".join(f"{p}codes LIKE '%\"{code}\"%'" for code in codes_with(office_alert=True))
-    return f"({p}kind = 'override' OR {codes})"
+    return f"({p}kind IN ('override', 'log_gap') OR {codes})"
 
 
 # Office migration: a compound's events, an outcome's, and the events with a code, each in time
@@ -68,4 +69,11 @@ CREATE INDEX gate_events_overrides ON gate_events(gate, json_extract(data, '$.ov
     WHERE kind = 'override';
 CREATE INDEX gate_events_remeasures ON gate_events(gate, json_extract(data, '$.remeasure_of.id'), seq)
     WHERE json_extract(data, '$.remeasure_of.id') IS NOT NULL;
+"""
+
+# Office migration 17: the alerts' index made again on today's condition (log_gap events, and the
+# face_mismatch code added after migration 12 was applied in older offices).
+OFFICE_ALERTS_INDEX = f"""
+DROP INDEX gate_events_alerts;
+CREATE INDEX gate_events_alerts ON gate_events(ts_utc, gate, seq) WHERE {alert()};
 """

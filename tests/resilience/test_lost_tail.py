@@ -9,7 +9,9 @@ three events it has, and goes on pulling without a chain break.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -25,9 +27,11 @@ from kiosk.gate.service import Gate, NotRecorded
 from kiosk.office import pull
 from kiosk.office.service import Office
 from kiosk.sim.demo import GUARD, SUPERVISOR
-from kiosk.store import watermark
+from kiosk.store import watermark, web_users
 from tests.conftest import NOW
 from tests.resilience.test_failing_storage import gate_that_lost_its_wal, serve
+from tests.web.conftest import TOKEN
+from web import create_app
 
 LOST = ("events lost: the log ends at seq 0 but had reached seq 3; nothing is recorded until a supervisor "
         "acknowledges the gap (kiosk log-gap)")
@@ -87,6 +91,21 @@ def test_lost_events_stop_recording_until_a_supervisor_declares_the_gap(communit
     assert held == [(1, "scan"), (2, "scan"), (3, "scan"), (4, "log_gap"), (5, "scan")]  # the office keeps 1-3
     assert (gate_row["chain_broken"], json.loads(gate_row["lost_ranges"])) == (None, [[1, 3]])
     assert json.loads(gap[3])["lost_head_hash"] == office_hash_of(community, 3)
+    assert office_alerts(community, clock) == [
+        f"jinan-gate Lost events declared: seq 1–3 (lost on the gate's card; the office keeps its copies) {SUPERVISOR[1]} Acknowledge"]
+
+
+def office_alerts(community, clock) -> list[str]:
+    """The open alerts on the office's page, as text (the declared gap is one: the office must know)."""
+    with Office.open(community.office_home) as office:
+        web_users.add_user(office.store, "duty-office", "office", "office-pass-2026", "office")
+    page = create_app({"KIOSK_HOME": str(community.office_home), "CLOCK": clock, "TESTING": True}).test_client()
+    login = TOKEN.search(page.get("/login").get_data(as_text=True)).group(1)
+    page.post("/login", data={"name": "duty-office", "password": "office-pass-2026", "csrf_token": login})
+    rows = re.findall(r'<tr class="open" id="alert-[^"]+">(.*?)</tr>', page.get("/alerts?lang=en").get_data(as_text=True),
+                      re.S)
+    texts = [html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row))).strip() for row in rows]
+    return [re.sub(r"^\d{4}-\d\d-\d\d \d\d:\d\d ", "", text) for text in texts]  # less the time
 
 
 def office_hash_of(community, seq: int) -> str:
