@@ -409,7 +409,8 @@ class Lane:
     # --- commands from the web process -------------------------------------------------
 
     def poll_commands(self) -> int:
-        """Open the gate for overrides made on the touchscreen (at most every COMMAND_POLL_S).
+        """Open the gate for overrides made on the touchscreen, sound the refusal for a face
+        mismatch tapped there (at most every COMMAND_POLL_S).
 
         The web process owns no GPIO: it records the override and, in the same transaction,
         a ``lane_commands`` row, so the event is durable before the relay moves. Returns how
@@ -421,8 +422,11 @@ class Lane:
         with self._lock:
             try:
                 pending = lane_state.pending_commands(self.gate.db, self.id)
-                for command_id, _kind, created in pending:
-                    self._open_for(command_id, created)
+                for command_id, kind, created in pending:
+                    if kind == "alarm":
+                        self._alarm_for(command_id, created)
+                    else:
+                        self._open_for(command_id, created)
             except sqlite3.Error as exc:
                 log.warning("lane %s: lane commands unavailable: %s", self.id, exc)
                 return 0
@@ -438,6 +442,18 @@ class Lane:
         lane_state.finish_command(self.gate.db, command_id, "opened", self.gate.now())
         if self.signals is not None:
             self.signals.open_gate(self.open_seconds)
+
+    def _alarm_for(self, command_id: int, created_utc: str) -> None:
+        """The refusal's red light, beeps and voice for a refusal made on the screen."""
+        now = self.gate.now()
+        if lane_state.command_stale(created_utc, now):
+            lane_state.finish_command(self.gate.db, command_id, "expired", now)
+            return
+        lane_state.finish_command(self.gate.db, command_id, "sounded", now)
+        if self.voice is not None:
+            self.voice.say(prompt_for("deny", ("face_mismatch",)))
+        if self.signals is not None:
+            self.signals.deny()
 
     # --- the loop -----------------------------------------------------------------------
 

@@ -270,13 +270,16 @@ class Gate:
             checked = person_check(self.db, checked_event_id)
             if checked is None:
                 raise guards.GuardError("not_a_person_check", "only a check of a person's pass can be reported")
-            return self.record(
+            refusal = self.record(
                 "face_check", now, guard_id=guard_id, lane=checked["lane"], direction=checked["direction"],
                 outcome=CODES["face_mismatch"].severity, codes=["face_mismatch"], pass_id=checked["pass_id"],
                 subject_kind=checked["subject_kind"], subject_id=checked["subject_id"],
                 household_id=checked["household_id"], plate=checked["plate"], temperature=checked["temperature"],
                 nonce=nonce,
                 data={"face_check_of": checked_event_id, "checked_outcome": checked["outcome"]})
+            if checked["lane"]:  # the lane's process sounds it: the screen's page owns no GPIO
+                lane_state.add_alarm_command(self.db, checked["lane"], refusal["id"], now)
+            return refusal
 
     def _overridable(self, refused_event_id: str) -> dict:
         """The refused event, if it may be overridden; GuardError saying why not."""

@@ -341,10 +341,23 @@ OFFICE_REGISTRY_CHANGES = "CREATE TABLE registry_changes (n INTEGER);\nINSERT IN
     "    UPDATE registry_changes SET n = COALESCE(n, 0) + 1;\nEND;\n"
     for table in ("households", "persons", "health", "health_periods") for action in ("INSERT", "UPDATE", "DELETE"))
 
+# Gate: a lane command may also be an alarm (a face mismatch tapped on the screen sounds the
+# refusal at its lane). SQLite cannot change a CHECK: the table is made again.
+GATE_LANE_ALARMS = """
+CREATE TABLE lane_commands_v2 (
+    id INTEGER PRIMARY KEY, lane TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('open', 'alarm')),
+    event_id TEXT NOT NULL UNIQUE, created_utc TEXT NOT NULL, done_utc TEXT, result TEXT
+);
+INSERT INTO lane_commands_v2 SELECT id, lane, kind, event_id, created_utc, done_utc, result FROM lane_commands;
+DROP TABLE lane_commands;
+ALTER TABLE lane_commands_v2 RENAME TO lane_commands;
+CREATE INDEX lane_commands_pending ON lane_commands(lane) WHERE done_utc IS NULL;
+"""
+
 # Numbered from 1 in list order; append new migrations, never edit an applied one.
 MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REMEASURE, GATE_LANE_COMMANDS,
                                               GATE_VISITORS, GATE_SECURITY, GATE_HISTORY_INDEXES, MOVEMENTS_SQL,
-                                              PHOTOS_SQL],
+                                              PHOTOS_SQL, GATE_LANE_ALARMS],
                                      "office": [OFFICE_V1, OFFICE_SYNC, OFFICE_TLS, OFFICE_RECORDS, OFFICE_WEB,
                                                 OFFICE_PASSES, OFFICE_REVERIFY, OFFICE_SESSIONS, OFFICE_ACK_WITHHELD,
                                                 OFFICE_PHOTOS_SQL, OFFICE_REPORT_INDEX, OFFICE_PAGE_INDEXES,

@@ -95,7 +95,17 @@ OPEN_COMMAND_TTL_S = 30.0
 
 def add_open_command(db: sqlite_utils.Database, lane: str, event_id: str, now: datetime) -> int:
     """Ask the lane's process to open its gate for a recorded event (e.g. an override)."""
-    return db["lane_commands"].insert({"lane": lane, "kind": "open", "event_id": event_id,
+    return _add_command(db, lane, "open", event_id, now)
+
+
+def add_alarm_command(db: sqlite_utils.Database, lane: str, event_id: str, now: datetime) -> int:
+    """Ask the lane's process to sound its refusal for a refusal recorded on the screen (a face
+    that does not match the holder's photo): the person at the lane hears and sees it."""
+    return _add_command(db, lane, "alarm", event_id, now)
+
+
+def _add_command(db: sqlite_utils.Database, lane: str, kind: str, event_id: str, now: datetime) -> int:
+    return db["lane_commands"].insert({"lane": lane, "kind": kind, "event_id": event_id,
                                        "created_utc": utc_text(now), "done_utc": None, "result": None}).last_pk
 
 
@@ -106,7 +116,7 @@ def pending_commands(db: sqlite_utils.Database, lane: str) -> list[tuple[int, st
 
 
 def finish_command(db: sqlite_utils.Database, command_id: int, result: str, now: datetime) -> None:
-    """``result`` is ``opened`` (``now`` is when the relay opened) or ``expired``."""
+    """``result`` is ``opened`` (``now`` is when the relay opened), ``sounded`` or ``expired``."""
     db.conn.execute("UPDATE lane_commands SET done_utc = ?, result = ? WHERE id = ? AND done_utc IS NULL",
                     [utc_text(now), result, command_id])
 

@@ -107,3 +107,48 @@ def test_a_command_the_database_cannot_mark_done_opens_nothing_then_or_later(com
     assert highs(factory, PINS["relay"]) == 0
     lane.close()
     signals.close()
+
+
+def test_a_face_mismatch_tapped_on_the_screen_sounds_the_refusal_at_its_lane(community):
+    """The screen's page owns no GPIO: the tap records the refusal and, in its transaction, an
+    alarm command; the lane plays the refusal (red, two beeps) and opens nothing. A double tap
+    records one refusal and one alarm."""
+    signals, factory = rig_signals()
+    lane = make_lane(community, signals=signals)
+    checked = lane.gate.check(Scan("in", token=community.tokens["resident"], temperature=36.5, lane="in")).event
+    refusal = lane.gate.report_face_mismatch(checked["id"], GUARD[0], lane.gate.now())
+    lane.gate.report_face_mismatch(checked["id"], GUARD[0], lane.gate.now())
+    assert lane.poll_commands() == 1
+    signals.wait(5)
+    assert (highs(factory, PINS["red"]), highs(factory, PINS["buzzer"]), highs(factory, PINS["relay"])) == (1, 2, 0)
+    with sqlite3.connect(community.gate_home / "gate.db") as conn:
+        assert conn.execute("SELECT lane, kind, event_id, result FROM lane_commands").fetchall() == [
+            ("in", "alarm", refusal["id"], "sounded")]
+    lane.close()
+    signals.close()
+
+
+def test_a_gate_database_from_before_alarms_keeps_its_pending_commands(tmp_path):
+    """Gate migration 11 makes lane_commands again (a CHECK cannot be changed in place): a command
+    left pending by the older version is kept, and alarms are taken from then on."""
+    import sqlite_utils
+
+    from kiosk.core.clock import parse_utc
+    from kiosk.store.db import MIGRATIONS, open_db, statements
+
+    path = tmp_path / "gate.db"
+    older = sqlite_utils.Database(path)
+    older.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for number, script in enumerate(MIGRATIONS["gate"][:10], start=1):
+        for statement in statements(script):
+            older.execute(statement)
+        older.execute("INSERT INTO schema_migrations VALUES (?, 'then')", [number])
+    older.execute("INSERT INTO lane_commands (lane, kind, event_id, created_utc) VALUES ('in', 'open', 'e1', 't')")
+    older.conn.commit()
+    older.conn.close()
+    db = open_db(path, "gate")
+    lane_state.add_alarm_command(db, "in", "e2", parse_utc("2026-11-29T02:00:00Z"))
+    assert db.execute("SELECT lane, kind, event_id, done_utc FROM lane_commands ORDER BY id").fetchall() == [
+        ("in", "open", "e1", None), ("in", "alarm", "e2", None)]
+    assert [row[0] for row in db.execute("SELECT id FROM lane_commands WHERE lane = 'in' AND done_utc IS NULL")] == [1, 2]
+    db.conn.close()
