@@ -382,6 +382,9 @@ def connect(path: str | Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys=ON")
+    # What is deleted is overwritten, not left in free pages: a removed resident's photo, name or
+    # movements must not be readable from the file afterwards (the hot path only inserts).
+    conn.execute("PRAGMA secure_delete=ON")
     return conn
 
 

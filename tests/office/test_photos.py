@@ -149,6 +149,17 @@ def test_photos_reach_the_gate_in_the_bundle_and_leave_with_a_removed_person(off
     assert photo_for(gate.db, "R001") is None
 
 
+def test_a_removed_photo_is_not_left_in_the_files_free_pages(office, tmp_path):
+    """secure_delete: the deleted row's bytes are overwritten, not kept as free space."""
+    stored = import_two(office, tmp_path)
+    path = office.config.db_path
+    office.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert stored["R001"] in path.read_bytes()  # in the file, so its absence below means something
+    assert photos.remove_photo(office.db, "R001")
+    office.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert stored["R001"] not in path.read_bytes() and stored["R002"] in path.read_bytes()
+
+
 def test_a_forged_photo_breaks_the_bundle_signature(office, gate, tmp_path):
     import_two(office, tmp_path)
     _, path = office_mod.write_bundle(office, SITE, NOW, tmp_path / "b.bundle")
