@@ -183,6 +183,9 @@ def resident_from_cells(cells: dict[str, object], site_id: str, office: Office, 
     return _resident({k: v for k, v in cells.items() if v is not None}, site_id, now.astimezone(zone).date(), zone, key)
 
 
+ADDRESS_PARTS = ("building", "unit", "room")  # or one address cell (ledger_fields.address)
+
+
 def _resident(cells: dict[str, object], site_id: str, today: date, zone: ZoneInfo,
               key: bytes) -> tuple[Resident, list[str]]:
     """The row's resident and plates; RowRefused naming every cell that cannot be read."""
@@ -198,7 +201,11 @@ def _resident(cells: dict[str, object], site_id: str, today: date, zone: ZoneInf
             problems.append((exc.code, (("value", identity.mask(value)),)))
         return None
 
-    missing = tuple(name for name in REQUIRED if not values.get(name))
+    from_address = bool(values.get("address")) and not any(values.get(name) for name in ADDRESS_PARTS)
+    if from_address and (parts := read(ledger_fields.address, values["address"])):
+        values.update(zip(ADDRESS_PARTS, parts))
+    # an address that cannot be split is said once, not also as three missing fields
+    missing = tuple(name for name in REQUIRED if not values.get(name) and not (from_address and name in ADDRESS_PARTS))
     if missing:
         problems.append(("missing", (("fields", missing),)))
     given_id = read(ledger_fields.person_id, values["id"]) if values.get("id") else None

@@ -56,6 +56,27 @@ def text(value: object) -> str:
     return _CJK_GAP.sub("", cleaned)
 
 
+# One cell for the whole address, as many ledgers keep it: 3号楼2单元501室, 锦楠花园3栋2单元501,
+# 3-2-501. The parts are read from the end (a compound's name may come first), in digits and
+# letters; NFKC has already made full-width ones half-width.
+_PART = r"([0-9A-Z]+)"
+_ADDRESS_FORMS = (
+    re.compile(rf"{_PART}(?:号楼|栋|幢|号|楼|座)-?{_PART}(?:单元|门)-?{_PART}(?:室|号|户)?$"),
+    re.compile(rf"{_PART}[-—–]{_PART}[-—–]{_PART}(?:室|号|户)?$"),
+)
+
+
+def address(value: str) -> tuple[str, str, str]:
+    """(building, unit, room) of a one-cell address; CellError ``address`` when it names no unit
+    or is written in Chinese numerals (三号楼): a household must not be guessed."""
+    compact = value.replace(" ", "").upper()
+    for form in _ADDRESS_FORMS:
+        found = form.search(compact)
+        if found:
+            return found.group(1), found.group(2), found.group(3)
+    raise CellError("address", value)
+
+
 def building(value: str) -> str:
     return _BUILDING_SUFFIX.sub("", value).strip() or value
 

@@ -26,6 +26,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "building": ("building", "楼栋", "楼号", "栋", "楼栋号", "幢"),
     "unit": ("unit", "单元", "单元号"),
     "room": ("room", "房号", "门牌号", "室", "房间号"),
+    "address": ("address", "住址", "地址", "家庭住址", "现住址", "居住地址", "房屋地址", "详细地址"),
     "phone": ("phone", "联系电话", "手机", "电话", "手机号", "手机号码", "联系方式"),
     "household_no": ("household_no", "户号"),
     "relation": ("relation", "与户主关系", "关系"),

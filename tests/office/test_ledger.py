@@ -113,6 +113,28 @@ def test_full_width_and_suffixed_addresses_make_one_household(fresh_office, tmp_
     assert counts(fresh_office) == (3, 1, 1, 0, 0, 3)
 
 
+def test_an_address_in_one_cell_is_split_into_building_unit_and_room(fresh_office, tmp_path):
+    """Many ledgers keep the address in one 住址 column, with the compound's name, full-width
+    digits or dashes; one without a unit or in Chinese numerals is refused, not guessed."""
+    rows = [["锦楠花园居民台账（2026年11月）", "", "", ""], ["序号", "姓名", "住址", "联系电话"],
+            ["1", "张三", "锦楠花园３号楼２单元５０１室", "13700000001"],
+            ["2", "李四", "3栋2单元501", ""],
+            ["3", "王五", "3-2-501", ""],
+            ["4", "赵六", " 12幢 1门 1102 ", ""],
+            ["5", "钱七", "3栋501室", ""],
+            ["6", "孙八", "三号楼二单元501", ""],
+            ["7", "周九", "", ""]]
+    report = ledger.import_ledger(fresh_office, write_csv(tmp_path / "台账.csv", rows, "gbk"), "jinan", NOW)
+    assert [(r.line, r.text("zh")) for r in report.refusals] == [
+        (7, "住址「3栋501室」无法拆分为楼栋、单元、房号（如 3号楼2单元501室、3-2-501）"),
+        (8, "住址「三号楼二单元501」无法拆分为楼栋、单元、房号（如 3号楼2单元501室、3-2-501）"),
+        (9, "缺少楼栋、单元、房号")]
+    assert [(p["name"], p["household_id"]) for p in fresh_office.db.query(
+        "SELECT name, household_id FROM persons ORDER BY name")] == [
+        ("张三", "jinan:3-2-501"), ("李四", "jinan:3-2-501"), ("王五", "jinan:3-2-501"), ("赵六", "jinan:12-1-1102")]
+    assert (report.imported, counts(fresh_office)[:2]) == (4, (4, 2))
+
+
 def test_duplicates_and_bad_rows_are_reported_with_their_lines(fresh_office, tmp_path):
     good = ["L1", "张三", identity_number(1), "13700000001", "1", "1", "101", "", "", "", "", ""]
     rows = [SMALL_HEADER, good, good[:],  # line 3: the same row again
