@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from kiosk.core.protocol import EVENT_COLUMNS
 
@@ -24,6 +25,11 @@ if TYPE_CHECKING:
 
 EVENT_TABLE_COLUMNS = ("gate", *EVENT_COLUMNS, "clock_offset_s")
 MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+# The months that get a partition of their own: none before the kiosk existed, none more than a
+# year ahead. Events of other months (a gate's clock far off, or a hostile gate's invented times)
+# go to the default partition: a gate cannot make the office create thousands of tables.
+FIRST_MONTH = "2020-01"
+MONTHS_AHEAD = 12
 
 # SQLite's JSON functions the office's queries use, as PostgreSQL functions of the same name and
 # meaning over the TEXT columns (codes and data hold JSON text in both stores). json_object is
@@ -164,9 +170,12 @@ class PgTable:
 class PgDatabase:
     """An office store on PostgreSQL (``kiosk office init --database postgresql://...``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, clock: Callable[[], datetime] | None = None) -> None:
+        """``clock``: now, for the window of months that get partitions (tests set it)."""
         import psycopg  # here, not at import: every kiosk command (the gate's too) loads this module
         from psycopg.types.string import TextLoader
+
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
 
         raw = psycopg.connect(url, autocommit=True)
         for json_type in ("json", "jsonb"):  # JSON comes back as text, as SQLite's json_object gives it
@@ -209,16 +218,24 @@ class PgDatabase:
         """Create the missing monthly partitions, inside the open transaction (DDL is
         transactional here: a rolled-back pull leaves no partition); one creator at a time. Asked
         of the catalogue each time, not remembered: a partition made in a transaction that rolled
-        back is gone."""
+        back is gone. Only months in the window (FIRST_MONTH to MONTHS_AHEAD from now) get one."""
+        last = self.clock().strftime("%Y-%m")
+        for _ in range(MONTHS_AHEAD):
+            last = next_month(last)
+        wanted = {m for m in months if FIRST_MONTH <= m <= last}
         held = {row[0] for row in self.execute(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'gate_events'::regclass")}
-        missing = {m for m in months if partition_name(m) not in held}
+            "WHERE i.inhparent = 'gate_events'::regclass")} if wanted else set()
+        missing = {m for m in wanted if partition_name(m) not in held}
         if missing:
             self.execute("SELECT pg_advisory_xact_lock(hashtext('kiosk gate_events partitions'))")
             for month in sorted(missing):
-                self.execute(f"CREATE TABLE IF NOT EXISTS {partition_name(month)} PARTITION OF gate_events "
-                             f"FOR VALUES FROM ('{month}') TO ('{next_month(month)}')")
+                # a month already in the default partition (then beyond the window) stays there: a
+                # partition cannot be made over rows the default holds
+                if not self.execute("SELECT 1 FROM gate_events_other WHERE ts_utc >= ? AND ts_utc < ? LIMIT 1",
+                                    [month, next_month(month)]).fetchone():
+                    self.execute(f"CREATE TABLE IF NOT EXISTS {partition_name(month)} PARTITION OF gate_events "
+                                 f"FOR VALUES FROM ('{month}') TO ('{next_month(month)}')")
 
     def close(self) -> None:
         self.conn.close()

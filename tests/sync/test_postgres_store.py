@@ -217,3 +217,39 @@ def test_the_registry_work_goes_on_while_the_district_database_is_away(community
     pulled = kiosk(community.office_home, "office", "pull")
     assert pulled.returncode == 1
     assert "[store_unreachable] the office's PostgreSQL database cannot be reached: " in pulled.stderr
+
+
+def test_times_far_off_make_no_partitions_and_never_stop_a_month(postgres, community, tmp_path):
+    """Only months from 2020 to a year ahead get a partition of their own: a gate's clock far off
+    (or a hostile gate's invented times) cannot make the office create thousands of tables. A
+    month already held by the default partition stays there when it comes into the window."""
+    from kiosk.store.db import transaction
+    from kiosk.store.postgres import EVENT_TABLE_COLUMNS
+
+    home = tmp_path / "district"
+    assert CliRunner().invoke(cli, ["--home", str(home), "office", "init", "--site", "jinan",
+                                    "--database", postgres.new_database()]).exit_code == 0
+    [event] = gate_events(community.gate_home, 1, NOW)
+
+    def rows(*times):
+        return [[{**event, "gate": "far", "seq": n, "id": f"far-{t}", "ts_utc": t, "clock_offset_s": 0.0}[c]
+                 for c in EVENT_TABLE_COLUMNS] for n, t in enumerate(times, start=1)]
+
+    def partitions(store):
+        return sorted(r[0] for r in store.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c "
+                                                  "ON c.oid = i.inhrelid WHERE i.inhparent = 'gate_events'::regclass"))
+
+    with Office.open(home) as office:
+        store = office.store
+        store.clock = lambda: datetime(2026, 11, 30, tzinfo=timezone.utc)
+        with transaction(store):
+            assert store.insert_events(rows("1999-12-31T23:00:00.000Z", "2150-01-01T00:00:00.000Z",
+                                            "2027-11-30T00:00:00.000Z", "2027-12-01T00:00:00.000Z")) == 4
+        assert partitions(store) == ["gate_events_2027_11", "gate_events_other"]
+        store.clock = lambda: datetime(2027, 1, 5, tzinfo=timezone.utc)  # December 2027 is in the window now
+        with transaction(store):
+            assert store.insert_events(rows("2027-12-24T00:00:00.000Z")) == 1  # refused duplicates would say 0
+        assert partitions(store) == ["gate_events_2027_11", "gate_events_other"]
+        assert sorted(tuple(r) for r in store.execute("SELECT tableoid::regclass::text, count(*) FROM gate_events "
+                                                      "GROUP BY 1")) == [("gate_events_2027_11", 1),
+                                                                         ("gate_events_other", 4)]
