@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import socket
 import sqlite3
@@ -152,11 +153,23 @@ def event_row(row: dict) -> dict:
 _WRITER = threading.Lock()
 
 
+_PULLING = threading.local()  # .client: the GateClient of the gate this thread is pulling
+
+
 @contextmanager
 def writing(office: Office) -> Iterator[OfficeConnection]:
-    """A short write transaction on the office's store, one thread of this process at a time."""
-    with _WRITER, transaction(office.store) as conn:
-        yield conn
+    """A short write transaction on the office's store, one thread of this process at a time.
+    Waiting for it (other gates' batches) and writing are the office's time: the gate being
+    pulled in this thread has its deadline held meanwhile, and a fresh one after."""
+    client = getattr(_PULLING, "client", None)
+    if client is not None:
+        client.hold()
+    try:
+        with _WRITER, transaction(office.store) as conn:
+            yield conn
+    finally:
+        if client is not None:
+            client.progressed()
 
 
 class VerifiedBatch:
@@ -258,12 +271,19 @@ class GateClient:
 
     def progressed(self) -> None:
         """A fresh deadline from now."""
-        if self._timer is not None:
-            self._timer.cancel()
+        self.hold()
+        self.expired = False
         self.ends = time.monotonic() + self.deadline_s
         self._timer = threading.Timer(self.deadline_s, self._cut)
         self._timer.daemon = True
         self._timer.start()
+
+    def hold(self) -> None:
+        """No deadline until the next ``progressed`` (the office is busy with its own work)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.ends = math.inf
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         remaining = self.ends - time.monotonic()
@@ -379,6 +399,7 @@ def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int
         return result
     sync = office.config.settings.sync
     client = GateClient(gate, deadline_s=sync.pull_deadline_s)
+    _PULLING.client = client
     try:
         lowest = _record_health(office, client, gate, now(), result)
         _pull_events(office, client, name, limit, result)
@@ -410,6 +431,7 @@ def pull_gate(office: Office, name: str, now: Callable[[], datetime], limit: int
             raise
         result.problem = f"[store] the office's PostgreSQL database failed ({exc}); nothing half stored, pull again"
     finally:
+        _PULLING.client = None
         client.close()
     return result
 

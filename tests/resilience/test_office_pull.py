@@ -217,3 +217,24 @@ def test_a_short_read_is_not_called_tampering_and_the_next_pull_completes(commun
     assert (cut.problem, cut.broken) == ("[truncated] the gate's answer ended early; the batch will be fetched "
                                          "again", False)
     assert (whole.problem, whole.broken, stored) == (None, False, [1, 2])
+
+
+def test_waiting_for_the_offices_own_writer_is_not_counted_against_the_gate(community, garbling_gate):
+    """Other gates' batches hold the office's writer past this gate's deadline while it waits to
+    write: the wait is the office's, not the gate's (before: cut off as "[deadline]" at a busy
+    district office though the gate answered at once)."""
+    url, secret, app = garbling_gate
+    app.garbled = True  # a clean link: only the office is slow
+    set_deadline(community, 4)  # ample for each exchange with the gate, even on a busy machine
+    with Office.open(community.office_home) as office:
+        pull.add_gate(office, "jinan-gate", url, secret)
+        done = []
+        with pull._WRITER:  # as another gate's batch being written would
+            worker = threading.Thread(target=lambda: done.append(
+                pull.pull_gate(office, "jinan-gate", lambda: datetime.now(timezone.utc))))
+            worker.start()
+            worker.join(8.5)  # more than twice the deadline, the pull waiting for the writer all along
+            assert worker.is_alive() and done == []
+        worker.join(60)
+        stored = [row[0] for row in office.store.conn.execute("SELECT seq FROM gate_events ORDER BY seq")]
+    assert (done[0].problem, done[0].new_events, stored) == (None, 2, [1, 2])
