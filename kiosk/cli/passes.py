@@ -18,6 +18,7 @@ from kiosk.office import cards as cards_mod
 from kiosk.office import pass_book
 from kiosk.office import service as office_mod
 from kiosk.office import visitors as visitors_mod
+from kiosk.store.settings import ConfigError
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 
@@ -65,10 +66,10 @@ def pass_list(ctx, person, household, plate, site_id, as_json):
         raise click.UsageError(t("passes.name_one"))
     office, moment = open_office(ctx), now()
     rows = pass_book.find_passes(office, person=person, household=household, plate=plate, site_id=site_id)
-    reports = pass_book.face_reports(office, [row["id"] for row in rows])
+    reports = _face_reports(office, [row["id"] for row in rows])
     for row in rows:
         row["state"] = _status(row, moment)
-        row["face_mismatches"] = reports.get(row["id"], [])
+        row["face_mismatches"] = None if reports is None else reports.get(row["id"], [])
     if as_json:
         _echo_json(rows)
         return
@@ -97,7 +98,8 @@ def pass_show(ctx, pass_id, as_json):
     office = open_office(ctx)
     row = pass_book.get_pass(office, pass_id)
     row["state"] = _status(row, now())
-    row["face_mismatches"] = pass_book.face_reports(office, [row["id"]]).get(row["id"], [])
+    reports = _face_reports(office, [row["id"]])
+    row["face_mismatches"] = None if reports is None else reports.get(row["id"], [])
     if as_json:
         _echo_json(row)
         return
@@ -110,9 +112,21 @@ def pass_show(ctx, pass_id, as_json):
     _echo_face_reports(row)
 
 
+def _face_reports(office, pass_ids: list[str]) -> dict[str, list[dict]] | None:
+    """The passes' face-mismatch marks, or None (said on stderr) while a district office's
+    database is away: the pass book itself is in office.db and is shown all the same."""
+    try:
+        return pass_book.face_reports(office, pass_ids)
+    except ConfigError as exc:
+        if exc.code != "store_unreachable":
+            raise
+        click.echo(t("passes.face_reports_unavailable"), err=True)
+        return None
+
+
 def _echo_face_reports(row: dict) -> None:
     """The pass's mark for the office's attention: each face mismatch a gate reported."""
-    for report in row["face_mismatches"]:
+    for report in row["face_mismatches"] or []:
         click.echo("! " + t("face_check.reported", gate=report["gate"], time=report["time"]))
 
 

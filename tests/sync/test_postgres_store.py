@@ -4,6 +4,7 @@ The pulls, imports, pages and reports on both stores: test_pull, test_usb, tests
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -204,8 +205,8 @@ def fill_events_at(gate_home, count):
 
 
 def test_the_registry_work_goes_on_while_the_district_database_is_away(community, tmp_path):
-    """Only what needs the store opens it: a ledger import and a bundle for the gates work from
-    office.db alone; a pull says plainly that the database cannot be reached."""
+    """Only what needs the store opens it: a ledger import, a bundle for the gates and the pass book
+    work from office.db alone; a pull says plainly that the database cannot be reached."""
     from kiosk.sim.demo import write_ledger
 
     use_database(community.office_home, f"postgresql://nobody@/away?host={tmp_path}&connect_timeout=5")
@@ -214,6 +215,10 @@ def test_the_registry_work_goes_on_while_the_district_database_is_away(community
     assert ledger.returncode == 0, ledger.stderr
     bundle = kiosk(community.office_home, "office", "bundle", "--site", "jinan", "--out", str(tmp_path / "r.bundle"))
     assert bundle.returncode == 0, bundle.stderr
+    listed = kiosk(community.office_home, "office", "pass", "list", "--person", "R001", "--json")
+    assert (listed.returncode, [(row["subject_id"], row["face_mismatches"]) for row in json.loads(listed.stdout)]) \
+        == (0, [("R001", None)])  # the pass book is office.db's; the gates' face marks cannot be asked
+    assert listed.stderr == "the office's database cannot be reached: face-mismatch marks from the gates not checked\n"
     pulled = kiosk(community.office_home, "office", "pull")
     assert pulled.returncode == 1
     assert "[store_unreachable] the office's PostgreSQL database cannot be reached: " in pulled.stderr
