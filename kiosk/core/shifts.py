@@ -152,19 +152,27 @@ def _local_text(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")  # as events hold ts_local
 
 
+def _count(moves: dict[str, Counter], passage: dict, step: int) -> None:
+    # a vehicle passage is its driver's passage too (人车同检: subject = driver, plate = vehicle)
+    moves[passage["direction"]]["vehicles"] += step * (bool(passage["plate"]) or passage["subject_kind"] == "vehicle")
+    moves[passage["direction"]]["persons"] += step * (passage["subject_kind"] != "vehicle")
+
+
 def summarise(events: list[dict]) -> dict:
     """A shift log from the shift's events (works on gate and office rows alike)."""
     moves = {"in": Counter(), "out": Counter()}
     refusals: Counter = Counter()
     duty = DutyPeriods()
     notes, fevers, overrides, returnees, referrals = [], 0, 0, 0, 0
+    passages: dict[str, dict] = {}  # id -> allowed passage, for a face check that undoes one
     for event in events:
         codes = json.loads(event["codes"])
         data = json.loads(event["data"])
         if event["kind"] in PASSAGE_KINDS and event["outcome"] == "allow" and event["direction"] in moves:
-            # a vehicle passage is its driver's passage too (人车同检: subject = driver, plate = vehicle)
-            moves[event["direction"]]["vehicles"] += bool(event["plate"]) or event["subject_kind"] == "vehicle"
-            moves[event["direction"]]["persons"] += event["subject_kind"] != "vehicle"
+            _count(moves, event, 1)
+            passages[event["id"]] = event
+        if event["kind"] == "face_check" and data.get("face_check_of") in passages:
+            _count(moves, passages.pop(data["face_check_of"]), -1)  # someone else's pass: stopped, not passed
         if event["outcome"] == "deny":
             refusals.update(codes)
         referrals += event["outcome"] == "refer"

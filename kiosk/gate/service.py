@@ -24,7 +24,7 @@ from kiosk.core.i18n import t
 from kiosk.core.rules import Decision, RuleSettings, Scan, decide, decide_vehicle, decision_from_event
 from kiosk.core.shifts import ShiftRef, shift_at, shift_defs
 from kiosk.core.signing import key_id
-from kiosk.store import events, guards, lane_state, registry, watermark
+from kiosk.store import events, guards, lane_state, movements, registry, watermark
 from kiosk.store.config import Config, ConfigError, load_config
 from kiosk.store.db import open_db, transaction
 from kiosk.store.history import EventHistory
@@ -277,6 +277,7 @@ class Gate:
                 household_id=checked["household_id"], plate=checked["plate"], temperature=checked["temperature"],
                 nonce=nonce,
                 data={"face_check_of": checked_event_id, "checked_outcome": checked["outcome"]})
+            movements.undo(self.db.conn, checked)  # the holder did not pass: no false passback for them later
             if checked["lane"]:  # the lane's process sounds it: the screen's page owns no GPIO
                 lane_state.add_alarm_command(self.db, checked["lane"], refusal["id"], now)
             return refusal

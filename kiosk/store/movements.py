@@ -41,18 +41,66 @@ AND subject_id IS NOT NULL AND subject_kind NOT IN ({_NOT_MEMBERS}) ORDER BY seq
 
 def note(conn: sqlite3.Connection, event: dict) -> None:
     """Keep what an allowed passage changes; call it in the transaction that inserts ``event``."""
-    if event["outcome"] != "allow" or event["kind"] not in PASSAGES or not event["direction"]:
+    if not _is_passage(event):
         return
-    moved = [(event["subject_kind"], event["subject_id"])] if event["subject_id"] else []
-    if event["plate"]:  # a vehicle passes with its driver (the event's subject): found by plate
-        moved.append(("vehicle", event["plate"]))
-    for kind, subject in moved:
+    for kind, subject, _where, _params in _moved(event):
         conn.execute("INSERT OR REPLACE INTO last_passages VALUES (?, ?, ?, ?, ?)",
                      [kind, subject, event["direction"], event["seq"], event["ts_utc"]])
-    if event["direction"] == "out" and event["household_id"] and event["subject_id"] \
-            and event["subject_kind"] not in NOT_MEMBERS:  # a vehicle or a visitor uses no member's quota
+    if _is_member_exit(event):
         conn.execute("INSERT OR REPLACE INTO household_exits VALUES (?, ?, ?, ?)",
                      [event["household_id"], event["subject_id"], event["seq"], event["ts_utc"]])
+
+
+# An allowed passage the guard then found was someone else's pass (a face_check event names it).
+_UNDONE = "id NOT IN (SELECT json_extract(data, '$.face_check_of') FROM events WHERE kind = 'face_check')"
+
+
+def undo(conn: sqlite3.Connection, event: dict) -> None:
+    """A passage that did not happen after all (the face was not the holder's): whatever it moved
+    goes back to the passage before it, as far as the log still holds one; call it in the
+    transaction that records the face check. A later passage is left as it is."""
+    if not _is_passage(event):
+        return
+    for kind, subject, where, params in _moved(event):
+        if (last_passage(conn, kind, subject) or {}).get("seq") != event["seq"]:
+            continue
+        before = conn.execute(f"SELECT direction, seq, ts_utc FROM events WHERE outcome = 'allow' AND kind IN ({_KINDS}) "
+                              f"AND direction IS NOT NULL AND {where} AND seq < ? AND {_UNDONE} "
+                              "ORDER BY seq DESC LIMIT 1", [*params, event["seq"]]).fetchone()
+        conn.execute("DELETE FROM last_passages WHERE subject_kind = ? AND subject_id = ?", [kind, subject])
+        if before:
+            conn.execute("INSERT INTO last_passages VALUES (?, ?, ?, ?, ?)", [kind, subject, *before])
+    if not _is_member_exit(event):
+        return
+    household, subject = event["household_id"], event["subject_id"]
+    if conn.execute("SELECT seq FROM household_exits WHERE household_id = ? AND subject_id = ?",
+                    [household, subject]).fetchone() != (event["seq"],):
+        return
+    before = conn.execute(f"SELECT seq, ts_utc FROM events WHERE outcome = 'allow' AND kind IN ({_KINDS}) "
+                          f"AND direction = 'out' AND household_id = ? AND subject_id = ? AND seq < ? AND {_UNDONE} "
+                          "ORDER BY seq DESC LIMIT 1", [household, subject, event["seq"]]).fetchone()
+    conn.execute("DELETE FROM household_exits WHERE household_id = ? AND subject_id = ?", [household, subject])
+    if before:
+        conn.execute("INSERT INTO household_exits VALUES (?, ?, ?, ?)", [household, subject, *before])
+
+
+def _is_passage(event: dict) -> bool:
+    return event["outcome"] == "allow" and event["kind"] in PASSAGES and bool(event["direction"])
+
+
+def _is_member_exit(event: dict) -> bool:
+    # a vehicle or a visitor uses no member's quota
+    return event["direction"] == "out" and bool(event["household_id"]) and bool(event["subject_id"]) \
+        and event["subject_kind"] not in NOT_MEMBERS
+
+
+def _moved(event: dict) -> list[tuple[str, str, str, list]]:
+    """(kind, id) of each subject the passage moved, with the condition finding its passages."""
+    moved = [(event["subject_kind"], event["subject_id"], "subject_kind = ? AND subject_id = ?",
+              [event["subject_kind"], event["subject_id"]])] if event["subject_id"] else []
+    if event["plate"]:  # a vehicle passes with its driver (the event's subject): found by plate
+        moved.append(("vehicle", event["plate"], "plate = ?", [event["plate"]]))
+    return moved
 
 
 def last_passage(conn: sqlite3.Connection, subject_kind: str, subject_id: str) -> dict | None:

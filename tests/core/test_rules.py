@@ -306,6 +306,42 @@ def test_a_fever_reading_within_the_window_is_decided_and_recorded_not_swallowed
     assert outcome(again)[1][-1] == "duplicate_scan" and count(gate) == 2  # the refusal's repeat changes nothing
 
 
+def test_a_face_mismatch_undoes_the_passage_it_stopped(gate, community, clock):
+    """Someone else enters on the resident's pass and the guard taps 人脸不符: the holder did not
+    go in, so their own entry later is no passback, and the shift counts no entry for it."""
+    from kiosk.core.shifts import summarise
+    from kiosk.store import movements
+    from kiosk.store.db import transaction
+
+    token = community.tokens["resident"]
+    gone = gate.check(person(token, "out", temperature=None))  # the resident went out this morning
+    impostor = gate.check(person(token, "in"), clock.advance(hours=1))
+    assert outcome(impostor) == ("allow", ())
+    gate.report_face_mismatch(impostor.event["id"], "G001", clock.advance(seconds=20))
+    assert movements.last_passage(gate.db.conn, "resident", impostor.event["subject_id"])["seq"] == gone.event["seq"]
+    holder = gate.check(person(token, "in"), clock.advance(hours=1))
+    assert outcome(holder) == ("allow", ())  # before: ("allow", ("passback",))
+    with transaction(gate.db) as conn:  # undoing a passage a later one replaced changes nothing
+        movements.undo(conn, impostor.event)
+    assert movements.last_passage(gate.db.conn, "resident", impostor.event["subject_id"])["seq"] == holder.event["seq"]
+    logged = summarise([dict(row) for row in gate.db.query("SELECT * FROM events ORDER BY seq")])
+    assert (logged["entries"], logged["exits"]) == ({"persons": 1, "vehicles": 0}, {"persons": 1, "vehicles": 0})
+
+
+def test_a_face_mismatch_on_an_exit_gives_the_household_its_quota_back(gate, community, clock):
+    token = community.tokens["resident"]
+    first = gate.check(person(token, "out", temperature=None))
+    gate.check(person(token, "in"), clock.advance(hours=1))
+    impostor = gate.check(person(token, "out", temperature=None), clock.advance(hours=1))
+
+    def exits():
+        return gate.db.conn.execute("SELECT subject_id, seq FROM household_exits").fetchall()
+
+    assert exits() == [(impostor.event["subject_id"], impostor.event["seq"])]
+    gate.report_face_mismatch(impostor.event["id"], "G001", clock.advance(seconds=30))
+    assert exits() == [(first.event["subject_id"], first.event["seq"])]  # the holder's own exit before
+
+
 def test_duplicate_of_a_refusal_repeats_the_refusal(gate, community, clock):
     first = gate.check(person(community.tokens["resident"], temperature=38.0))
     repeat = gate.check(person(community.tokens["resident"]), clock.advance(seconds=3))
