@@ -206,7 +206,8 @@ def count_open_alerts(db: sqlite_utils.Database, cap: int = OPEN_ALERTS_CAP) -> 
 
 def _last_passages(db: sqlite_utils.Database, who: str, condition: str, site: str, until: str) -> list[dict]:
     """Per ``who`` (a column expression) in the compound, the last allowed passage before ``until``
-    (a local time; '' for now), if it was in. A loose index scan: the index gives each person (or
+    (a local time; '' for now), if it was in and no face check undid it (someone else's pass,
+    stopped: the holder did not go in). A loose index scan: the index gives each person (or
     vehicle) once, then their newest passage, so the cost grows with the residents, not the log."""
     walk = f"FROM gate_events e WHERE {condition} AND e.site_id = :site"
     newest = (f"{walk} AND {who} = walk.who AND (:until = '' OR e.ts_local < :until) "
@@ -223,7 +224,9 @@ def _last_passages(db: sqlite_utils.Database, who: str, condition: str, site: st
         {last}
         LEFT JOIN persons p ON p.id = x.subject_id AND COALESCE(x.subject_kind, '') != 'vehicle'
         LEFT JOIN households h ON h.id = x.household_id
-        WHERE x.direction = 'in' ORDER BY x.ts_utc, walk.who""",
+        WHERE x.direction = 'in' AND NOT EXISTS (SELECT 1 FROM gate_events f WHERE f.kind = 'face_check'
+            AND {office_indexes.face_checked("f.")} = x.id)
+        ORDER BY x.ts_utc, walk.who""",
         {"site": site, "until": until}))
 
 

@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 import sqlite_utils
 
 from kiosk.store.movements import MOVEMENTS_SQL
-from kiosk.store.office_indexes import OFFICE_ALERTS_INDEX, OFFICE_PAGE_INDEXES
+from kiosk.store.office_indexes import OFFICE_ALERTS_INDEX, OFFICE_FACE_CHECK_INDEX, OFFICE_PAGE_INDEXES
 from kiosk.store.office_security import SECURITY_LOG_SQL
 from kiosk.store.photos import PHOTOS_SQL
 
@@ -362,7 +362,8 @@ MIGRATIONS: dict[str, list[str]] = {"gate": [GATE_V1, GATE_V2, GATE_V3, GATE_REM
                                                 OFFICE_PASSES, OFFICE_REVERIFY, OFFICE_SESSIONS, OFFICE_ACK_WITHHELD,
                                                 OFFICE_PHOTOS_SQL, OFFICE_REPORT_INDEX, OFFICE_PAGE_INDEXES,
                                                 OFFICE_HEALTH_PERIODS, SECURITY_LOG_SQL, OFFICE_LOST_RANGES,
-                                                OFFICE_REGISTRY_CHANGES, OFFICE_ALERTS_INDEX]}
+                                                OFFICE_REGISTRY_CHANGES, OFFICE_ALERTS_INDEX,
+                                                OFFICE_FACE_CHECK_INDEX]}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

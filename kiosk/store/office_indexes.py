@@ -77,3 +77,13 @@ OFFICE_ALERTS_INDEX = f"""
 DROP INDEX gate_events_alerts;
 CREATE INDEX gate_events_alerts ON gate_events(ts_utc, gate, seq) WHERE {alert()};
 """
+
+# Office migration 18: the passages a face check undid (the guard found someone else's pass), found
+# by the checked event's id: who is inside leaves them out, one index probe per person.
+def face_checked(prefix: str = "") -> str:
+    return f"json_extract({prefix}data, '$.face_check_of')"
+
+
+OFFICE_FACE_CHECK_INDEX = f"""
+CREATE INDEX gate_events_face_checks ON gate_events({face_checked()}) WHERE kind = 'face_check';
+"""

@@ -21,6 +21,7 @@ from tests.conftest import NOW, STORES
 from tests.web.conftest import TOKEN, csrf_token, sign_on
 from tests.web.test_holder_photo import portrait
 from web import create_app
+from web.office_query import inside_now
 
 pytestmark = pytest.mark.parametrize("office_store", STORES, indirect=True)  # each test on both office stores
 
@@ -43,6 +44,8 @@ def test_a_face_mismatch_at_the_gate_is_an_office_alert_and_marks_the_pass(commu
 
     with Office.open(office_with_gate) as office:
         [reported] = list(office.store.query("SELECT * FROM gate_events WHERE kind = 'face_check'"))
+        inside = inside_now(office.store, ["jinan"]).get("jinan", {"persons": []})["persons"]
+        assert checked["subject_id"] not in [row["subject_id"] for row in inside]  # stopped: not inside
         web_users.add_user(office.store, "duty-office", "office", "office-pass-2026", "office")
         stored = [path.read_bytes() for path in office.config.db_path.parent.glob(office.config.db_path.name + "*")]
     assert stored and not any(photo in data for data in stored)  # the pull brings no photo from the gate
