@@ -52,7 +52,8 @@ def note(conn: sqlite3.Connection, event: dict) -> None:
 
 
 # An allowed passage the guard then found was someone else's pass (a face_check event names it).
-_UNDONE = "id NOT IN (SELECT json_extract(data, '$.face_check_of') FROM events WHERE kind = 'face_check')"
+_UNDONE = ("id NOT IN (SELECT json_extract(data, '$.face_check_of') FROM events WHERE kind = 'face_check' "
+           "AND json_extract(data, '$.face_check_of') IS NOT NULL)")  # a NULL in NOT IN would match nothing
 
 
 def undo(conn: sqlite3.Connection, event: dict) -> None:
