@@ -23,7 +23,7 @@ from kiosk.core.cells import safe_cell
 from kiosk.core.clock import utc_text
 from kiosk.core.shifts import DUTY_KINDS, DutyPeriods, ShiftDef, duty_within, shifts_of_day, summarise
 from kiosk.store.levels import LEVELS, Levels
-from web.office_query import FOLLOW_UPS, PASSAGE_KINDS, inside_now
+from web.office_query import FOLLOW_UPS, PASSAGE_KINDS, inside_now, marks
 
 PRINT_CSS = Path(__file__).with_name("static") / "report-print.css"
 HEALTH_LISTS = ("home_isolation", "central_quarantine", "health_monitoring")
@@ -189,22 +189,18 @@ def shift_logs(db, gates: list[str], day: date, defs, tz_name: str) -> dict[str,
     refs = shifts_of_day(day, defs, tz_name)
     since = shifts_of_day(day - timedelta(days=1), defs, tz_name) + refs
     duty = {gate: DutyPeriods() for gate in gates}
-    for event in db.query(f"SELECT * FROM gate_events WHERE gate IN ({_marks(gates)}) "
-                          f"AND shift_id IN ({_marks(since)}) AND kind IN ({_marks(DUTY_KINDS)}) "
+    for event in db.query(f"SELECT * FROM gate_events WHERE gate IN ({marks(gates)}) "
+                          f"AND shift_id IN ({marks(since)}) AND kind IN ({marks(DUTY_KINDS)}) "
                           "AND guard_id IS NOT NULL ORDER BY gate, ts_utc, seq",
                           [*gates, *(ref.id for ref in since), *DUTY_KINDS]):
         duty[event["gate"]].add(event, json.loads(event["data"]))
     events: dict[tuple[str, str], list[dict]] = {(gate, ref.id): [] for gate in gates for ref in refs}
-    for event in db.query(f"SELECT * FROM gate_events WHERE gate IN ({_marks(gates)}) "
-                          f"AND shift_id IN ({_marks(refs)}) ORDER BY gate, ts_utc, seq",
+    for event in db.query(f"SELECT * FROM gate_events WHERE gate IN ({marks(gates)}) "
+                          f"AND shift_id IN ({marks(refs)}) ORDER BY gate, ts_utc, seq",
                           [*gates, *(ref.id for ref in refs)]):
         events[(event["gate"], event["shift_id"])].append(event)
     return {gate: [(ref, {**summarise(events[(gate, ref.id)]), "guards": duty_within(duty[gate].periods, ref)})
                    for ref in refs] for gate in gates}
-
-
-def _marks(values) -> str:
-    return ", ".join("?" for _ in values)
 
 
 def duty_text(period: dict) -> str:

@@ -36,7 +36,8 @@ LEFT JOIN health hl ON hl.person_id = p.id
 """
 
 
-def _marks(values) -> str:
+def marks(values) -> str:
+    """``?,?,?``: one placeholder per value, for an IN list."""
     return ",".join("?" for _ in values)
 
 
@@ -88,7 +89,7 @@ class OfficeFilter:
         if self.site:
             add("e.site_id = ?", self.site)
         if self.community:  # an unknown community has no compounds: nothing matches
-            add(f"e.site_id IN ({_marks(self.community_sites) or 'NULL'})", *self.community_sites)
+            add(f"e.site_id IN ({marks(self.community_sites) or 'NULL'})", *self.community_sites)
         if self.shift:
             add("substr(e.shift_id, 12) = ?", self.shift)  # shift ids are YYYY-MM-DD/<key>
         if self.code:  # walks only the events with a code (gate_events_coded)
@@ -102,7 +103,7 @@ class OfficeFilter:
             add("(e.plate = ? OR (e.subject_kind = 'vehicle' AND e.subject_id = ?))",
                 normalise_plate(self.plate), normalise_plate(self.plate))
         if self.kind == "passages":
-            add(f"e.kind IN ({_marks(PASSAGE_KINDS)})", *PASSAGE_KINDS)
+            add(f"e.kind IN ({marks(PASSAGE_KINDS)})", *PASSAGE_KINDS)
         return " AND ".join(clauses), params
 
     def query_args(self) -> dict[str, str]:

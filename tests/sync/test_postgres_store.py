@@ -189,7 +189,7 @@ def test_a_nul_character_from_a_gate_or_the_ledger_never_stops_a_postgresql_offi
         office.db.conn.execute("UPDATE persons SET name = ? WHERE id = 'R002'", ["张\x00三"])
     first = kiosk(office_with_gate, "office", "pull")
     assert first.returncode == 0, first.stderr
-    fill_events_at(community.gate_home, 5)
+    gate_events(community.gate_home, 5, NOW)
     again = kiosk(office_with_gate, "office", "pull")  # the chain goes on from the stored hash
     assert again.returncode == 0, again.stderr
     with Office.open(office_with_gate) as office:
@@ -197,11 +197,6 @@ def test_a_nul_character_from_a_gate_or_the_ledger_never_stops_a_postgresql_offi
             ["陕A\ufffd12345"]
         assert office.store.execute("SELECT name FROM persons WHERE id = 'R002'").fetchone()[0] == "张\ufffd三"
     assert [row[0] for row in office_rows(office_with_gate)] == [row[0] for row in gate_rows(community.gate_home)]
-
-
-def fill_events_at(gate_home, count):
-    with Gate.open(gate_home) as gate:
-        fill_events(gate.db, count, NOW, gate.gate_id, gate.site_id)
 
 
 def test_the_registry_work_goes_on_while_the_district_database_is_away(community, tmp_path):
